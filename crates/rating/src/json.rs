@@ -1,0 +1,324 @@
+//! A strict reader over parsed JSON that collects every problem with its
+//! path instead of stopping at the first one. Price books, requests and
+//! events are all read through it, so their errors look the same.
+
+use crate::error::{codes, Problem};
+use crate::money::{parse_decimal_text, DecimalError};
+use crate::period::{parse_timestamp, Period, PeriodUnit, Timestamp, MAX_PERIOD_LENGTH};
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+
+/// Appends an object key to a JSON path: `a.b`, or `a[".com"]` for keys
+/// that are not plain identifiers.
+pub fn join(path: &str, key: &str) -> String {
+    let plain = !key.is_empty()
+        && key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if plain {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    } else {
+        let quoted = serde_json::to_string(key).unwrap_or_default();
+        format!("{path}[{quoted}]")
+    }
+}
+
+/// Appends an array index to a JSON path: `a[3]`.
+pub fn index(path: &str, i: usize) -> String {
+    format!("{path}[{i}]")
+}
+
+/// The JSON type of a value, for messages.
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Collects problems while reading.
+#[derive(Default)]
+pub struct Reader {
+    /// Every problem so far, in reading order.
+    pub problems: Vec<Problem>,
+}
+
+/// An object being read: fields taken are remembered so that the rest can
+/// be reported as unknown.
+pub struct Obj<'v> {
+    map: &'v Map<String, Value>,
+    /// Path of this object.
+    pub path: String,
+    taken: Vec<&'static str>,
+}
+
+impl Reader {
+    /// Records a problem.
+    pub fn err(&mut self, code: &'static str, path: &str, message: impl Into<String>) {
+        self.problems.push(Problem::at(code, path, message));
+    }
+
+    /// Whether any problem was recorded.
+    pub fn failed(&self) -> bool {
+        !self.problems.is_empty()
+    }
+
+    /// Reads an object, or records `invalid_type`.
+    pub fn object<'v>(&mut self, v: &'v Value, path: &str) -> Option<Obj<'v>> {
+        match v {
+            Value::Object(map) => Some(Obj { map, path: path.to_string(), taken: Vec::new() }),
+            other => {
+                self.err(codes::INVALID_TYPE, path, format!("expected an object, found {}", type_name(other)));
+                None
+            }
+        }
+    }
+
+    /// Reads an array, or records `invalid_type`.
+    pub fn array<'v>(&mut self, v: &'v Value, path: &str) -> Option<&'v Vec<Value>> {
+        match v {
+            Value::Array(a) => Some(a),
+            other => {
+                self.err(codes::INVALID_TYPE, path, format!("expected an array, found {}", type_name(other)));
+                None
+            }
+        }
+    }
+
+    /// Reads a non-empty string of at most `max` characters.
+    pub fn string(&mut self, v: &Value, path: &str) -> Option<String> {
+        match v {
+            Value::String(s) if s.is_empty() => {
+                self.err(codes::INVALID_VALUE, path, "must not be empty");
+                None
+            }
+            Value::String(s) if s.chars().count() > 1000 => {
+                self.err(codes::INVALID_VALUE, path, "longer than 1000 characters");
+                None
+            }
+            Value::String(s) => Some(s.clone()),
+            other => {
+                self.err(codes::INVALID_TYPE, path, format!("expected a string, found {}", type_name(other)));
+                None
+            }
+        }
+    }
+
+    /// Reads a boolean.
+    pub fn boolean(&mut self, v: &Value, path: &str) -> Option<bool> {
+        match v {
+            Value::Bool(b) => Some(*b),
+            other => {
+                self.err(codes::INVALID_TYPE, path, format!("expected true or false, found {}", type_name(other)));
+                None
+            }
+        }
+    }
+
+    /// Reads an exact decimal from a string or a JSON number (by its literal text).
+    pub fn decimal(&mut self, v: &Value, path: &str) -> Option<Decimal> {
+        let text = match v {
+            Value::String(s) => s.as_str(),
+            Value::Number(n) => return self.decimal_text(&n.to_string(), path),
+            other => {
+                self.err(
+                    codes::INVALID_TYPE,
+                    path,
+                    format!("expected a decimal string or number, found {}", type_name(other)),
+                );
+                return None;
+            }
+        };
+        self.decimal_text(text, path)
+    }
+
+    fn decimal_text(&mut self, text: &str, path: &str) -> Option<Decimal> {
+        match parse_decimal_text(text) {
+            Ok(d) => Some(d),
+            Err(DecimalError::NotANumber) => {
+                let shown: String = text.chars().take(40).collect();
+                self.err(codes::INVALID_DECIMAL, path, format!("{shown:?} is not a decimal number"));
+                None
+            }
+            Err(DecimalError::OutOfRange) => {
+                self.err(codes::OUT_OF_RANGE, path, "more than 28 significant digits or too large to hold exactly");
+                None
+            }
+        }
+    }
+
+    /// Reads a decimal that must not be negative (amounts, quantities).
+    pub fn amount(&mut self, v: &Value, path: &str) -> Option<Decimal> {
+        let d = self.decimal(v, path)?;
+        if d.is_sign_negative() && !d.is_zero() {
+            self.err(codes::NEGATIVE_VALUE, path, "must not be negative");
+            return None;
+        }
+        Some(d)
+    }
+
+    /// Reads a whole number in `[min, max]`.
+    pub fn integer(&mut self, v: &Value, path: &str, min: u32, max: u32) -> Option<u32> {
+        let d = self.decimal(v, path)?;
+        if !d.fract().is_zero() || d < Decimal::from(min) || d > Decimal::from(max) {
+            self.err(codes::INVALID_VALUE, path, format!("must be a whole number from {min} to {max}"));
+            return None;
+        }
+        u32::try_from(d.trunc().mantissa() / 10i128.pow(d.scale())).ok()
+    }
+
+    /// Reads an RFC 3339 timestamp.
+    pub fn timestamp(&mut self, v: &Value, path: &str) -> Option<Timestamp> {
+        let s = match v {
+            Value::String(s) => s,
+            other => {
+                self.err(codes::INVALID_TYPE, path, format!("expected an RFC 3339 timestamp, found {}", type_name(other)));
+                return None;
+            }
+        };
+        match parse_timestamp(s) {
+            Some(t) => Some(t),
+            None => {
+                let shown: String = s.chars().take(40).collect();
+                self.err(codes::INVALID_TIMESTAMP, path, format!("{shown:?} is not an RFC 3339 timestamp"));
+                None
+            }
+        }
+    }
+
+    /// Reads `{"unit", "length"}`.
+    pub fn period(&mut self, v: &Value, path: &str) -> Option<Period> {
+        let mut o = self.object(v, path)?;
+        let unit = o.req(self, "unit").and_then(|v| match v.as_str().and_then(PeriodUnit::parse) {
+            Some(u) => Some(u),
+            None => {
+                let p = o.path("unit");
+                self.err(codes::INVALID_VALUE, &p, "must be one of hour, day, week, month, year");
+                None
+            }
+        });
+        let length = match o.opt("length") {
+            Some(v) => {
+                let p = o.path("length");
+                self.integer(v, &p, 1, MAX_PERIOD_LENGTH)
+            }
+            None => Some(1),
+        };
+        o.finish(self);
+        Some(Period::new(unit?, length?))
+    }
+
+    /// Reads one of a fixed set of strings.
+    pub fn choice<T>(&mut self, v: &Value, path: &str, parse: impl Fn(&str) -> Option<T>, allowed: &str) -> Option<T> {
+        match v.as_str().and_then(parse) {
+            Some(t) => Some(t),
+            None => {
+                self.err(codes::INVALID_VALUE, path, format!("must be one of {allowed}"));
+                None
+            }
+        }
+    }
+}
+
+impl<'v> Obj<'v> {
+    /// Path of a field of this object.
+    pub fn path(&self, key: &str) -> String {
+        join(&self.path, key)
+    }
+
+    /// Takes an optional field; `null` counts as absent.
+    pub fn opt(&mut self, key: &'static str) -> Option<&'v Value> {
+        self.taken.push(key);
+        match self.map.get(key) {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v),
+        }
+    }
+
+    /// Takes a field, `null` included (for fields where null means something).
+    pub fn raw(&mut self, key: &'static str) -> Option<&'v Value> {
+        self.taken.push(key);
+        self.map.get(key)
+    }
+
+    /// Takes a required field, or records `missing_field`.
+    pub fn req(&mut self, r: &mut Reader, key: &'static str) -> Option<&'v Value> {
+        let v = self.opt(key);
+        if v.is_none() {
+            r.err(codes::MISSING_FIELD, &self.path(key), format!("{key} is required"));
+        }
+        v
+    }
+
+    /// Whether the object has the field (not null).
+    pub fn has(&self, key: &str) -> bool {
+        !matches!(self.map.get(key), None | Some(Value::Null))
+    }
+
+    /// Takes an optional string field.
+    pub fn opt_string(&mut self, r: &mut Reader, key: &'static str) -> Option<String> {
+        let v = self.opt(key)?;
+        r.string(v, &self.path(key))
+    }
+
+    /// Takes a required string field.
+    pub fn req_string(&mut self, r: &mut Reader, key: &'static str) -> Option<String> {
+        let v = self.req(r, key)?;
+        r.string(v, &self.path(key))
+    }
+
+    /// Takes an optional non-negative decimal field.
+    pub fn opt_amount(&mut self, r: &mut Reader, key: &'static str) -> Option<Decimal> {
+        let v = self.opt(key)?;
+        r.amount(v, &self.path(key))
+    }
+
+    /// Takes an optional boolean field.
+    pub fn opt_bool(&mut self, r: &mut Reader, key: &'static str) -> Option<bool> {
+        let v = self.opt(key)?;
+        r.boolean(v, &self.path(key))
+    }
+
+    /// Takes an optional timestamp field.
+    pub fn opt_timestamp(&mut self, r: &mut Reader, key: &'static str) -> Option<Timestamp> {
+        let v = self.opt(key)?;
+        r.timestamp(v, &self.path(key))
+    }
+
+    /// The underlying map (for maps of user-chosen keys).
+    pub fn map(&self) -> &'v Map<String, Value> {
+        self.map
+    }
+
+    /// Records every field not taken as `unknown_field`.
+    pub fn finish(self, r: &mut Reader) {
+        for key in self.map.keys() {
+            if !self.taken.iter().any(|t| *t == key.as_str()) {
+                r.err(codes::UNKNOWN_FIELD, &join(&self.path, key), format!("unknown field {key:?}"));
+            }
+        }
+    }
+
+    /// Records every field not taken as unknown, except those `allow` accepts.
+    pub fn finish_allowing(self, r: &mut Reader, allow: impl Fn(&str) -> bool) {
+        for key in self.map.keys() {
+            if !self.taken.iter().any(|t| *t == key.as_str()) && !allow(key) {
+                r.err(codes::UNKNOWN_FIELD, &join(&self.path, key), format!("unknown field {key:?}"));
+            }
+        }
+    }
+}
+
+/// Parses JSON text into a value, reading numbers by their literal text.
+pub fn parse_json(text: &str) -> Result<Value, Problem> {
+    serde_json::from_str(text).map_err(|e| {
+        Problem::general(codes::INVALID_JSON, format!("not valid JSON: {e}"))
+    })
+}

@@ -1,0 +1,22 @@
+//! # rating
+//!
+//! An exact, deterministic pricing engine. It reads a `price-book/v1`
+//! catalogue, quotes plans, compares them, and (in `meter`) rates usage
+//! events as they arrive. It is pure: no I/O, no clock ("now" is always a
+//! parameter), no floating point in money or quantities. The same code
+//! runs natively, in WebAssembly in browsers and Node, and in a
+//! Cloudflare Worker, and gives the same strings everywhere.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod json;
+pub mod money;
+pub mod period;
+pub mod price;
+pub mod price_book;
+pub mod quote;
+pub mod resolve;
+
+pub use error::{Error, Problem};
+pub use price_book::PriceBook;

@@ -1,0 +1,227 @@
+//! Exact decimals, currencies and rounding (SPEC §1).
+//!
+//! Money and quantities are `rust_decimal::Decimal` from the moment they
+//! are read until the moment they are printed. Each invoice or quote line
+//! is rounded once, to its currency's minor unit, with the price book's
+//! rounding mode.
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+
+/// How a line's exact amount becomes a payable amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Rounding {
+    /// Half away from zero (0.005 → 0.01). The default.
+    #[default]
+    HalfUp,
+    /// Banker's rounding: half to the nearest even digit (0.005 → 0.00, 0.015 → 0.02).
+    HalfEven,
+    /// Toward zero (truncate).
+    Down,
+    /// Away from zero (any remainder rounds up).
+    Up,
+}
+
+impl Rounding {
+    /// Parses the price-book spelling.
+    pub fn parse(s: &str) -> Option<Rounding> {
+        Some(match s {
+            "half_up" => Rounding::HalfUp,
+            "half_even" => Rounding::HalfEven,
+            "down" => Rounding::Down,
+            "up" => Rounding::Up,
+            _ => return None,
+        })
+    }
+
+    /// Rounds `value` to `scale` decimal places with this mode.
+    pub fn round(self, value: Decimal, scale: u32) -> Decimal {
+        let strategy = match self {
+            Rounding::HalfUp => RoundingStrategy::MidpointAwayFromZero,
+            Rounding::HalfEven => RoundingStrategy::MidpointNearestEven,
+            Rounding::Down => RoundingStrategy::ToZero,
+            Rounding::Up => RoundingStrategy::AwayFromZero,
+        };
+        let mut r = value.round_dp_with_strategy(scale, strategy);
+        r.rescale(scale);
+        r
+    }
+}
+
+/// A custom unit of account declared by a price book (e.g. `credits`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomUnit {
+    /// The unit's code, used wherever a currency code may stand (`"credits"`).
+    pub code: String,
+    /// Decimal places amounts in this unit are rounded to (0-12).
+    pub scale: u32,
+    /// A display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// The minor-unit scale of an ISO 4217 currency (`USD` → 2, `JPY` → 0,
+/// `KWD` → 3), or `None` for an unknown code or one without minor units
+/// defined (such as `XAU`).
+pub fn iso_scale(code: &str) -> Option<u32> {
+    let c = iso_currency::Currency::from_code(code)?;
+    c.exponent().map(u32::from)
+}
+
+/// The largest number of significant digits an input may carry.
+pub const MAX_SIGNIFICANT_DIGITS: usize = 28;
+
+/// Why a decimal input was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecimalError {
+    /// Not a decimal number at all (`"abc"`, `"NaN"`, `true`).
+    NotANumber,
+    /// More significant digits than an exact decimal holds, or too large.
+    OutOfRange,
+}
+
+/// Reads a decimal from its literal text: `"12.5"`, `"-3"`, `"1e3"`.
+/// Never rounds: text that cannot be held exactly is `OutOfRange`.
+pub fn parse_decimal_text(text: &str) -> Result<Decimal, DecimalError> {
+    let t = text;
+    if t.is_empty() || t.len() > 200 {
+        return Err(if t.is_empty() {
+            DecimalError::NotANumber
+        } else {
+            DecimalError::OutOfRange
+        });
+    }
+    let (mantissa, exponent) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
+    };
+    let digits_part = mantissa.strip_prefix(['-', '+']).unwrap_or(mantissa);
+    let mut seen_dot = false;
+    let mut digits = 0usize;
+    for ch in digits_part.chars() {
+        match ch {
+            '0'..='9' => digits += 1,
+            '.' if !seen_dot => seen_dot = true,
+            _ => return Err(DecimalError::NotANumber),
+        }
+    }
+    if digits == 0 {
+        return Err(DecimalError::NotANumber);
+    }
+    let significant = digits_part
+        .chars()
+        .filter(|c| *c != '.')
+        .skip_while(|c| *c == '0')
+        .count();
+    // Trailing zeros after the point are not significant for range.
+    let trailing_fraction_zeros = if seen_dot {
+        digits_part.chars().rev().take_while(|c| *c == '0').count()
+    } else {
+        0
+    };
+    if significant.saturating_sub(trailing_fraction_zeros) > MAX_SIGNIFICANT_DIGITS {
+        return Err(DecimalError::OutOfRange);
+    }
+    let exp: i64 = match exponent {
+        None => 0,
+        Some(e) => {
+            let body = e.strip_prefix(['-', '+']).unwrap_or(e);
+            if body.is_empty() || !body.chars().all(|c| c.is_ascii_digit()) || body.len() > 4 {
+                return Err(if body.chars().all(|c| c.is_ascii_digit()) && !body.is_empty() {
+                    DecimalError::OutOfRange
+                } else {
+                    DecimalError::NotANumber
+                });
+            }
+            e.parse::<i64>().map_err(|_| DecimalError::OutOfRange)?
+        }
+    };
+    let mut value = Decimal::from_str_exact(mantissa.strip_prefix('+').unwrap_or(mantissa))
+        .map_err(|_| DecimalError::OutOfRange)?;
+    if exp != 0 {
+        if exp > 0 {
+            for _ in 0..exp {
+                value = value
+                    .checked_mul(Decimal::TEN)
+                    .ok_or(DecimalError::OutOfRange)?;
+            }
+        } else {
+            let new_scale = i64::from(value.scale()) - exp;
+            if new_scale > 28 {
+                return Err(DecimalError::OutOfRange);
+            }
+            value.set_scale(new_scale as u32).map_err(|_| DecimalError::OutOfRange)?;
+        }
+    }
+    Ok(value)
+}
+
+/// Prints an amount that has already been rounded to `scale` with exactly
+/// `scale` decimals (`"74.00"`, `"101"`, `"0.003"`).
+pub fn fmt_money(value: Decimal, scale: u32) -> String {
+    let mut v = value;
+    if v.is_zero() {
+        v = Decimal::ZERO;
+    }
+    v.rescale(scale);
+    v.to_string()
+}
+
+/// Prints an exact (unrounded) amount: trailing zeros dropped, but never
+/// fewer than `min_scale` decimals (`25` → `"25.00"`, `0.005` → `"0.005"`).
+pub fn fmt_exact(value: Decimal, min_scale: u32) -> String {
+    let mut v = value.normalize();
+    if v.is_zero() {
+        v = Decimal::ZERO;
+    }
+    if v.scale() < min_scale {
+        v.rescale(min_scale);
+    }
+    v.to_string()
+}
+
+/// Prints a quantity: exact, trailing zeros dropped (`"15000"`, `"12.5"`).
+pub fn fmt_qty(value: Decimal) -> String {
+    let v = value.normalize();
+    if v.is_zero() {
+        return "0".to_string();
+    }
+    v.to_string()
+}
+
+/// Parses a decimal from text known to be valid (used for constants).
+pub(crate) fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_literal_text_exactly() {
+        assert_eq!(parse_decimal_text("0.005").unwrap().to_string(), "0.005");
+        assert_eq!(parse_decimal_text("1e3").unwrap(), dec("1000"));
+        assert_eq!(parse_decimal_text("1.5E-2").unwrap(), dec("0.015"));
+        assert_eq!(parse_decimal_text("NaN"), Err(DecimalError::NotANumber));
+        assert_eq!(parse_decimal_text("1e30"), Err(DecimalError::OutOfRange));
+        assert_eq!(
+            parse_decimal_text("1234567890123456789012345678901234567890"),
+            Err(DecimalError::OutOfRange)
+        );
+        assert_eq!(parse_decimal_text("12.500").unwrap().to_string(), "12.500");
+    }
+
+    #[test]
+    fn rounding_modes_on_a_half_cent() {
+        let v = dec("0.125");
+        assert_eq!(fmt_money(Rounding::HalfUp.round(v, 2), 2), "0.13");
+        assert_eq!(fmt_money(Rounding::HalfEven.round(v, 2), 2), "0.12");
+        assert_eq!(fmt_money(Rounding::Down.round(v, 2), 2), "0.12");
+        assert_eq!(fmt_money(Rounding::Up.round(dec("0.121"), 2), 2), "0.13");
+    }
+}

@@ -1,0 +1,134 @@
+//! Price books: parsing, validation, canonical hash and look-ups.
+
+mod model;
+mod parse;
+mod validate;
+
+pub use model::*;
+pub use validate::model_name;
+
+use crate::error::{codes, Error, Problem};
+use crate::json::{parse_json, Reader};
+use crate::money::iso_scale;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+/// A parsed, validated price book with its canonical hash and indexes.
+#[derive(Debug, Clone)]
+pub struct PriceBook {
+    doc: PriceBookDoc,
+    hash: String,
+    products: HashMap<String, usize>,
+    plans: HashMap<String, usize>,
+}
+
+impl PriceBook {
+    /// Parses and validates JSON text. Every problem is reported at once.
+    pub fn parse(text: &str) -> Result<PriceBook, Error> {
+        let value = parse_json(text).map_err(Error::one)?;
+        PriceBook::from_value(&value)
+    }
+
+    /// Validates an already-parsed JSON value.
+    pub fn from_value(value: &Value) -> Result<PriceBook, Error> {
+        let mut r = Reader::default();
+        let doc = parse::read_book(&mut r, value);
+        if let (Some(doc), false) = (&doc, r.failed()) {
+            validate::check_book(&mut r, doc);
+        }
+        match doc {
+            Some(doc) if !r.failed() => Ok(PriceBook::from_doc_unchecked(doc)),
+            _ => Err(Error::many(codes::INVALID_PRICE_BOOK, "the price book", r.problems)),
+        }
+    }
+
+    fn from_doc_unchecked(doc: PriceBookDoc) -> PriceBook {
+        let hash = canonical_hash(&doc);
+        let products = doc.products.iter().enumerate().map(|(i, p)| (p.id.clone(), i)).collect();
+        let plans = doc.plans.iter().enumerate().map(|(i, p)| (p.id.clone(), i)).collect();
+        PriceBook { doc, hash, products, plans }
+    }
+
+    /// The document.
+    pub fn doc(&self) -> &PriceBookDoc {
+        &self.doc
+    }
+
+    /// `sha256:` of the canonical JSON of the book (keys sorted, no spaces,
+    /// decimals as written). Stamps every quote, receipt and invoice.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// The book serialized as JSON (parses back to an equal book).
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(&self.doc).unwrap_or(Value::Null)
+    }
+
+    /// A product by id.
+    pub fn product(&self, id: &str) -> Option<&Product> {
+        self.products.get(id).map(|&i| &self.doc.products[i])
+    }
+
+    /// A plan by id.
+    pub fn plan(&self, id: &str) -> Option<&Plan> {
+        self.plans.get(id).map(|&i| &self.doc.plans[i])
+    }
+
+    /// A plan's position in the book.
+    pub fn plan_index(&self, id: &str) -> Option<usize> {
+        self.plans.get(id).copied()
+    }
+
+    /// A credit pack by id.
+    pub fn credit_pack(&self, id: &str) -> Option<&CreditPack> {
+        self.doc.credit_packs.iter().find(|p| p.id == id)
+    }
+
+    /// The scale (decimal places) of a currency or custom unit.
+    pub fn scale_of(&self, code: &str) -> Option<u32> {
+        iso_scale(code).or_else(|| self.doc.units.iter().find(|u| u.code == code).map(|u| u.scale))
+    }
+
+    /// Whether the code is a custom unit of this book (not money).
+    pub fn is_custom_unit(&self, code: &str) -> bool {
+        self.doc.units.iter().any(|u| u.code == code)
+    }
+}
+
+/// Serializes a value with every object's keys sorted and no whitespace.
+pub fn canonical_json(v: &Value) -> String {
+    fn sort(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                let mut out = serde_json::Map::new();
+                for k in keys {
+                    out.insert(k.clone(), sort(&m[k]));
+                }
+                Value::Object(out)
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sort).collect()),
+            other => other.clone(),
+        }
+    }
+    serde_json::to_string(&sort(v)).unwrap_or_default()
+}
+
+fn canonical_hash(doc: &PriceBookDoc) -> String {
+    let v = serde_json::to_value(doc).unwrap_or(Value::Null);
+    let digest = Sha256::digest(canonical_json(&v).as_bytes());
+    let mut s = String::with_capacity(71);
+    s.push_str("sha256:");
+    for b in digest.iter() {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// Problems found when a value is not the format expected.
+pub fn problem(code: &'static str, path: &str, message: &str) -> Problem {
+    Problem::at(code, path, message)
+}
