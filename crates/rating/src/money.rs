@@ -8,7 +8,6 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::str::FromStr;
 
 /// How a line's exact amount becomes a payable amount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -194,8 +193,9 @@ pub fn fmt_qty(value: Decimal) -> String {
 }
 
 /// Parses a decimal from text known to be valid (used for constants).
+#[cfg(test)]
 pub(crate) fn dec(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap_or_default()
+    <Decimal as std::str::FromStr>::from_str(s).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -1,0 +1,225 @@
+//! Price models and tiers: what a quantity (or a list of transactions)
+//! costs under one price, exactly, before any rounding.
+//!
+//! Every operation is checked: a quantity so large that the exact decimal
+//! range overflows is an error, never a panic.
+
+use crate::price_book::{PriceAmounts, PriceModel, Tier};
+use rust_decimal::Decimal;
+
+/// The exact decimal range was exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overflow;
+
+/// Why a charge could not be computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChargeError {
+    /// Arithmetic left the exact decimal range.
+    Overflow,
+    /// A per-transaction min/max needs the transaction list, not a summary.
+    AmountsRequired,
+}
+
+impl From<Overflow> for ChargeError {
+    fn from(_: Overflow) -> Self {
+        ChargeError::Overflow
+    }
+}
+
+pub(crate) fn add(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
+    a.checked_add(b).ok_or(Overflow)
+}
+
+pub(crate) fn sub(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
+    a.checked_sub(b).ok_or(Overflow)
+}
+
+pub(crate) fn mul(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
+    a.checked_mul(b).ok_or(Overflow)
+}
+
+pub(crate) fn div(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
+    a.checked_div(b).ok_or(Overflow)
+}
+
+fn percent_of(amount: Decimal, percent: Decimal) -> Result<Decimal, Overflow> {
+    div(mul(amount, percent)?, Decimal::ONE_HUNDRED)
+}
+
+/// What one tier contributed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierCharge {
+    /// Position of the tier (0-based).
+    pub index: usize,
+    /// Units priced in this tier.
+    pub quantity: Decimal,
+    /// The tier's unit price (absent for percent tiers).
+    pub unit_amount: Option<Decimal>,
+    /// The tier's percent (percent tiers).
+    pub percent: Option<Decimal>,
+    /// The tier's flat amount charged (zero when none).
+    pub flat_amount: Decimal,
+    /// Exact amount of this tier.
+    pub amount: Decimal,
+}
+
+/// An exact charge with, for tiered models, its breakdown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Charge {
+    /// Exact amount, unrounded.
+    pub amount: Decimal,
+    /// Tiers reached (graduated, volume).
+    pub tiers: Option<Vec<TierCharge>>,
+}
+
+impl Charge {
+    fn plain(amount: Decimal) -> Charge {
+        Charge { amount, tiers: None }
+    }
+}
+
+fn tier_unit_amount(t: &Tier, units: Decimal) -> Result<Decimal, Overflow> {
+    match (t.unit_amount, t.percent) {
+        (Some(u), _) => mul(units, u),
+        (None, Some(p)) => percent_of(units, p),
+        (None, None) => Ok(Decimal::ZERO),
+    }
+}
+
+/// Graduated: each unit priced in its tier; a tier's flat amount is
+/// charged when the quantity reaches into it, the first tier's always.
+pub fn graduated(tiers: &[Tier], qty: Decimal, breakdown: bool) -> Result<Charge, Overflow> {
+    let mut total = Decimal::ZERO;
+    let mut out = if breakdown { Some(Vec::with_capacity(tiers.len())) } else { None };
+    let mut prev = Decimal::ZERO;
+    for (i, t) in tiers.iter().enumerate() {
+        if i > 0 && qty <= prev {
+            break;
+        }
+        let upper = t.up_to.map_or(qty, |u| u.min(qty));
+        let units = if upper > prev { sub(upper, prev)? } else { Decimal::ZERO };
+        let flat = t.flat_amount.unwrap_or(Decimal::ZERO);
+        let amount = add(tier_unit_amount(t, units)?, flat)?;
+        total = add(total, amount)?;
+        if let Some(v) = out.as_mut() {
+            v.push(TierCharge { index: i, quantity: units, unit_amount: t.unit_amount, percent: t.percent, flat_amount: flat, amount });
+        }
+        match t.up_to {
+            Some(u) => prev = u,
+            None => break,
+        }
+    }
+    Ok(Charge { amount: total, tiers: out })
+}
+
+/// Volume: every unit at the rate of the tier the quantity falls in
+/// (`prev_up_to < qty <= up_to`), plus that tier's flat amount, also at zero.
+pub fn volume(tiers: &[Tier], qty: Decimal, breakdown: bool) -> Result<Charge, Overflow> {
+    let i = tiers.iter().position(|t| t.up_to.is_none_or(|u| qty <= u)).unwrap_or(tiers.len().saturating_sub(1));
+    let Some(t) = tiers.get(i) else { return Ok(Charge::plain(Decimal::ZERO)) };
+    let flat = t.flat_amount.unwrap_or(Decimal::ZERO);
+    let amount = add(tier_unit_amount(t, qty)?, flat)?;
+    let tiers = breakdown.then(|| {
+        vec![TierCharge { index: i, quantity: qty, unit_amount: t.unit_amount, percent: t.percent, flat_amount: flat, amount }]
+    });
+    Ok(Charge { amount, tiers })
+}
+
+/// The charge for a quantity under any model but `percentage` (which
+/// prices transactions; for it, a quantity is treated as one transaction total
+/// with no fixed fee).
+pub fn charge_quantity(model: PriceModel, a: &PriceAmounts, qty: Decimal, breakdown: bool) -> Result<Charge, Overflow> {
+    let zero = Decimal::ZERO;
+    Ok(match model {
+        PriceModel::Flat => Charge::plain(a.amount.unwrap_or(zero)),
+        PriceModel::PerUnit => Charge::plain(mul(qty, a.unit_amount.unwrap_or(zero))?),
+        PriceModel::Graduated => return graduated(a.tiers.as_deref().unwrap_or(&[]), qty, breakdown),
+        PriceModel::Volume => return volume(a.tiers.as_deref().unwrap_or(&[]), qty, breakdown),
+        PriceModel::Package => {
+            let size = a.package_size.unwrap_or(Decimal::ONE);
+            if qty.is_zero() || size.is_zero() {
+                Charge::plain(zero)
+            } else {
+                let packages = div(qty, size)?.ceil();
+                Charge::plain(mul(packages, a.package_amount.unwrap_or(zero))?)
+            }
+        }
+        PriceModel::Percentage => Charge::plain(percent_of(qty, a.percent.unwrap_or(zero))?),
+    })
+}
+
+/// The fee on one transaction under a `percentage` price:
+/// `amount × percent / 100 + fixed_amount`, clamped to `[min_amount, max_amount]`.
+pub fn transaction_fee(a: &PriceAmounts, amount: Decimal) -> Result<Decimal, Overflow> {
+    let mut fee = add(percent_of(amount, a.percent.unwrap_or(Decimal::ZERO))?, a.fixed_amount.unwrap_or(Decimal::ZERO))?;
+    if let Some(min) = a.min_amount {
+        fee = fee.max(min);
+    }
+    if let Some(max) = a.max_amount {
+        fee = fee.min(max);
+    }
+    Ok(fee)
+}
+
+/// Transactions of an amount-aggregated product.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transactions {
+    /// Each transaction's amount.
+    Amounts(Vec<Decimal>),
+    /// Only the count and the total.
+    Summary {
+        /// Number of transactions.
+        count: Decimal,
+        /// Sum of their amounts.
+        total: Decimal,
+    },
+}
+
+impl Transactions {
+    /// Sum of the amounts.
+    pub fn total(&self) -> Result<Decimal, Overflow> {
+        match self {
+            Transactions::Amounts(v) => v.iter().try_fold(Decimal::ZERO, |s, a| add(s, *a)),
+            Transactions::Summary { total, .. } => Ok(*total),
+        }
+    }
+
+    /// Number of transactions.
+    pub fn count(&self) -> Decimal {
+        match self {
+            Transactions::Amounts(v) => Decimal::from(v.len()),
+            Transactions::Summary { count, .. } => *count,
+        }
+    }
+}
+
+/// The charge for transactions: per-transaction fees under `percentage`,
+/// otherwise the model applied to `billable_total` (the total less any allowance).
+pub fn charge_transactions(
+    model: PriceModel,
+    a: &PriceAmounts,
+    tx: &Transactions,
+    billable_total: Decimal,
+    breakdown: bool,
+) -> Result<Charge, ChargeError> {
+    if model != PriceModel::Percentage {
+        return Ok(charge_quantity(model, a, billable_total, breakdown)?);
+    }
+    match tx {
+        Transactions::Amounts(v) => {
+            let mut sum = Decimal::ZERO;
+            for amt in v {
+                sum = add(sum, transaction_fee(a, *amt)?)?;
+            }
+            Ok(Charge::plain(sum))
+        }
+        Transactions::Summary { count, total } => {
+            if a.min_amount.is_some() || a.max_amount.is_some() {
+                return Err(ChargeError::AmountsRequired);
+            }
+            let pct = percent_of(*total, a.percent.unwrap_or(Decimal::ZERO))?;
+            let fixed = mul(*count, a.fixed_amount.unwrap_or(Decimal::ZERO))?;
+            Ok(Charge::plain(add(pct, fixed)?))
+        }
+    }
+}

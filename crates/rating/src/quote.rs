@@ -1,15 +1,918 @@
-//! Quotes and plan comparisons (SPEC §4, docs/quote.md).
+//! Quotes and plan comparisons (SPEC §4; the exact format is docs/quote.md).
+//!
+//! A quote prices one period of a plan (and its add-ons) for the given
+//! quantities and usage: recurring and seat lines (× `periods` paid ahead,
+//! less the matching advance discount), usage lines after allowances,
+//! and setup lines on request. Every line is rounded once.
 
-use crate::error::{Error, Problem};
-use crate::price_book::PriceBook;
+use crate::error::{codes, Error, Problem};
+use crate::json::{index, join, type_name, Obj, Reader};
+use crate::money::{fmt_exact, fmt_money, fmt_qty};
+use crate::period::{fmt_timestamp, Period, Timestamp};
+use crate::price::{charge_quantity, charge_transactions, ChargeError, Overflow, TierCharge, Transactions};
+use crate::price_book::{Aggregation, Plan, PlanItem, PriceBook, Product, ProductType, Unlock};
+use crate::resolve::{amounts_in, resolve, Resolution, Source};
+use indexmap::IndexMap;
+use rust_decimal::Decimal;
+use serde::Serialize;
 use serde_json::Value;
 
+/// Usage of one metered product in a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Usage {
+    /// A quantity (unkeyed, non-amount products).
+    Quantity(Decimal),
+    /// Transactions (amount-aggregated products).
+    Transactions(Transactions),
+    /// Per price key (keyed products), in request order.
+    Keyed(IndexMap<String, Usage>),
+}
+
+/// A quote request (docs/quote.md "Request").
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QuoteRequest {
+    /// Base plan id.
+    pub plan: String,
+    /// Add-on plan ids.
+    pub addons: Vec<String>,
+    /// Currency; default the book's.
+    pub currency: Option<String>,
+    /// Customer, for overrides.
+    pub customer: Option<String>,
+    /// Time, for override windows.
+    pub at: Option<Timestamp>,
+    /// Quantities of seat, recurring and one-time products.
+    pub quantities: IndexMap<String, Decimal>,
+    /// Usage of metered products.
+    pub usage: IndexMap<String, Usage>,
+    /// Periods paid ahead (1 or more).
+    pub periods: u32,
+    /// Include setup fees and one-time items.
+    pub include_setup: bool,
+}
+
+/// The kind of a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineKind {
+    /// Flat fee per period.
+    Recurring,
+    /// Seats × price.
+    Seat,
+    /// Metered usage.
+    Usage,
+    /// Setup fee or one-time product.
+    Setup,
+    /// Advance-payment discount.
+    Discount,
+    /// Proration of a change within a period.
+    Proration,
+    /// Credit (cancellations, downgrades, wallet).
+    Credit,
+}
+
+/// One tier of a line's breakdown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TierLine {
+    /// Tier position (0-based).
+    pub index: usize,
+    /// Units priced in the tier.
+    pub quantity: String,
+    /// Unit price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit_amount: Option<String>,
+    /// Percent (percent tiers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percent: Option<String>,
+    /// Flat amount charged.
+    pub flat_amount: String,
+    /// Exact amount of the tier.
+    pub amount: String,
+}
+
+/// The override that priced a line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OverrideRef {
+    /// Customer.
+    pub customer: String,
+    /// Window start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Window end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+}
+
+/// A quote line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Line {
+    /// Plan the line comes from.
+    pub plan: String,
+    /// Product id (plan id for setup-fee and discount lines).
+    pub product: String,
+    /// Price key (keyed products).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_key: Option<String>,
+    /// `use_default` priced this key at the default key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_key_remapped: Option<bool>,
+    /// What the line is.
+    pub kind: LineKind,
+    /// For people.
+    pub description: String,
+    /// Quantity.
+    pub quantity: String,
+    /// Transactions (amount-aggregated usage).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transactions: Option<String>,
+    /// Part of the quantity covered by the allowance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub included: Option<String>,
+    /// Part of the quantity priced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billable: Option<String>,
+    /// Rounded amount.
+    pub amount: String,
+    /// Unit, when not the quote currency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// Tier breakdown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tiers: Option<Vec<TierLine>>,
+    /// Override applied.
+    #[serde(rename = "override", skip_serializing_if = "Option::is_none")]
+    pub override_ref: Option<OverrideRef>,
+    /// Rounded amount as a decimal.
+    #[serde(skip)]
+    pub value: Decimal,
+    /// Exact amount before rounding.
+    #[serde(skip)]
+    pub exact: Decimal,
+}
+
+/// A key dropped under the `drop` policy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Dropped {
+    /// Product.
+    pub product: String,
+    /// The unpriced key.
+    pub price_key: String,
+    /// Its usage.
+    pub quantity: String,
+}
+
+/// A quote (docs/quote.md "Response").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Quote {
+    /// Currency of the money lines.
+    pub currency: String,
+    /// Base plan.
+    pub plan: String,
+    /// Add-ons.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addons: Vec<String>,
+    /// Billing period of the base plan.
+    pub period: Period,
+    /// Periods paid ahead, when more than one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub periods: Option<u32>,
+    /// Lines.
+    pub lines: Vec<Line>,
+    /// Sum of non-discount money lines.
+    pub subtotal: String,
+    /// Discounts, as a positive amount.
+    pub discount: String,
+    /// Subtotal less discount.
+    pub total: String,
+    /// Totals of lines priced in custom units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credits: Option<IndexMap<String, String>>,
+    /// Effective named limits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<IndexMap<String, String>>,
+    /// Features granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub features: Option<Vec<String>>,
+    /// Keys dropped under the `drop` policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<Vec<Dropped>>,
+    /// Hash of the price book.
+    pub price_book: String,
+    /// Total as a decimal.
+    #[serde(skip)]
+    pub total_value: Decimal,
+}
+
+// ---------------------------------------------------------------- request
+
+/// Reads a quote request (or, with `with_plan = false`, a compare request).
+pub fn read_request(book: &PriceBook, v: &Value, with_plan: bool) -> Result<QuoteRequest, Error> {
+    let mut r = Reader::default();
+    let req = read_request_inner(&mut r, book, v, with_plan);
+    match req {
+        Some(req) if !r.failed() => Ok(req),
+        _ => Err(Error::many(codes::INVALID_REQUEST, "the request", r.problems)),
+    }
+}
+
+fn read_request_inner(r: &mut Reader, book: &PriceBook, v: &Value, with_plan: bool) -> Option<QuoteRequest> {
+    let mut o = r.object(v, "")?;
+    let plan = if with_plan { o.req_string(r, "plan") } else { Some(String::new()) };
+    let addons = o.opt("addons").and_then(|v| {
+        let arr = r.array(v, "addons")?;
+        arr.iter().enumerate().map(|(i, e)| r.string(e, &index("addons", i))).collect::<Option<Vec<_>>>()
+    });
+    let currency = o.opt_string(r, "currency");
+    let customer = o.opt_string(r, "customer");
+    let at = o.opt_timestamp(r, "at");
+    let quantities = o.opt("quantities").and_then(|v| {
+        let q = r.object(v, "quantities")?;
+        let mut out = IndexMap::new();
+        for (k, v) in q.map() {
+            if let Some(d) = r.amount(v, &join("quantities", k)) {
+                out.insert(k.clone(), d);
+            }
+        }
+        Some(out)
+    });
+    let usage = o.opt("usage").and_then(|v| {
+        let u = r.object(v, "usage")?;
+        let mut out = IndexMap::new();
+        for (k, v) in u.map() {
+            let p = join("usage", k);
+            let Some(product) = book.product(k) else {
+                r.err(codes::UNKNOWN_PRODUCT, &p, format!("no product {k:?} in the price book"));
+                continue;
+            };
+            if let Some(u) = read_usage(r, product, v, &p, true) {
+                out.insert(k.clone(), u);
+            }
+        }
+        Some(out)
+    });
+    let periods = match o.opt("periods") {
+        Some(v) => r.integer(v, "periods", 1, 1200),
+        None => Some(1),
+    };
+    let include_setup = o.opt_bool(r, "include_setup").unwrap_or(false);
+    o.finish(r);
+    Some(QuoteRequest {
+        plan: plan?,
+        addons: addons.unwrap_or_default(),
+        currency,
+        customer,
+        at,
+        quantities: quantities.unwrap_or_default(),
+        usage: usage.unwrap_or_default(),
+        periods: periods?,
+        include_setup,
+    })
+}
+
+fn read_usage(r: &mut Reader, product: &Product, v: &Value, path: &str, allow_keyed: bool) -> Option<Usage> {
+    if product.kind != ProductType::Metered {
+        r.err(codes::INVALID_USAGE, path, format!("{:?} is not metered; give its quantity in quantities", product.id));
+        return None;
+    }
+    if allow_keyed && product.price_key_label.is_some() {
+        let o = r.object(v, path)?;
+        let mut out = IndexMap::new();
+        let keys: Vec<&String> = o.map().keys().collect();
+        for k in keys {
+            let kp = join(path, k);
+            if let Some(u) = read_usage(r, product, &o.map()[k], &kp, false) {
+                out.insert(k.clone(), u);
+            }
+        }
+        o.finish_allowing(r, |_| true);
+        return Some(Usage::Keyed(out));
+    }
+    if product.aggregation() == Aggregation::Amount {
+        let mut o = match v {
+            Value::Object(_) => r.object(v, path)?,
+            other => {
+                r.err(
+                    codes::INVALID_USAGE,
+                    path,
+                    format!("{:?} is amount-aggregated: give {{\"amounts\": [...]}} or {{\"count\", \"total\"}}, not {}", product.id, type_name(other)),
+                );
+                return None;
+            }
+        };
+        let tx = read_transactions(r, &mut o, path);
+        o.finish(r);
+        return tx.map(Usage::Transactions);
+    }
+    match v {
+        Value::Object(_) | Value::Array(_) => {
+            r.err(codes::INVALID_USAGE, path, format!("expected a quantity for {:?}, found {}", product.id, type_name(v)));
+            None
+        }
+        _ => r.amount(v, path).map(Usage::Quantity),
+    }
+}
+
+fn read_transactions(r: &mut Reader, o: &mut Obj, path: &str) -> Option<Transactions> {
+    if o.has("amounts") {
+        let ap = join(path, "amounts");
+        let v = o.opt("amounts")?;
+        let arr = r.array(v, &ap)?;
+        let amounts = arr.iter().enumerate().map(|(i, e)| r.amount(e, &index(&ap, i))).collect::<Option<Vec<_>>>()?;
+        if o.has("count") || o.has("total") {
+            r.err(codes::INVALID_USAGE, path, "give amounts, or count and total, not both");
+        }
+        return Some(Transactions::Amounts(amounts));
+    }
+    let count = o.req(r, "count").and_then(|v| r.integer(v, &join(path, "count"), 0, u32::MAX));
+    let total = o.req(r, "total").and_then(|v| r.amount(v, &join(path, "total")));
+    Some(Transactions::Summary { count: Decimal::from(count?), total: total? })
+}
+
+// ------------------------------------------------------------------ quote
+
+struct Ctx<'b> {
+    book: &'b PriceBook,
+    req: &'b QuoteRequest,
+    currency: &'b str,
+    scale: u32,
+    problems: Vec<Problem>,
+}
+
+impl Ctx<'_> {
+    fn round(&self, v: Decimal, scale: u32) -> Decimal {
+        self.book.doc().rounding.round(v, scale)
+    }
+
+    fn overflow(&mut self, path: &str) {
+        self.problems.push(Problem::at(codes::ARITHMETIC_OVERFLOW, path, "the amount exceeds the exact decimal range"));
+    }
+}
+
+/// Quotes a parsed request.
+pub fn quote(book: &PriceBook, req: &QuoteRequest) -> Result<Quote, Error> {
+    let currency = req.currency.as_deref().unwrap_or(book.doc().currency.as_str());
+    let mut problems = Vec::new();
+    let scale = match book.scale_of(currency) {
+        Some(s) if !book.is_custom_unit(currency) => s,
+        _ => {
+            return Err(Error::one(Problem::at(codes::UNKNOWN_CURRENCY, "currency", format!("{currency:?} is not an ISO 4217 currency"))));
+        }
+    };
+    let base = match book.plan(&req.plan) {
+        None => {
+            return Err(Error::one(Problem::at(codes::UNKNOWN_PLAN, "plan", format!("no plan {:?}", req.plan))));
+        }
+        Some(p) if p.addon => {
+            return Err(Error::one(Problem::at(codes::WRONG_PLAN_KIND, "plan", format!("{:?} is an add-on, not a base plan", req.plan))));
+        }
+        Some(p) => p,
+    };
+    let mut plans: Vec<&Plan> = vec![base];
+    for (i, a) in req.addons.iter().enumerate() {
+        let p = index("addons", i);
+        match book.plan(a) {
+            None => problems.push(Problem::at(codes::UNKNOWN_PLAN, p, format!("no plan {a:?}"))),
+            Some(pl) if !pl.addon => problems.push(Problem::at(codes::WRONG_PLAN_KIND, p, format!("{a:?} is a base plan, not an add-on"))),
+            Some(_) if req.addons[..i].contains(a) => problems.push(Problem::at(codes::DUPLICATE_ID, p, format!("add-on {a:?} is listed twice"))),
+            Some(pl) => plans.push(pl),
+        }
+    }
+    // Every quantity and usage must belong to a product of these plans.
+    let in_plans = |id: &str| plans.iter().any(|p| p.items.iter().any(|it| it.product == id));
+    for k in req.quantities.keys() {
+        let path = join("quantities", k);
+        match book.product(k) {
+            None => problems.push(Problem::at(codes::UNKNOWN_PRODUCT, path, format!("no product {k:?} in the price book"))),
+            Some(p) if p.kind == ProductType::Metered => {
+                problems.push(Problem::at(codes::INVALID_USAGE, path, format!("{k:?} is metered; give its usage in usage")))
+            }
+            Some(_) if !in_plans(k) => problems.push(Problem::at(codes::PRODUCT_NOT_IN_PLAN, path, format!("{k:?} is not in the plan or its add-ons"))),
+            _ => {}
+        }
+    }
+    for k in req.usage.keys() {
+        if !in_plans(k) {
+            problems.push(Problem::at(codes::PRODUCT_NOT_IN_PLAN, join("usage", k), format!("{k:?} is not in the plan or its add-ons")));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::many(codes::INVALID_REQUEST, "the request", problems));
+    }
+
+    let limits = effective_limits(&plans);
+    let mut cx = Ctx { book, req, currency, scale, problems };
+    let mut lines = Vec::with_capacity(plans.iter().map(|p| p.items.len()).sum::<usize>() + 2);
+    let mut dropped = Vec::new();
+    for plan in &plans {
+        plan_lines(&mut cx, plan, &limits, &mut lines, &mut dropped);
+    }
+    if !cx.problems.is_empty() {
+        return Err(Error::many(codes::INVALID_REQUEST, "the request", cx.problems));
+    }
+
+    let mut subtotal = Decimal::ZERO;
+    let mut discount = Decimal::ZERO;
+    let mut credits: IndexMap<String, Decimal> = IndexMap::new();
+    for l in &lines {
+        let r = match &l.currency {
+            Some(unit) => {
+                let e = credits.entry(unit.clone()).or_default();
+                e.checked_add(l.value).map(|v| *e = v)
+            }
+            None if l.kind == LineKind::Discount => discount.checked_sub(l.value).map(|v| discount = v),
+            None => subtotal.checked_add(l.value).map(|v| subtotal = v),
+        };
+        if r.is_none() {
+            return Err(Error::one(Problem::general(codes::ARITHMETIC_OVERFLOW, "the total exceeds the exact decimal range")));
+        }
+    }
+    let total = subtotal - discount;
+    let mut features: Vec<String> = Vec::new();
+    for p in &plans {
+        for f in &p.features {
+            if !features.contains(f) {
+                features.push(f.clone());
+            }
+        }
+    }
+    let credits = (!credits.is_empty()).then(|| {
+        credits.into_iter().map(|(k, v)| {
+            let s = book.scale_of(&k).unwrap_or(0);
+            (k, fmt_money(v, s))
+        }).collect()
+    });
+    Ok(Quote {
+        currency: currency.to_string(),
+        plan: base.id.clone(),
+        addons: req.addons.clone(),
+        period: base.period,
+        periods: (req.periods > 1).then_some(req.periods),
+        lines,
+        subtotal: fmt_money(subtotal, scale),
+        discount: fmt_money(discount, scale),
+        total: fmt_money(total, scale),
+        credits,
+        limits: (!limits.named.is_empty()).then(|| {
+            limits.named.iter().map(|(k, v)| (k.clone(), v.map_or_else(|| "unlimited".to_string(), fmt_qty))).collect()
+        }),
+        features: (!features.is_empty()).then_some(features),
+        dropped: (!dropped.is_empty()).then_some(dropped),
+        price_book: book.hash().to_string(),
+        total_value: total,
+    })
+}
+
+struct Limits {
+    /// Named limits of the base plan after add-on unlocks (`None` = unlimited).
+    named: IndexMap<String, Option<Decimal>>,
+    /// Unlocks for names the base plan does not limit (raise item `limit`s).
+    extra: IndexMap<String, Option<Decimal>>,
+}
+
+fn effective_limits(plans: &[&Plan]) -> Limits {
+    let mut named: IndexMap<String, Option<Decimal>> = IndexMap::new();
+    for p in plans {
+        for (k, v) in &p.limits {
+            named.entry(k.clone()).or_insert(Some(*v));
+        }
+    }
+    let mut extra: IndexMap<String, Option<Decimal>> = IndexMap::new();
+    for p in plans.iter().skip(1) {
+        for (k, u) in &p.unlocks {
+            let target = if named.contains_key(k) { &mut named } else { &mut extra };
+            let e = target.entry(k.clone()).or_insert(Some(Decimal::ZERO));
+            *e = match (*e, u) {
+                (None, _) | (_, Unlock::Unlimited(_)) => None,
+                (Some(a), Unlock::By(b)) => Some(a.checked_add(*b).unwrap_or(Decimal::MAX)),
+            };
+        }
+    }
+    Limits { named, extra }
+}
+
+fn usage_cap(limits: &Limits, product: &str, item: &PlanItem) -> Option<Decimal> {
+    if let Some(v) = limits.named.get(product) {
+        return *v;
+    }
+    let base = item.limit?;
+    match limits.extra.get(product) {
+        Some(None) => None,
+        Some(Some(by)) => Some(base.checked_add(*by).unwrap_or(Decimal::MAX)),
+        None => Some(base),
+    }
+}
+
+fn seat_quantity(cx: &Ctx, plan: &Plan) -> Decimal {
+    let mut total = Decimal::ZERO;
+    for it in &plan.items {
+        if cx.book.product(&it.product).is_some_and(|p| p.kind == ProductType::Seat) {
+            let q = cx.req.quantities.get(&it.product).copied().or(it.min_quantity).unwrap_or(Decimal::ZERO);
+            total = total.checked_add(q).unwrap_or(Decimal::MAX);
+        }
+    }
+    total
+}
+
+fn plan_lines<'b>(cx: &mut Ctx<'b>, plan: &'b Plan, limits: &Limits, lines: &mut Vec<Line>, dropped: &mut Vec<Dropped>) {
+    let req = cx.req;
+    if req.include_setup {
+        if let Some(fee) = plan.setup_fee {
+            if cx.currency != cx.book.doc().currency {
+                cx.problems.push(Problem::at(
+                    codes::CURRENCY_UNAVAILABLE,
+                    "currency",
+                    format!("the setup fee of plan {:?} has no price in {}", plan.id, cx.currency),
+                ));
+            } else {
+                let value = cx.round(fee, cx.scale);
+                lines.push(simple_line(plan, &plan.id, LineKind::Setup, format!("{} setup fee", plan.name), "1".into(), value, fee, cx.scale));
+            }
+        }
+    }
+    let first_advance = lines.len();
+    let seats = seat_quantity(cx, plan);
+    for item in &plan.items {
+        let Some(product) = cx.book.product(&item.product) else { continue };
+        match product.kind {
+            ProductType::OneTime if !req.include_setup => {}
+            ProductType::Metered => usage_lines(cx, plan, product, item, seats, limits, lines, dropped),
+            _ => fixed_line(cx, plan, product, item, lines),
+        }
+    }
+    if req.periods > 1 {
+        if let Some(d) = plan.advance_discounts.iter().find(|d| d.periods == req.periods) {
+            let base: Decimal = lines[first_advance..]
+                .iter()
+                .filter(|l| matches!(l.kind, LineKind::Recurring | LineKind::Seat) && l.currency.is_none())
+                .map(|l| l.value)
+                .fold(Decimal::ZERO, |a, b| a.checked_add(b).unwrap_or(Decimal::MAX));
+            let exact = match base.checked_mul(d.percent).and_then(|v| v.checked_div(Decimal::ONE_HUNDRED)) {
+                Some(v) => v,
+                None => {
+                    cx.overflow("periods");
+                    return;
+                }
+            };
+            let value = -cx.round(exact, cx.scale);
+            lines.push(simple_line(
+                plan,
+                &plan.id,
+                LineKind::Discount,
+                format!("{}% off for paying {} periods ahead", fmt_qty(d.percent), d.periods),
+                d.periods.to_string(),
+                value,
+                -exact,
+                cx.scale,
+            ));
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn simple_line(plan: &Plan, product: &str, kind: LineKind, description: String, quantity: String, value: Decimal, exact: Decimal, scale: u32) -> Line {
+    Line {
+        plan: plan.id.clone(),
+        product: product.to_string(),
+        price_key: None,
+        price_key_remapped: None,
+        kind,
+        description,
+        quantity,
+        transactions: None,
+        included: None,
+        billable: None,
+        amount: fmt_money(value, scale),
+        currency: None,
+        tiers: None,
+        override_ref: None,
+        value,
+        exact,
+    }
+}
+
+/// Recurring, seat and one-time lines.
+fn fixed_line<'b>(cx: &mut Ctx<'b>, plan: &'b Plan, product: &'b Product, item: &'b PlanItem, lines: &mut Vec<Line>) {
+    let req = cx.req;
+    let qpath = join("quantities", &product.id);
+    let (kind, default_qty) = match product.kind {
+        ProductType::Seat => (LineKind::Seat, item.min_quantity.unwrap_or(Decimal::ZERO)),
+        ProductType::OneTime => (LineKind::Setup, Decimal::ONE),
+        _ => (LineKind::Recurring, Decimal::ONE),
+    };
+    let qty = req.quantities.get(&product.id).copied().unwrap_or(default_qty);
+    if let Some(min) = item.min_quantity {
+        if qty < min {
+            cx.problems.push(Problem::at(
+                codes::BELOW_MIN_QUANTITY,
+                &qpath,
+                format!("plan {:?} needs at least {} of {:?}", plan.id, fmt_qty(min), product.id),
+            ));
+            return;
+        }
+    }
+    if let Some(max) = item.max_quantity {
+        if qty > max {
+            cx.problems.push(Problem::at(
+                codes::ABOVE_MAX_QUANTITY,
+                &qpath,
+                format!("plan {:?} allows at most {} of {:?}", plan.id, fmt_qty(max), product.id),
+            ));
+            return;
+        }
+    }
+    let Some(priced) = price_one(cx, product, item, None, &qpath) else { return };
+    let (amounts, unit, source, price) = priced;
+    let multiplier = if kind == LineKind::Setup { Decimal::ONE } else { Decimal::from(req.periods) };
+    let charge = match charge_quantity(price.model, amounts, qty, true) {
+        Ok(c) => c,
+        Err(Overflow) => return cx.overflow(&qpath),
+    };
+    let Some(exact) = charge.amount.checked_mul(multiplier) else { return cx.overflow(&qpath) };
+    let scale = cx.book.scale_of(unit).unwrap_or(cx.scale);
+    let value = cx.round(exact, scale);
+    let mut description = match kind {
+        LineKind::Seat => format!("{} × {}", product.name, fmt_qty(qty)),
+        _ => product.name.clone(),
+    };
+    if multiplier > Decimal::ONE {
+        description.push_str(&format!(", {} periods", req.periods));
+    }
+    lines.push(Line {
+        plan: plan.id.clone(),
+        product: product.id.clone(),
+        price_key: None,
+        price_key_remapped: None,
+        kind,
+        description,
+        quantity: fmt_qty(qty),
+        transactions: None,
+        included: None,
+        billable: None,
+        amount: fmt_money(value, scale),
+        currency: (unit != cx.currency).then(|| unit.to_string()),
+        tiers: tier_lines(charge.tiers, scale),
+        override_ref: override_ref(source),
+        value,
+        exact,
+    });
+}
+
+type Priced<'b> = (&'b crate::price_book::PriceAmounts, &'b str, Source<'b>, &'b crate::price_book::Price);
+
+/// Resolves an unkeyed price (or a keyed one for `key`) in the quote currency.
+fn price_one<'b>(cx: &mut Ctx<'b>, product: &'b Product, item: &'b PlanItem, key: Option<&str>, path: &str) -> Option<Priced<'b>> {
+    match resolve(cx.book, product, item, key, cx.req.customer.as_deref(), cx.req.at) {
+        Resolution::Priced { price, source, .. } => match amounts_in(cx.book, price, cx.currency) {
+            Some((a, unit)) => Some((a, unit, source, price)),
+            None => {
+                cx.problems.push(Problem::at(
+                    codes::CURRENCY_UNAVAILABLE,
+                    path,
+                    format!("the price of {:?} has no option in {}", product.id, cx.currency),
+                ));
+                None
+            }
+        },
+        _ => {
+            cx.problems.push(Problem::at(codes::UNKNOWN_PRICE_KEY, path, format!("{:?} has no price for this key", product.id)));
+            None
+        }
+    }
+}
+
+fn override_ref(source: Source) -> Option<OverrideRef> {
+    match source {
+        Source::Item => None,
+        Source::Override(o) => Some(OverrideRef {
+            customer: o.customer.clone(),
+            from: o.from.map(fmt_timestamp),
+            until: o.until.map(fmt_timestamp),
+        }),
+    }
+}
+
+fn tier_lines(tiers: Option<Vec<TierCharge>>, scale: u32) -> Option<Vec<TierLine>> {
+    tiers.map(|ts| {
+        ts.into_iter()
+            .map(|t| TierLine {
+                index: t.index,
+                quantity: fmt_qty(t.quantity),
+                unit_amount: t.unit_amount.map(|u| fmt_exact(u, scale)),
+                percent: t.percent.map(fmt_qty),
+                flat_amount: fmt_exact(t.flat_amount, scale),
+                amount: fmt_exact(t.amount, scale),
+            })
+            .collect()
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn usage_lines<'b>(
+    cx: &mut Ctx<'b>,
+    plan: &'b Plan,
+    product: &'b Product,
+    item: &'b PlanItem,
+    seats: Decimal,
+    limits: &Limits,
+    lines: &mut Vec<Line>,
+    dropped: &mut Vec<Dropped>,
+) {
+    let upath = join("usage", &product.id);
+    let usage = cx.req.usage.get(&product.id);
+    // Allowance for the period.
+    let has_allowance = item.included_quantity.is_some() || item.included_per_seat.is_some();
+    let mut allowance = item.included_quantity.unwrap_or(Decimal::ZERO);
+    if let Some(per) = item.included_per_seat {
+        match per.checked_mul(seats).and_then(|v| v.checked_add(allowance)) {
+            Some(v) => allowance = v,
+            None => return cx.overflow(&upath),
+        }
+    }
+    let entries: Vec<(Option<&str>, Option<&Usage>)> = match usage {
+        Some(Usage::Keyed(m)) => m.iter().map(|(k, u)| (Some(k.as_str()), Some(u))).collect(),
+        Some(u) => vec![(None, Some(u))],
+        None if product.price_key_label.is_some() => Vec::new(),
+        None => vec![(None, None)],
+    };
+    // The cap applies to the product's whole usage.
+    if let Some(cap) = usage_cap(limits, &product.id, item) {
+        let mut total = Decimal::ZERO;
+        for (_, u) in &entries {
+            total = total.checked_add(usage_quantity(*u).unwrap_or(Decimal::MAX)).unwrap_or(Decimal::MAX);
+        }
+        if total > cap {
+            cx.problems.push(Problem::at(
+                codes::LIMIT_EXCEEDED,
+                &upath,
+                format!("usage {} of {:?} is above the limit of {}", fmt_qty(total), product.id, fmt_qty(cap)),
+            ));
+            return;
+        }
+    }
+    for (key, u) in entries {
+        let path = match key {
+            Some(k) => join(&upath, k),
+            None => upath.clone(),
+        };
+        let qty = match usage_quantity(u) {
+            Ok(q) => q,
+            Err(Overflow) => return cx.overflow(&path),
+        };
+        let resolution = resolve(cx.book, product, item, key, cx.req.customer.as_deref(), cx.req.at);
+        let (price, source, remapped) = match resolution {
+            Resolution::Priced { price, source, remapped } => (price, source, remapped),
+            Resolution::Dropped => {
+                dropped.push(Dropped { product: product.id.clone(), price_key: key.unwrap_or_default().to_string(), quantity: fmt_qty(qty) });
+                continue;
+            }
+            Resolution::Rejected => {
+                cx.problems.push(Problem::at(
+                    codes::UNKNOWN_PRICE_KEY,
+                    &path,
+                    format!("{:?} has no price for key {:?}", product.id, key.unwrap_or_default()),
+                ));
+                continue;
+            }
+        };
+        let Some((amounts, unit)) = amounts_in(cx.book, price, cx.currency) else {
+            cx.problems.push(Problem::at(
+                codes::CURRENCY_UNAVAILABLE,
+                &path,
+                format!("the price of {:?} has no option in {}", product.id, cx.currency),
+            ));
+            continue;
+        };
+        let included = if has_allowance { qty.min(allowance) } else { Decimal::ZERO };
+        allowance -= included;
+        let billable = qty - included;
+        let charge = match u {
+            Some(Usage::Transactions(tx)) => charge_transactions(price.model, amounts, tx, billable, true),
+            _ => charge_quantity(price.model, amounts, billable, true).map_err(ChargeError::from),
+        };
+        let charge = match charge {
+            Ok(c) => c,
+            Err(ChargeError::Overflow) => return cx.overflow(&path),
+            Err(ChargeError::AmountsRequired) => {
+                cx.problems.push(Problem::at(
+                    codes::AMOUNTS_REQUIRED,
+                    &path,
+                    "this price clamps each transaction (min_amount/max_amount): give the list of amounts",
+                ));
+                continue;
+            }
+        };
+        let scale = cx.book.scale_of(unit).unwrap_or(cx.scale);
+        let value = cx.round(charge.amount, scale);
+        let mut description = product.name.clone();
+        if let Some(k) = key {
+            description = price.display_name.clone().unwrap_or_else(|| format!("{} {}", product.name, k));
+        }
+        let transactions = match u {
+            Some(Usage::Transactions(tx)) => Some(fmt_qty(tx.count())),
+            _ if product.aggregation() == Aggregation::Amount => Some("0".to_string()),
+            _ => None,
+        };
+        lines.push(Line {
+            plan: plan.id.clone(),
+            product: product.id.clone(),
+            price_key: key.map(str::to_string),
+            price_key_remapped: remapped.then_some(true),
+            kind: LineKind::Usage,
+            description,
+            quantity: fmt_qty(qty),
+            transactions,
+            included: has_allowance.then(|| fmt_qty(included)),
+            billable: has_allowance.then(|| fmt_qty(billable)),
+            amount: fmt_money(value, scale),
+            currency: (unit != cx.currency).then(|| unit.to_string()),
+            tiers: tier_lines(charge.tiers, scale),
+            override_ref: override_ref(source),
+            value,
+            exact: charge.amount,
+        });
+    }
+}
+
+fn usage_quantity(u: Option<&Usage>) -> Result<Decimal, Overflow> {
+    match u {
+        None => Ok(Decimal::ZERO),
+        Some(Usage::Quantity(q)) => Ok(*q),
+        Some(Usage::Transactions(tx)) => tx.total(),
+        Some(Usage::Keyed(m)) => m.values().try_fold(Decimal::ZERO, |s, u| usage_quantity(Some(u)).and_then(|q| crate::price::add(s, q))),
+    }
+}
+
+// ---------------------------------------------------------------- compare
+
+/// One plan in a comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComparedPlan {
+    /// Plan id.
+    pub plan: String,
+    /// Plan name.
+    pub name: String,
+    /// Total, when the usage could be quoted on this plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<String>,
+    /// Why it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Problem>,
+}
+
+/// Every base plan's total for the same usage, cheapest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// Currency.
+    pub currency: String,
+    /// Plans, cheapest first, then the ones that could not be quoted.
+    pub plans: Vec<ComparedPlan>,
+    /// The cheapest plan, if any.
+    pub cheapest: Option<String>,
+    /// Hash of the price book.
+    pub price_book: String,
+}
+
+/// Compares every base plan for the usage of `req` (its `plan` is ignored).
+pub fn compare(book: &PriceBook, req: &QuoteRequest) -> Result<Comparison, Error> {
+    let currency = req.currency.clone().unwrap_or_else(|| book.doc().currency.clone());
+    let mut priced: Vec<(Decimal, usize, ComparedPlan)> = Vec::new();
+    let mut failed = Vec::new();
+    for (i, plan) in book.doc().plans.iter().enumerate().filter(|(_, p)| !p.addon) {
+        let mut r = req.clone();
+        r.plan = plan.id.clone();
+        match quote(book, &r) {
+            Ok(q) => priced.push((
+                q.total_value,
+                i,
+                ComparedPlan { plan: plan.id.clone(), name: plan.name.clone(), total: Some(q.total), error: None },
+            )),
+            Err(e) => failed.push(ComparedPlan {
+                plan: plan.id.clone(),
+                name: plan.name.clone(),
+                total: None,
+                error: Some(e.errors.into_iter().next().unwrap_or(Problem { code: e.code, message: e.message, path: e.path })),
+            }),
+        }
+    }
+    priced.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    let cheapest = priced.first().map(|p| p.2.plan.clone());
+    let mut plans: Vec<ComparedPlan> = priced.into_iter().map(|p| p.2).collect();
+    plans.extend(failed);
+    Ok(Comparison { currency, plans, cheapest, price_book: book.hash().to_string() })
+}
+
+// ------------------------------------------------------------------- JSON
+
 /// Quotes a request given as JSON (docs/quote.md) and returns the quote as JSON.
-pub fn quote_value(_book: &PriceBook, _request: &Value) -> Result<Value, Error> {
-    Err(Error::one(Problem::general("not_implemented", "quote is being written")))
+pub fn quote_value(book: &PriceBook, request: &Value) -> Result<Value, Error> {
+    let req = read_request(book, request, true)?;
+    let q = quote(book, &req)?;
+    serde_json::to_value(&q).map_err(|e| Error::one(Problem::general(codes::INVALID_REQUEST, e.to_string())))
 }
 
 /// Compares every base plan for the usage given as JSON.
-pub fn compare_value(_book: &PriceBook, _request: &Value) -> Result<Value, Error> {
-    Err(Error::one(Problem::general("not_implemented", "compare is being written")))
+pub fn compare_value(book: &PriceBook, request: &Value) -> Result<Value, Error> {
+    let req = read_request(book, request, false)?;
+    let c = compare(book, &req)?;
+    serde_json::to_value(&c).map_err(|e| Error::one(Problem::general(codes::INVALID_REQUEST, e.to_string())))
 }

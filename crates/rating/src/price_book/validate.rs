@@ -290,6 +290,14 @@ fn check_item(r: &mut Reader, doc: &PriceBookDoc, product: &Product, item: &Plan
             r.err(codes::INVALID_RANGE, &join(path, "min_quantity"), "min_quantity is above max_quantity");
         }
     }
+    let percentage = item.price.iter().chain(item.prices.iter().flat_map(|m| m.values())).any(|p| p.model == PriceModel::Percentage);
+    if percentage {
+        for (field, present) in [("included_quantity", item.included_quantity.is_some()), ("included_per_seat", item.included_per_seat.is_some())] {
+            if present {
+                r.err(codes::FIELD_NOT_ALLOWED, &join(path, field), format!("{field} does not apply to a percentage price (fees are per transaction)"));
+            }
+        }
+    }
     if item.rollover && item.included_quantity.is_none() && item.included_per_seat.is_none() {
         r.err(codes::FIELD_NOT_ALLOWED, &join(path, "rollover"), "rollover needs an allowance (included_quantity or included_per_seat)");
     }
