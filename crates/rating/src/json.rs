@@ -300,7 +300,7 @@ impl<'v> Obj<'v> {
     /// Records every field not taken as `unknown_field`.
     pub fn finish(self, r: &mut Reader) {
         for key in self.map.keys() {
-            if !self.taken.iter().any(|t| *t == key.as_str()) {
+            if !self.taken.contains(&key.as_str()) {
                 r.err(codes::UNKNOWN_FIELD, &join(&self.path, key), format!("unknown field {key:?}"));
             }
         }
@@ -309,7 +309,7 @@ impl<'v> Obj<'v> {
     /// Records every field not taken as unknown, except those `allow` accepts.
     pub fn finish_allowing(self, r: &mut Reader, allow: impl Fn(&str) -> bool) {
         for key in self.map.keys() {
-            if !self.taken.iter().any(|t| *t == key.as_str()) && !allow(key) {
+            if !self.taken.contains(&key.as_str()) && !allow(key) {
                 r.err(codes::UNKNOWN_FIELD, &join(&self.path, key), format!("unknown field {key:?}"));
             }
         }

@@ -10,6 +10,8 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod event;
+pub mod meter;
 pub mod json;
 pub mod money;
 pub mod period;

@@ -1,0 +1,590 @@
+//! The subscription's life: subscribe, period close (usage in arrears,
+//! recurring and seats in advance, rollover), quantity changes with
+//! proration, cancellation, late usage, and the read-only views.
+
+use super::*;
+use crate::money::fmt_money;
+use crate::period::Period;
+use crate::price::{charge_quantity, mul, sub};
+use crate::price_book::{Proration, Unlock};
+use crate::quote::{LineKind, TierLine};
+
+fn span(start: Timestamp, end: Timestamp) -> Span {
+    Span { start: ts(start), end: ts(end) }
+}
+
+fn plan_period(book: &PriceBook, plan: &str) -> Period {
+    book.plan(plan).map(|p| p.period).unwrap_or(Period::new(crate::period::PeriodUnit::Month, 1))
+}
+
+fn err(code: &'static str, path: &str, message: impl Into<String>) -> Error {
+    Error::one(Problem::at(code, path, message))
+}
+
+fn overflow_err() -> Error {
+    err(codes::ARITHMETIC_OVERFLOW, "", "an amount exceeds the exact decimal range")
+}
+
+/// The proration factor of `[from, end)` within `[full_start, full_end)`.
+pub(crate) fn factor(mode: Proration, from: Timestamp, end: Timestamp, full_start: Timestamp, full_end: Timestamp) -> Decimal {
+    let (num, den) = match mode {
+        Proration::None => return Decimal::ONE,
+        Proration::BySecond => ((end - from).num_seconds(), (full_end - full_start).num_seconds()),
+        Proration::ByDay => {
+            let days = |a: Timestamp, b: Timestamp| (b.date_naive() - a.date_naive()).num_days();
+            (days(from, end), days(full_start, full_end))
+        }
+    };
+    if den <= 0 || num <= 0 {
+        return Decimal::ZERO;
+    }
+    (Decimal::from(num) / Decimal::from(den)).min(Decimal::ONE)
+}
+
+pub(crate) fn usage_cap(m: &Meter, book: &PriceBook, product: &Product, item: &PlanItem) -> Option<Decimal> {
+    let plans = m.plans(book);
+    let mut named: Option<Option<Decimal>> = plans.first().and_then(|b| b.limits.get(&product.id)).map(|v| Some(*v));
+    let mut base = if named.is_some() { None } else { item.limit.map(Some) };
+    for p in plans.iter().skip(1) {
+        if let Some(u) = p.unlocks.get(&product.id) {
+            let target = if named.is_some() { &mut named } else { &mut base };
+            if let Some(cur) = target.as_mut() {
+                *cur = match (*cur, u) {
+                    (None, _) | (_, Unlock::Unlimited(_)) => None,
+                    (Some(a), Unlock::By(b)) => Some(a.checked_add(*b).unwrap_or(Decimal::MAX)),
+                };
+            }
+        }
+    }
+    named.or(base).flatten()
+}
+
+/// Opens usage state for a period: allowances from the plan (per seat with
+/// the seat quantity at the period start), rollover carried in, and the
+/// zero-usage charge of unkeyed items.
+fn open_products(m: &Meter, book: &PriceBook, rolled: &IndexMap<String, Decimal>) -> IndexMap<String, ProductState> {
+    let mut out = IndexMap::new();
+    for plan in m.plans(book) {
+        let seats: Decimal = plan
+            .items
+            .iter()
+            .filter(|it| book.product(&it.product).is_some_and(|p| p.kind == ProductType::Seat))
+            .map(|it| m.quantities.get(&it.product).copied().or(it.min_quantity).unwrap_or(Decimal::ZERO))
+            .fold(Decimal::ZERO, |a, b| a.checked_add(b).unwrap_or(Decimal::MAX));
+        for item in &plan.items {
+            let Some(product) = book.product(&item.product) else { continue };
+            if product.kind != ProductType::Metered || out.contains_key(&product.id) {
+                continue;
+            }
+            let included = item
+                .included_quantity
+                .unwrap_or(Decimal::ZERO)
+                .checked_add(item.included_per_seat.unwrap_or(Decimal::ZERO).checked_mul(seats).unwrap_or(Decimal::MAX))
+                .unwrap_or(Decimal::MAX);
+            let mut ps = ProductState {
+                included,
+                rolled_over: rolled.get(&product.id).copied().unwrap_or(Decimal::ZERO),
+                has_allowance: item.included_quantity.is_some() || item.included_per_seat.is_some(),
+                keys: Default::default(),
+            };
+            if product.price_key_label.is_none() && !m.period.trial {
+                if let Resolution::Priced { price, remapped, .. } = resolve(book, product, item, None, Some(&m.customer), Some(m.period.start)) {
+                    if let Some((a, unit)) = amounts_in(book, price, &book.doc().currency) {
+                        let base = usage::base_charge(LinePrice { model: price.model, amounts: a }).unwrap_or(Decimal::ZERO);
+                        ps.keys.insert(String::new(), KeyState { exact: base, unit: unit.to_string(), remapped, ..Default::default() });
+                    }
+                }
+            }
+            out.insert(product.id.clone(), ps);
+        }
+    }
+    out
+}
+
+pub(crate) fn subscribe(book: &PriceBook, sub: &Subscription) -> Result<Meter, Error> {
+    let start = sub.start.ok_or_else(|| err(codes::MISSING_FIELD, "start", "start is required"))?;
+    let base = match book.plan(&sub.plan) {
+        None => return Err(err(codes::UNKNOWN_PLAN, "plan", format!("no plan {:?}", sub.plan))),
+        Some(p) if p.addon => return Err(err(codes::WRONG_PLAN_KIND, "plan", format!("{:?} is an add-on", sub.plan))),
+        Some(p) => p,
+    };
+    for (i, a) in sub.addons.iter().enumerate() {
+        match book.plan(a) {
+            Some(p) if p.addon && !sub.addons[..i].contains(a) => {}
+            _ => return Err(err(codes::WRONG_PLAN_KIND, &crate::json::index("addons", i), format!("{a:?} is not an add-on of this book (or is listed twice)"))),
+        }
+    }
+    let trial_end = base.trial_days.filter(|d| *d > 0).map(|d| start + Duration::days(i64::from(d)));
+    let first = trial_end.unwrap_or(start);
+    let anchor = sub.anchor.unwrap_or(first);
+    let window = book.doc().dedup_window.and_then(|w| w.boundary(start, 1)).map_or(DEFAULT_DEDUP_SECONDS, |e| (e - start).num_seconds());
+    let period = match trial_end {
+        Some(te) => OpenPeriod { start, end: te, full_start: start, trial: true },
+        None => first_paid(base.period, anchor, first)?,
+    };
+    let mut m = Meter {
+        customer: sub.customer.clone(),
+        plan: sub.plan.clone(),
+        addons: sub.addons.clone(),
+        start,
+        anchor,
+        trial_end,
+        period,
+        quantities: IndexMap::new(),
+        products: IndexMap::new(),
+        paid: Vec::new(),
+        pending: Vec::new(),
+        closed: VecDeque::new(),
+        dedup: Dedup::new(window, DEFAULT_MAX_ENTRIES),
+        cancel_at_period_end: false,
+        transition_at_period_end: None,
+        ended_at: None,
+        counts: Counts::default(),
+        records: Vec::new(),
+        issued: Vec::new(),
+    };
+    // Quantities: every seat/recurring item gets one; check min/max.
+    for (k, q) in &sub.quantities {
+        let path = join("quantities", k);
+        match m.item_for(book, k) {
+            Some((_, it)) if book.product(k).is_some_and(|p| p.kind != ProductType::Metered) => check_bounds(it, *q, &path)?,
+            _ => return Err(err(codes::PRODUCT_NOT_IN_PLAN, &path, format!("{k:?} is not a seat, recurring or one-time item of the plan"))),
+        }
+        m.quantities.insert(k.clone(), *q);
+    }
+    for plan in m.plans(book) {
+        for it in &plan.items {
+            if let Some(p) = book.product(&it.product) {
+                if p.kind == ProductType::Seat && !m.quantities.contains_key(&p.id) {
+                    let q = it.min_quantity.unwrap_or(Decimal::ZERO);
+                    m.quantities.insert(p.id.clone(), q);
+                }
+            }
+        }
+    }
+    m.products = open_products(&m, book, &IndexMap::new());
+    let mut lines = Vec::new();
+    for plan in m.plans(book) {
+        if let Some(fee) = plan.setup_fee {
+            lines.push(money_line(book, plan, &plan.id, LineKind::Setup, format!("{} setup fee", plan.name), span(start, m.period.end), Decimal::ONE, fee, None));
+        }
+        for it in &plan.items {
+            if let Some(p) = book.product(&it.product).filter(|p| p.kind == ProductType::OneTime) {
+                let q = m.quantities.get(&p.id).copied().unwrap_or(Decimal::ONE);
+                if let Some((model, a)) = item_price(&m, book, p, it, start) {
+                    let exact = charge_quantity(model, a, q, false).map_err(|_| overflow_err())?.amount;
+                    lines.push(money_line(book, plan, &p.id, LineKind::Setup, p.name.clone(), span(start, m.period.end), q, exact, None));
+                }
+            }
+        }
+    }
+    if !m.period.trial {
+        advance_lines(&mut m, book, &mut lines)?;
+    }
+    let inv = invoice(&m, book, start, span(m.period.start, m.period.end), lines);
+    m.issued.push(inv);
+    Ok(m)
+}
+
+fn check_bounds(it: &PlanItem, q: Decimal, path: &str) -> Result<(), Error> {
+    if let Some(min) = it.min_quantity {
+        if q < min {
+            return Err(err(codes::BELOW_MIN_QUANTITY, path, format!("at least {} required", fmt_qty(min))));
+        }
+    }
+    if let Some(max) = it.max_quantity {
+        if q > max {
+            return Err(err(codes::ABOVE_MAX_QUANTITY, path, format!("at most {} allowed", fmt_qty(max))));
+        }
+    }
+    Ok(())
+}
+
+/// The first paid period: from `first` to the next anchor boundary.
+fn first_paid(period: Period, anchor: Timestamp, first: Timestamp) -> Result<OpenPeriod, Error> {
+    let (_, s, e) = period.containing(anchor, first).ok_or_else(|| err(codes::OUT_OF_RANGE, "anchor", "the period falls outside the calendar"))?;
+    Ok(OpenPeriod { start: first, end: e, full_start: s, trial: false })
+}
+
+fn item_price<'b>(m: &Meter, book: &'b PriceBook, product: &'b Product, item: &'b PlanItem, at: Timestamp) -> Option<(PriceModel, &'b crate::price_book::PriceAmounts)> {
+    match resolve(book, product, item, None, Some(&m.customer), Some(at)) {
+        Resolution::Priced { price, .. } => amounts_in(book, price, &book.doc().currency).map(|(a, _)| (price.model, a)),
+        _ => None,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn money_line(book: &PriceBook, plan: &Plan, product: &str, kind: LineKind, description: String, period: Span, qty: Decimal, exact: Decimal, tiers: Option<Vec<TierLine>>) -> InvoiceLine {
+    let scale = book.scale_of(&book.doc().currency).unwrap_or(2);
+    let value = book.doc().rounding.round(exact, scale);
+    InvoiceLine {
+        plan: plan.id.clone(),
+        product: product.to_string(),
+        price_key: None,
+        kind,
+        description,
+        period,
+        quantity: fmt_qty(qty),
+        transactions: None,
+        included: None,
+        billable: None,
+        amount: fmt_money(value, scale),
+        currency: None,
+        tiers,
+        value,
+    }
+}
+
+/// Recurring and seat lines for the open period, prorated when it is a
+/// partial first period; remembers what was paid.
+fn advance_lines(m: &mut Meter, book: &PriceBook, lines: &mut Vec<InvoiceLine>) -> Result<(), Error> {
+    let full_end = plan_period(book, &m.plan).boundary(m.anchor, 0).map(|_| ()).and(
+        plan_period(book, &m.plan).containing(m.anchor, m.period.full_start).map(|(_, _, e)| e),
+    );
+    let full_end = full_end.unwrap_or(m.period.end);
+    let f = factor(book.doc().proration, m.period.start, m.period.end, m.period.full_start, full_end);
+    let f = if m.period.start == m.period.full_start { Decimal::ONE } else { f };
+    m.paid.clear();
+    for plan in m.plans(book) {
+        for it in &plan.items {
+            let Some(p) = book.product(&it.product) else { continue };
+            let kind = match p.kind {
+                ProductType::Recurring => LineKind::Recurring,
+                ProductType::Seat => LineKind::Seat,
+                _ => continue,
+            };
+            let q = m.quantities.get(&p.id).copied().unwrap_or(if kind == LineKind::Seat { Decimal::ZERO } else { Decimal::ONE });
+            let Some((model, a)) = item_price(m, book, p, it, m.period.start) else { continue };
+            let full = charge_quantity(model, a, q, false).map_err(|_| overflow_err())?.amount;
+            let exact = mul(full, f).map_err(|_| overflow_err())?;
+            let mut description = if kind == LineKind::Seat { format!("{} × {}", p.name, fmt_qty(q)) } else { p.name.clone() };
+            if f != Decimal::ONE {
+                description.push_str(&format!(" (prorated {})", fmt_qty(f.round_dp(6))));
+            }
+            lines.push(money_line(book, plan, &p.id, kind, description, span(m.period.start, m.period.end), q, exact, None));
+            m.paid.push(Paid { plan: plan.id.clone(), product: p.id.clone(), exact });
+        }
+    }
+    Ok(())
+}
+
+fn invoice(m: &Meter, book: &PriceBook, issued: Timestamp, period: Span, lines: Vec<InvoiceLine>) -> Invoice {
+    let scale = book.scale_of(&book.doc().currency).unwrap_or(2);
+    let total = lines.iter().filter(|l| l.currency.is_none()).fold(Decimal::ZERO, |s, l| s.checked_add(l.value).unwrap_or(s));
+    Invoice {
+        customer: m.customer.clone(),
+        issued_at: ts(issued),
+        period,
+        currency: book.doc().currency.clone(),
+        lines,
+        total: fmt_money(total, scale),
+        price_book: book.hash().to_string(),
+        total_value: total,
+    }
+}
+
+/// Usage lines of the open period (arrears), plus pending lines.
+fn usage_lines(m: &Meter, book: &PriceBook, end: Timestamp, out: &mut Vec<InvoiceLine>) {
+    if m.period.trial {
+        return;
+    }
+    let currency = book.doc().currency.as_str();
+    for (pid, ps) in &m.products {
+        let Some(product) = book.product(pid) else { continue };
+        let Some((plan, item)) = m.item_for(book, pid) else { continue };
+        let mut remaining = ps.allowance();
+        for (key, ks) in &ps.keys {
+            let included = if ps.has_allowance { ks.quantity.min(remaining) } else { Decimal::ZERO };
+            remaining -= included;
+            let scale = book.scale_of(&ks.unit).unwrap_or(2);
+            let value = book.doc().rounding.round(ks.exact, scale);
+            let keyed = product.price_key_label.is_some();
+            let tiers = match resolve(book, product, item, keyed.then_some(key.as_str()), Some(&m.customer), Some(end)) {
+                Resolution::Priced { price, .. } if matches!(price.model, PriceModel::Graduated | PriceModel::Volume) => amounts_in(book, price, currency)
+                    .and_then(|(a, _)| charge_quantity(price.model, a, ks.billable, true).ok())
+                    .and_then(|c| c.tiers)
+                    .map(|ts| {
+                        ts.into_iter()
+                            .map(|t| TierLine {
+                                index: t.index,
+                                quantity: fmt_qty(t.quantity),
+                                unit_amount: t.unit_amount.map(|u| fmt_exact(u, scale)),
+                                percent: t.percent.map(fmt_qty),
+                                flat_amount: fmt_exact(t.flat_amount, scale),
+                                amount: fmt_exact(t.amount, scale),
+                            })
+                            .collect()
+                    }),
+                _ => None,
+            };
+            let description = if keyed { format!("{} {}", product.name, key) } else { product.name.clone() };
+            out.push(InvoiceLine {
+                plan: plan.id.clone(),
+                product: pid.clone(),
+                price_key: keyed.then(|| key.clone()),
+                kind: LineKind::Usage,
+                description,
+                period: span(m.period.start, end),
+                quantity: fmt_qty(ks.quantity),
+                transactions: (product.aggregation() == Aggregation::Amount).then(|| ks.events.to_string()),
+                included: ps.has_allowance.then(|| fmt_qty(included)),
+                billable: ps.has_allowance.then(|| fmt_qty(ks.billable)),
+                amount: fmt_money(value, scale),
+                currency: (ks.unit != currency).then(|| ks.unit.clone()),
+                tiers,
+                value,
+            });
+        }
+    }
+    pending_lines(m, book, out);
+}
+
+fn pending_lines(m: &Meter, book: &PriceBook, out: &mut Vec<InvoiceLine>) {
+    let currency = book.doc().currency.as_str();
+    for p in &m.pending {
+        let scale = book.scale_of(&p.unit).unwrap_or(2);
+        let value = book.doc().rounding.round(p.exact, scale);
+        out.push(InvoiceLine {
+            plan: p.plan.clone(),
+            product: p.product.clone(),
+            price_key: p.price_key.clone(),
+            kind: if p.kind == "proration" { LineKind::Proration } else { LineKind::Usage },
+            description: p.description.clone(),
+            period: span(p.start, p.end),
+            quantity: fmt_qty(p.quantity),
+            transactions: None,
+            included: None,
+            billable: None,
+            amount: fmt_money(value, scale),
+            currency: (p.unit != currency).then(|| p.unit.clone()),
+            tiers: None,
+            value,
+        });
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn add_late(m: &mut Meter, item: &PlanItem, product: &Product, key: &str, t: Timestamp, qty: Decimal, amount: Decimal, unit: &str) {
+    let Some(c) = m.closed.iter().find(|c| c.start <= t && t < c.end) else { return };
+    let (start, end) = (c.start, c.end);
+    let plan = m.item_for_plan_id(item);
+    let price_key = product.price_key_label.as_ref().map(|_| key.to_string());
+    if let Some(p) = m.pending.iter_mut().find(|p| p.kind == "late" && p.product == product.id && p.price_key == price_key && p.start == start) {
+        p.quantity = p.quantity.checked_add(qty).unwrap_or(p.quantity);
+        p.exact = p.exact.checked_add(amount).unwrap_or(p.exact);
+        return;
+    }
+    m.pending.push(Pending {
+        plan,
+        product: product.id.clone(),
+        price_key,
+        kind: "late".into(),
+        description: format!("Late usage of {} for {} – {}", product.name, ts(start), ts(end)),
+        start,
+        end,
+        quantity: qty,
+        exact: amount,
+        unit: unit.to_string(),
+    });
+}
+
+impl Meter {
+    fn item_for_plan_id(&self, _item: &PlanItem) -> String {
+        self.plan.clone()
+    }
+
+    /// Closes every period that ends at or before `t`, issuing its invoice.
+    pub fn advance_to(&mut self, book: &PriceBook, t: Timestamp) -> Result<(), Error> {
+        let mut guard = 0u32;
+        while self.ended_at.is_none() && self.period.end <= t {
+            self.close_open_period(book)?;
+            guard += 1;
+            if guard > 100_000 {
+                return Err(err(codes::OUT_OF_RANGE, "at", "too many periods to close at once"));
+            }
+        }
+        Ok(())
+    }
+
+    fn close_open_period(&mut self, book: &PriceBook) -> Result<(), Error> {
+        let end = self.period.end;
+        let mut lines = Vec::new();
+        usage_lines(self, book, end, &mut lines);
+        self.pending.clear();
+        // Rollover into the next period only.
+        let mut rolled = IndexMap::new();
+        for (pid, ps) in &self.products {
+            let Some((_, item)) = self.item_for(book, pid) else { continue };
+            if !item.rollover || self.period.trial {
+                continue;
+            }
+            let used = ps.used();
+            let used_included = sub(used, used.min(ps.rolled_over)).unwrap_or(Decimal::ZERO);
+            let left = if ps.included > used_included { ps.included - used_included } else { Decimal::ZERO };
+            if left > Decimal::ZERO {
+                rolled.insert(pid.clone(), left);
+                self.records.push(Record { kind: "allowance.rolled_over".into(), at: ts(end), product: Some(pid.clone()), quantity: Some(fmt_qty(left)), from: None, to: None });
+            }
+        }
+        let closed_span = span(self.period.start, end);
+        if let Some(g) = book.doc().late_event_grace {
+            self.closed.push_back(Closed { start: self.period.start, end, products: std::mem::take(&mut self.products) });
+            // Keep only periods still within the grace of the new open period.
+            while let Some(c) = self.closed.front() {
+                if g.boundary(c.end, 1).is_some_and(|limit| limit <= end) && self.closed.len() > 1 {
+                    self.closed.pop_front();
+                } else {
+                    break;
+                }
+            }
+        }
+        if self.cancel_at_period_end {
+            self.ended_at = Some(end);
+            self.issued.push(invoice(self, book, end, closed_span, lines));
+            return Ok(());
+        }
+        if let Some(next) = self.transition_at_period_end.take() {
+            self.records.push(Record { kind: "subscription.plan_changed".into(), at: ts(end), product: None, quantity: None, from: Some(self.plan.clone()), to: Some(next.clone()) });
+            self.plan = next;
+        }
+        let period = plan_period(book, &self.plan);
+        self.period = if self.period.trial { first_paid(period, self.anchor, end)? } else {
+            let next_end = period.containing(self.anchor, end).map(|(_, _, e)| e).ok_or_else(|| err(codes::OUT_OF_RANGE, "at", "period outside the calendar"))?;
+            OpenPeriod { start: end, end: next_end, full_start: end, trial: false }
+        };
+        self.products = open_products(self, book, &rolled);
+        advance_lines(self, book, &mut lines)?;
+        self.issued.push(invoice(self, book, end, closed_span, lines));
+        Ok(())
+    }
+
+    /// Changes a seat (or recurring) quantity at `at`; the difference for
+    /// the rest of the period is prorated onto the next invoice.
+    pub fn change_quantity(&mut self, book: &PriceBook, product: &str, quantity: Decimal, at: Timestamp) -> Result<(), Error> {
+        self.advance_to(book, at)?;
+        if self.ended_at.is_some() {
+            return Err(err("subscription_ended", "at", "the subscription has ended"));
+        }
+        let path = join("quantities", product);
+        let p = book.product(product).ok_or_else(|| err(codes::UNKNOWN_PRODUCT, &path, format!("no product {product:?}")))?;
+        let (plan, item) = self.item_for(book, product).ok_or_else(|| err(codes::PRODUCT_NOT_IN_PLAN, &path, format!("{product:?} is not in the plan")))?;
+        if !matches!(p.kind, ProductType::Seat | ProductType::Recurring) {
+            return Err(err(codes::INVALID_USAGE, &path, "only seat and recurring quantities can change"));
+        }
+        check_bounds(item, quantity, &path)?;
+        let old = self.quantities.get(product).copied().unwrap_or(Decimal::ZERO);
+        if old == quantity {
+            return Ok(());
+        }
+        self.quantities.insert(product.to_string(), quantity);
+        if self.period.trial {
+            return Ok(());
+        }
+        let Some((model, a)) = item_price(self, book, p, item, at) else { return Ok(()) };
+        let diff = sub(
+            charge_quantity(model, a, quantity, false).map_err(|_| overflow_err())?.amount,
+            charge_quantity(model, a, old, false).map_err(|_| overflow_err())?.amount,
+        )
+        .map_err(|_| overflow_err())?;
+        let full_end = plan_period(book, &self.plan).containing(self.anchor, self.period.full_start).map_or(self.period.end, |(_, _, e)| e);
+        let mode = book.doc().proration;
+        let f = factor(mode, at, self.period.end, self.period.full_start, full_end);
+        if mode == Proration::None && diff < Decimal::ZERO {
+            return Ok(());
+        }
+        let exact = mul(diff, f).map_err(|_| overflow_err())?;
+        if let Some(paid) = self.paid.iter_mut().find(|x| x.product == product) {
+            paid.exact = paid.exact.checked_add(exact).unwrap_or(paid.exact);
+        }
+        self.pending.push(Pending {
+            plan: plan.id.clone(),
+            product: product.to_string(),
+            price_key: None,
+            kind: "proration".into(),
+            description: format!("{} {} → {}, prorated {}", p.name, fmt_qty(old), fmt_qty(quantity), fmt_qty(f.round_dp(6))),
+            start: at,
+            end: self.period.end,
+            quantity: quantity - old,
+            exact,
+            unit: book.doc().currency.clone(),
+        });
+        Ok(())
+    }
+
+    /// Cancels: `immediate` issues a final invoice at `at` (usage so far,
+    /// pending lines, and a credit for the unused part of what was paid in
+    /// advance); `period_end` stops renewing.
+    pub fn cancel(&mut self, book: &PriceBook, at: Timestamp, immediate: bool) -> Result<(), Error> {
+        self.advance_to(book, at)?;
+        if self.ended_at.is_some() {
+            return Err(err("subscription_ended", "at", "the subscription has already ended"));
+        }
+        if !immediate {
+            self.cancel_at_period_end = true;
+            return Ok(());
+        }
+        let mut lines = Vec::new();
+        usage_lines(self, book, at, &mut lines);
+        self.pending.clear();
+        let full_end = plan_period(book, &self.plan).containing(self.anchor, self.period.full_start).map_or(self.period.end, |(_, _, e)| e);
+        // The unused share of what was paid for [period.start, period.end).
+        let paid_factor_den = factor(book.doc().proration, self.period.start, self.period.end, self.period.full_start, full_end);
+        let unused = factor(book.doc().proration, at, self.period.end, self.period.full_start, full_end);
+        if book.doc().proration != Proration::None && !paid_factor_den.is_zero() {
+            let share = unused.checked_div(paid_factor_den).unwrap_or(Decimal::ZERO).min(Decimal::ONE);
+            for paid in self.paid.clone() {
+                let Some(plan) = book.plan(&paid.plan) else { continue };
+                let name = book.product(&paid.product).map_or(paid.product.clone(), |p| p.name.clone());
+                let exact = -mul(paid.exact, share).map_err(|_| overflow_err())?;
+                lines.push(money_line(book, plan, &paid.product, LineKind::Credit, format!("Unused {} (cancelled)", name), span(at, self.period.end), Decimal::ONE, exact, None));
+            }
+        }
+        self.ended_at = Some(at);
+        let inv = invoice(self, book, at, span(self.period.start, at), lines);
+        self.issued.push(inv);
+        Ok(())
+    }
+
+    /// The invoice the open period would get if it closed at `at`: usage so
+    /// far and pending lines (advance charges for the next period excluded).
+    pub fn preview_invoice(&self, book: &PriceBook, at: Timestamp) -> Result<Invoice, Error> {
+        let mut m = self.clone();
+        m.advance_to(book, at)?;
+        let mut lines = Vec::new();
+        usage_lines(&m, book, at.min(m.period.end), &mut lines);
+        Ok(invoice(&m, book, at, span(m.period.start, m.period.end), lines))
+    }
+
+    /// Allowance state per metered dimension at `at` (SPEC §7).
+    pub fn allowance_state(&self, book: &PriceBook, at: Timestamp) -> Result<serde_json::Value, Error> {
+        let mut m = self.clone();
+        m.advance_to(book, at)?;
+        let scale = book.scale_of(&book.doc().currency).unwrap_or(2);
+        let mut dims = Vec::new();
+        for (pid, ps) in &m.products {
+            let included = ps.included;
+            let total = ps.allowance();
+            let used = ps.used();
+            let remaining = if total > used { total - used } else { Decimal::ZERO };
+            let billable = if used > total { used - total } else { Decimal::ZERO };
+            let overage: Decimal = ps.keys.values().map(|k| k.exact).fold(Decimal::ZERO, |a, b| a.checked_add(b).unwrap_or(a));
+            let percent = if total.is_zero() { Decimal::ZERO } else { (used * Decimal::ONE_HUNDRED / total).round_dp(2) };
+            dims.push(serde_json::json!({
+                "product": pid,
+                "included": fmt_qty(included),
+                "rolled_over": fmt_qty(ps.rolled_over),
+                "used": fmt_qty(used),
+                "remaining": fmt_qty(remaining),
+                "billable_usage": fmt_qty(billable),
+                "overage_amount": fmt_money(book.doc().rounding.round(overage, scale), scale),
+                "percent_used": fmt_qty(percent),
+            }));
+        }
+        Ok(serde_json::json!({
+            "customer": m.customer,
+            "period": {"start": ts(m.period.start), "end": ts(m.period.end)},
+            "dimensions": dims,
+            "price_book": book.hash(),
+        }))
+    }
+}

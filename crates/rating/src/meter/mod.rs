@@ -1,0 +1,546 @@
+//! Stateful rating of one customer's subscription (SPEC §5-6).
+//!
+//! A [`Meter`] is plain data (serializable, so a Durable Object or a JS
+//! caller can keep it) and every operation takes the price book and the
+//! time: the meter never reads a clock. Events are priced the moment they
+//! are recorded: each receipt's amount is the exact change the event makes
+//! to its line's charge for the period.
+
+mod cycle;
+mod dedup;
+mod invoice;
+mod usage;
+
+pub use dedup::{Dedup, Seen, DEFAULT_MAX_ENTRIES};
+pub use invoice::{Invoice, InvoiceLine, Span};
+pub use usage::{KeyState, ProductState};
+
+use crate::error::{codes, Error, Problem};
+use crate::event::{price_key, UsageEvent};
+use crate::json::join;
+use crate::money::{fmt_exact, fmt_qty};
+use crate::period::{fmt_timestamp, Timestamp};
+use crate::price::{add, Overflow};
+use crate::price_book::{Aggregation, Plan, PlanItem, PriceBook, PriceModel, Product, ProductType};
+use crate::resolve::{amounts_in, resolve, Resolution};
+use chrono::Duration;
+use indexmap::IndexMap;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use usage::{base_charge, percentage_fee, reprice, LinePrice};
+
+/// How far in the future an event's time may be.
+pub const MAX_FUTURE_SECONDS: i64 = 300;
+/// Default dedup window: 35 days.
+pub const DEFAULT_DEDUP_SECONDS: i64 = 35 * 86_400;
+
+/// What a subscription starts with.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Subscription {
+    /// Customer id.
+    pub customer: String,
+    /// Base plan id.
+    pub plan: String,
+    /// Add-on plan ids.
+    pub addons: Vec<String>,
+    /// When it starts.
+    pub start: Option<Timestamp>,
+    /// Period anchor; default the start (after any trial).
+    pub anchor: Option<Timestamp>,
+    /// Seat and recurring quantities.
+    pub quantities: IndexMap<String, Decimal>,
+}
+
+/// Status of an event's receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Rated and counted.
+    Accepted,
+    /// Seen before: nothing changed.
+    Duplicate,
+    /// Refused; see `error`.
+    Rejected,
+    /// Unmatched key under `drop`: accepted, not billed.
+    Dropped,
+}
+
+/// The answer to one event (SPEC §6).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Receipt {
+    /// Event id.
+    pub id: String,
+    /// Event source.
+    pub source: String,
+    /// Outcome.
+    pub status: Status,
+    /// Exact change to the period's charge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    /// Currency (or credit unit) of `amount`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// Price key used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_key: Option<String>,
+    /// Priced at the default key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_key_remapped: Option<bool>,
+    /// Price book hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_book: Option<String>,
+    /// A duplicate whose payload differs from the first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<bool>,
+    /// Why it was rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Problem>,
+}
+
+impl Receipt {
+    /// A rejection.
+    pub fn rejected(id: &str, source: &str, problem: Problem) -> Receipt {
+        Receipt {
+            id: id.to_string(),
+            source: source.to_string(),
+            status: Status::Rejected,
+            amount: None,
+            currency: None,
+            price_key: None,
+            price_key_remapped: None,
+            price_book: None,
+            conflict: None,
+            error: Some(problem),
+        }
+    }
+}
+
+/// A notable change, for webhooks and analytics (`allowance.rolled_over`,
+/// `subscription.plan_changed`, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Record type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When.
+    pub at: String,
+    /// Product concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// Quantity concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<String>,
+    /// Previous value (plan id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// New value (plan id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+/// The open period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenPeriod {
+    /// Start (inclusive).
+    pub start: Timestamp,
+    /// End (exclusive).
+    pub end: Timestamp,
+    /// Start of the full anchor-aligned period it belongs to.
+    pub full_start: Timestamp,
+    /// Whether it is the free trial.
+    pub trial: bool,
+}
+
+/// An advance charge paid for the open period (credited pro rata on cancel).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Paid {
+    /// Plan.
+    pub plan: String,
+    /// Product.
+    pub product: String,
+    /// Exact amount paid for the open period.
+    pub exact: Decimal,
+}
+
+/// A line waiting for the next invoice (prorations, late usage).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    /// Plan.
+    pub plan: String,
+    /// Product.
+    pub product: String,
+    /// Price key.
+    pub price_key: Option<String>,
+    /// `proration` or `usage` (late usage).
+    pub kind: String,
+    /// Description.
+    pub description: String,
+    /// Period paid for.
+    pub start: Timestamp,
+    /// Period end.
+    pub end: Timestamp,
+    /// Quantity.
+    pub quantity: Decimal,
+    /// Exact amount.
+    pub exact: Decimal,
+    /// Unit.
+    pub unit: String,
+}
+
+/// A closed period kept for late events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Closed {
+    /// Start.
+    pub start: Timestamp,
+    /// End.
+    pub end: Timestamp,
+    /// Usage as closed (late events keep adding to it).
+    pub products: IndexMap<String, ProductState>,
+}
+
+/// Counts of receipts by status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Counts {
+    /// Accepted.
+    pub accepted: u64,
+    /// Duplicates.
+    pub duplicate: u64,
+    /// Rejected.
+    pub rejected: u64,
+    /// Dropped.
+    pub dropped: u64,
+}
+
+/// One customer's subscription state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meter {
+    /// Customer.
+    pub customer: String,
+    /// Base plan.
+    pub plan: String,
+    /// Add-ons.
+    pub addons: Vec<String>,
+    /// Subscription start.
+    pub start: Timestamp,
+    /// Period anchor.
+    pub anchor: Timestamp,
+    /// End of the free trial.
+    pub trial_end: Option<Timestamp>,
+    /// The open period.
+    pub period: OpenPeriod,
+    /// Seat and recurring quantities.
+    pub quantities: IndexMap<String, Decimal>,
+    /// Metered usage of the open period.
+    pub products: IndexMap<String, ProductState>,
+    /// Advance charges paid for the open period.
+    pub paid: Vec<Paid>,
+    /// Lines for the next invoice.
+    pub pending: Vec<Pending>,
+    /// Recently closed periods, for late events.
+    pub closed: VecDeque<Closed>,
+    /// Dedup window.
+    pub dedup: Dedup,
+    /// Stops renewing at the end of the open period.
+    pub cancel_at_period_end: bool,
+    /// Plan to switch to at the end of the open period.
+    pub transition_at_period_end: Option<String>,
+    /// When it ended, if it has.
+    pub ended_at: Option<Timestamp>,
+    /// Receipt counts.
+    pub counts: Counts,
+    /// Records not yet taken.
+    #[serde(default)]
+    pub records: Vec<Record>,
+    /// Invoices issued and not yet taken.
+    #[serde(skip)]
+    pub issued: Vec<Invoice>,
+}
+
+pub(crate) fn problem(code: &'static str, path: &str, message: impl Into<String>) -> Problem {
+    Problem::at(code, path, message)
+}
+
+impl Meter {
+    /// The plans in force: base then add-ons.
+    pub(crate) fn plans<'b>(&self, book: &'b PriceBook) -> Vec<&'b Plan> {
+        std::iter::once(&self.plan).chain(self.addons.iter()).filter_map(|id| book.plan(id)).collect()
+    }
+
+    /// The item (and its plan) that prices a product.
+    pub(crate) fn item_for<'b>(&self, book: &'b PriceBook, product: &str) -> Option<(&'b Plan, &'b PlanItem)> {
+        self.plans(book).into_iter().find_map(|p| p.items.iter().find(|i| i.product == product).map(|i| (p, i)))
+    }
+
+    /// Takes the invoices issued since the last call.
+    pub fn take_invoices(&mut self) -> Vec<Invoice> {
+        std::mem::take(&mut self.issued)
+    }
+
+    /// Takes the records made since the last call.
+    pub fn take_records(&mut self) -> Vec<Record> {
+        std::mem::take(&mut self.records)
+    }
+
+    /// Rates one validated event received at `at`. Never fails: problems
+    /// are rejected receipts, and a rejected event changes nothing.
+    pub fn record(&mut self, book: &PriceBook, ev: &UsageEvent, at: Timestamp) -> Receipt {
+        if let Some(seen) = self.dedup.get(&ev.source, &ev.id) {
+            self.counts.duplicate += 1;
+            let currency = seen.amount.as_ref().map(|_| book.doc().currency.clone());
+            return Receipt {
+                id: ev.id.clone(),
+                source: ev.source.clone(),
+                status: Status::Duplicate,
+                amount: seen.amount.clone(),
+                currency,
+                price_key: seen.price_key.clone(),
+                price_key_remapped: None,
+                price_book: Some(book.hash().to_string()),
+                conflict: (seen.fingerprint != ev.fingerprint).then_some(true),
+                error: None,
+            };
+        }
+        match self.rate(book, ev, at) {
+            Ok(r) => {
+                match r.status {
+                    Status::Dropped => self.counts.dropped += 1,
+                    _ => self.counts.accepted += 1,
+                }
+                let status = if r.status == Status::Dropped { "dropped" } else { "accepted" };
+                self.dedup.insert(
+                    &ev.source,
+                    &ev.id,
+                    Seen { fingerprint: ev.fingerprint, status: status.into(), amount: r.amount.clone(), price_key: r.price_key.clone(), at },
+                );
+                r
+            }
+            Err(p) => {
+                self.counts.rejected += 1;
+                Receipt::rejected(&ev.id, &ev.source, p)
+            }
+        }
+    }
+
+    fn rate(&mut self, book: &PriceBook, ev: &UsageEvent, at: Timestamp) -> Result<Receipt, Problem> {
+        if ev.customer != self.customer {
+            return Err(problem(codes::INVALID_VALUE, "subject", format!("the event is for {:?}, not {:?}", ev.customer, self.customer)));
+        }
+        let t = ev.time.unwrap_or(at);
+        if t > at + Duration::seconds(MAX_FUTURE_SECONDS) {
+            return Err(problem("event_in_future", "time", "time is more than 5 minutes after the time of receipt"));
+        }
+        if t < self.start {
+            return Err(problem("event_too_late", "time", "time is before the subscription started"));
+        }
+        if let Some(end) = self.ended_at {
+            if t >= end {
+                return Err(problem("subscription_ended", "time", "the subscription has ended"));
+            }
+        }
+        let product = book.product(&ev.product).ok_or_else(|| problem(codes::UNKNOWN_PRODUCT, "type", format!("no product {:?}", ev.product)))?;
+        if product.kind != ProductType::Metered {
+            return Err(problem(codes::INVALID_USAGE, "type", format!("{:?} is not a metered product", product.id)));
+        }
+        let (_, item) = self
+            .item_for(book, &product.id)
+            .ok_or_else(|| problem(codes::PRODUCT_NOT_IN_PLAN, "type", format!("{:?} is not in the customer's plan", product.id)))?;
+        // Bring the meter up to the event's time, closing periods that ended.
+        self.advance_to(book, t.max(at)).map_err(|e| problem(e.code, e.path.as_deref().unwrap_or(""), e.message))?;
+        if let Some(end) = self.ended_at {
+            if t >= end {
+                return Err(problem("subscription_ended", "time", "the subscription has ended"));
+            }
+        }
+        let grace = book.doc().late_event_grace.map(|g| g.boundary(self.period.start, -1));
+        let late = t < self.period.start;
+        if late {
+            let earliest = grace.flatten().unwrap_or(self.period.start);
+            if t < earliest || !self.closed.iter().any(|c| c.start <= t && t < c.end) {
+                return Err(problem("event_too_late", "time", "the event's period is closed and past the late-event grace"));
+            }
+        }
+        let key = match &product.price_key_label {
+            None => String::new(),
+            Some(label) => {
+                let props = label.properties();
+                price_key(&ev.data, &props).ok_or_else(|| {
+                    problem(codes::MISSING_FIELD, &join("data", props.first().copied().unwrap_or("")), format!("the price key ({}) is missing", props.join("/")))
+                })?
+            }
+        };
+        let keyed = product.price_key_label.is_some();
+        let (price, remapped) = match resolve(book, product, item, keyed.then_some(key.as_str()), Some(&self.customer), Some(t)) {
+            Resolution::Priced { price, remapped, .. } => (price, remapped),
+            Resolution::Dropped => {
+                return Ok(Receipt {
+                    id: ev.id.clone(),
+                    source: ev.source.clone(),
+                    status: Status::Dropped,
+                    amount: None,
+                    currency: None,
+                    price_key: Some(key),
+                    price_key_remapped: None,
+                    price_book: Some(book.hash().to_string()),
+                    conflict: None,
+                    error: None,
+                });
+            }
+            Resolution::Rejected => {
+                let label = product.price_key_label.as_ref().map(|l| l.properties().join("/")).unwrap_or_default();
+                return Err(problem(codes::UNKNOWN_PRICE_KEY, &join("data", &label), format!("{:?} has no price for {key:?}", product.id)));
+            }
+        };
+        let currency = book.doc().currency.as_str();
+        let (amounts, unit) = amounts_in(book, price, currency)
+            .ok_or_else(|| problem(codes::CURRENCY_UNAVAILABLE, "type", format!("{:?} has no price in {currency}", product.id)))?;
+        let line_price = LinePrice { model: price.model, amounts };
+        let measure = measure(product, ev)?;
+
+        // Hard cap.
+        let cap = cycle::usage_cap(self, book, product, item);
+        let trial = !late && self.period.trial;
+        let customer = self.customer.clone();
+        let state: &mut ProductState = if late {
+            let c = self.closed.iter_mut().find(|c| c.start <= t && t < c.end).ok_or_else(|| problem("event_too_late", "time", "period not kept"))?;
+            c.products.entry(product.id.clone()).or_default()
+        } else {
+            self.products.entry(product.id.clone()).or_default()
+        };
+        let used_before = state.used();
+        let old = state.keys.get(&key).cloned();
+        let mut ks = old.clone().unwrap_or_else(|| KeyState { unit: unit.to_string(), remapped, ..Default::default() });
+        apply(&mut ks, product, ev, t, &measure).map_err(|_| overflow())?;
+        if let Some(cap) = cap {
+            let old_q = old.as_ref().map_or(Decimal::ZERO, |k| k.quantity);
+            let after = used_before.checked_sub(old_q).and_then(|u| u.checked_add(ks.quantity));
+            if after.is_none_or(|u| u > cap) {
+                return Err(problem(codes::LIMIT_EXCEEDED, "data.quantity", format!("usage of {:?} would pass its limit of {}", product.id, fmt_qty(cap))));
+            }
+        }
+        let amount = if trial {
+            // Trial usage counts toward the allowance state but is free.
+            state.keys.insert(key.clone(), ks);
+            Decimal::ZERO
+        } else {
+            let priced = (|| -> Result<(Decimal, Vec<usage::Change>), Overflow> {
+                let mut amount = Decimal::ZERO;
+                if old.is_none() {
+                    ks.exact = base_charge(line_price)?;
+                    amount = ks.exact;
+                }
+                if price.model == PriceModel::Percentage {
+                    let fee = percentage_fee(line_price, measure.amount)?;
+                    ks.exact = add(ks.exact, fee)?;
+                    amount = add(amount, fee)?;
+                }
+                Ok((amount, Vec::new()))
+            })();
+            let (mut amount, _) = priced.map_err(|_| overflow())?;
+            state.keys.insert(key.clone(), ks);
+            let mut price_of = |k: &str| -> Option<LinePrice> {
+                match resolve(book, product, item, keyed.then_some(k), Some(&customer), Some(t)) {
+                    Resolution::Priced { price, .. } => amounts_in(book, price, currency).map(|(a, _)| LinePrice { model: price.model, amounts: a }),
+                    _ => None,
+                }
+            };
+            let outcome = reprice(state, &mut price_of).and_then(|changes| usage::commit(state, changes)).and_then(|d| add(amount, d));
+            match outcome {
+                Ok(a) => amount = a,
+                Err(_) => {
+                    // Leave the state as it was.
+                    match old {
+                        Some(o) => state.keys.insert(key.clone(), o),
+                        None => state.keys.remove(&key),
+                    };
+                    return Err(overflow());
+                }
+            }
+            amount
+        };
+        let scale = book.scale_of(unit).unwrap_or(2);
+        if late {
+            cycle::add_late(self, item, product, &key, t, measure.quantity, amount, unit);
+        }
+        Ok(Receipt {
+            id: ev.id.clone(),
+            source: ev.source.clone(),
+            status: Status::Accepted,
+            amount: Some(fmt_exact(amount, scale)),
+            currency: Some(unit.to_string()),
+            price_key: keyed.then_some(key),
+            price_key_remapped: remapped.then_some(true),
+            price_book: Some(book.hash().to_string()),
+            conflict: None,
+            error: None,
+        })
+    }
+}
+
+fn overflow() -> Problem {
+    problem(codes::ARITHMETIC_OVERFLOW, "data", "the amount exceeds the exact decimal range")
+}
+
+/// What an event contributes under its product's aggregation.
+pub(crate) struct Measure {
+    pub quantity: Decimal,
+    pub amount: Decimal,
+    pub unique: Option<String>,
+}
+
+fn measure(product: &Product, ev: &UsageEvent) -> Result<Measure, Problem> {
+    let need_quantity = || ev.quantity.ok_or_else(|| problem(codes::MISSING_FIELD, "data.quantity", "data.quantity is required"));
+    Ok(match product.aggregation() {
+        Aggregation::Sum | Aggregation::Max | Aggregation::Last => Measure { quantity: need_quantity()?, amount: Decimal::ZERO, unique: None },
+        Aggregation::Count => Measure { quantity: Decimal::ONE, amount: Decimal::ZERO, unique: None },
+        Aggregation::Amount => {
+            let a = ev.amount.ok_or_else(|| problem(codes::MISSING_FIELD, "data.amount", "data.amount is required"))?;
+            Measure { quantity: a, amount: a, unique: None }
+        }
+        Aggregation::UniqueCount => {
+            let prop = product.property.as_deref().unwrap_or("");
+            let path = join("data", prop);
+            let v = match ev.data.get(prop) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(serde_json::Value::Number(n)) => n.to_string(),
+                _ => return Err(problem(codes::MISSING_FIELD, &path, format!("data.{prop} (a string or number) is required"))),
+            };
+            Measure { quantity: Decimal::ONE, amount: Decimal::ZERO, unique: Some(v) }
+        }
+    })
+}
+
+fn apply(ks: &mut KeyState, product: &Product, ev: &UsageEvent, t: Timestamp, m: &Measure) -> Result<(), Overflow> {
+    ks.events += 1;
+    match product.aggregation() {
+        Aggregation::Sum | Aggregation::Count | Aggregation::Amount => ks.quantity = add(ks.quantity, m.quantity)?,
+        Aggregation::Max => ks.quantity = ks.quantity.max(m.quantity),
+        Aggregation::Last => {
+            let newer = ks.last.as_ref().is_none_or(|(lt, lid)| (t, ev.id.as_str()) >= (*lt, lid.as_str()));
+            if newer {
+                ks.quantity = m.quantity;
+                ks.last = Some((t, ev.id.clone()));
+            }
+        }
+        Aggregation::UniqueCount => {
+            let set = ks.uniques.get_or_insert_with(Default::default);
+            if let Some(u) = &m.unique {
+                set.insert(u.clone());
+            }
+            ks.quantity = Decimal::from(set.len());
+        }
+    }
+    Ok(())
+}
+
+/// Subscribes: validates the plan, add-ons and quantities, opens the first
+/// period and issues the first invoice (setup fee, one-time items, and the
+/// first period's recurring and seat charges unless it is a free trial).
+pub fn subscribe(book: &PriceBook, sub: &Subscription) -> Result<Meter, Error> {
+    cycle::subscribe(book, sub)
+}
+
+/// Formats a timestamp for documents.
+pub(crate) fn ts(t: Timestamp) -> String {
+    fmt_timestamp(t)
+}

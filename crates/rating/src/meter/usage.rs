@@ -1,0 +1,137 @@
+//! Usage state of one period and how an event changes its charge.
+//!
+//! Every line keeps its exact charge as the sum of the changes its events
+//! made (plus, for unkeyed items, the charge at zero usage that the line
+//! has from the start of the period), so that rounding the sum of a line's
+//! event amounts gives the invoice line exactly.
+
+use crate::price::{add, charge_quantity, sub, transaction_fee, Overflow};
+use crate::price_book::{PriceAmounts, PriceModel};
+use crate::period::Timestamp;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Aggregated usage of one (product, price key) in a period.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct KeyState {
+    /// Aggregated quantity (for `amount` products: the total amount).
+    pub quantity: Decimal,
+    /// Number of events (transactions for `amount` products).
+    pub events: u64,
+    /// `last`: time and id of the latest event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<(Timestamp, String)>,
+    /// `unique_count`: the values seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uniques: Option<BTreeSet<String>>,
+    /// Quantity priced (after the allowance).
+    pub billable: Decimal,
+    /// Exact charge of the line so far.
+    pub exact: Decimal,
+    /// Priced at the default key under `use_default`.
+    #[serde(default)]
+    pub remapped: bool,
+    /// Unit the line is priced in.
+    pub unit: String,
+}
+
+/// Usage of one metered product in a period.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ProductState {
+    /// Plan included quantity for the period.
+    pub included: Decimal,
+    /// Allowance rolled over from the previous period.
+    pub rolled_over: Decimal,
+    /// Whether the item has an allowance at all.
+    pub has_allowance: bool,
+    /// Lines by price key (`""` for unkeyed products), in key order.
+    pub keys: BTreeMap<String, KeyState>,
+}
+
+impl ProductState {
+    /// Total allowance of the period.
+    pub fn allowance(&self) -> Decimal {
+        self.included.checked_add(self.rolled_over).unwrap_or(Decimal::MAX)
+    }
+
+    /// Total usage of the product.
+    pub fn used(&self) -> Decimal {
+        self.keys.values().fold(Decimal::ZERO, |s, k| s.checked_add(k.quantity).unwrap_or(Decimal::MAX))
+    }
+
+    /// Total exact charge.
+    pub fn exact(&self) -> Decimal {
+        self.keys.values().fold(Decimal::ZERO, |s, k| s.checked_add(k.exact).unwrap_or(Decimal::MAX))
+    }
+}
+
+/// The price a line is charged with: model and amounts.
+#[derive(Clone, Copy)]
+pub struct LinePrice<'b> {
+    /// Model.
+    pub model: PriceModel,
+    /// Amounts in the line's unit.
+    pub amounts: &'b PriceAmounts,
+}
+
+fn charge(p: LinePrice, billable: Decimal) -> Result<Decimal, Overflow> {
+    if p.model == PriceModel::Percentage {
+        return Ok(Decimal::ZERO);
+    }
+    Ok(charge_quantity(p.model, p.amounts, billable, false)?.amount)
+}
+
+/// The charge of a line at zero usage (first-tier flat fees, volume flat at zero).
+pub fn base_charge(p: LinePrice) -> Result<Decimal, Overflow> {
+    charge(p, Decimal::ZERO)
+}
+
+/// A change `reprice` found: key, new billable quantity, change of charge.
+pub type Change = (String, Decimal, Decimal);
+
+/// Re-draws the allowance over the product's keys (in key order) and
+/// returns, without changing anything, each line whose billable quantity
+/// changes with the change of its exact charge. `price_of` gives the price
+/// of a key.
+pub fn reprice<'b>(
+    ps: &ProductState,
+    price_of: &mut dyn FnMut(&str) -> Option<LinePrice<'b>>,
+) -> Result<Vec<Change>, Overflow> {
+    let mut remaining = if ps.has_allowance { ps.allowance() } else { Decimal::ZERO };
+    let mut changes = Vec::new();
+    for (key, ks) in ps.keys.iter() {
+        let included = if ps.has_allowance { ks.quantity.min(remaining) } else { Decimal::ZERO };
+        remaining = sub(remaining, included)?;
+        let billable = sub(ks.quantity, included)?;
+        if billable == ks.billable {
+            continue;
+        }
+        let Some(p) = price_of(key) else { continue };
+        let delta = if p.model == PriceModel::Percentage {
+            Decimal::ZERO
+        } else {
+            sub(charge(p, billable)?, charge(p, ks.billable)?)?
+        };
+        changes.push((key.clone(), billable, delta));
+    }
+    Ok(changes)
+}
+
+/// Applies what `reprice` found; returns the total change.
+pub fn commit(ps: &mut ProductState, changes: Vec<Change>) -> Result<Decimal, Overflow> {
+    let mut total = Decimal::ZERO;
+    for (key, billable, delta) in changes {
+        if let Some(ks) = ps.keys.get_mut(&key) {
+            ks.billable = billable;
+            ks.exact = add(ks.exact, delta)?;
+            total = add(total, delta)?;
+        }
+    }
+    Ok(total)
+}
+
+/// The fee of one transaction under a percentage price.
+pub fn percentage_fee(p: LinePrice, amount: Decimal) -> Result<Decimal, Overflow> {
+    transaction_fee(p.amounts, amount)
+}
