@@ -31,7 +31,11 @@ impl Problem {
 
     /// A problem that concerns no particular field.
     pub fn general(code: &'static str, message: impl Into<String>) -> Problem {
-        Problem { code, message: message.into(), path: None }
+        Problem {
+            code,
+            message: message.into(),
+            path: None,
+        }
     }
 }
 

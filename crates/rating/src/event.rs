@@ -40,7 +40,12 @@ pub struct UsageEvent {
 /// The id and source of an event, read as far as possible (for receipts of
 /// events that fail validation).
 pub fn ids_of(v: &Value) -> (String, String) {
-    let get = |k: &str| v.get(k).and_then(Value::as_str).map(|s| s.chars().take(MAX_ID_LEN).collect()).unwrap_or_default();
+    let get = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .map(|s| s.chars().take(MAX_ID_LEN).collect())
+            .unwrap_or_default()
+    };
     (get("id"), get("source"))
 }
 
@@ -60,17 +65,31 @@ fn decimal_field(data: &Map<String, Value>, key: &str, path: &str) -> Result<Opt
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
         Some(other) => {
-            return Err(Problem::at(codes::INVALID_TYPE, p, format!("expected a decimal string or number, found {}", type_name(other))))
+            return Err(Problem::at(
+                codes::INVALID_TYPE,
+                p,
+                format!("expected a decimal string or number, found {}", type_name(other)),
+            ))
         }
     };
     match parse_decimal_text(&text) {
-        Ok(d) if d.is_sign_negative() && !d.is_zero() => Err(Problem::at(codes::NEGATIVE_VALUE, p, "must not be negative")),
+        Ok(d) if d.is_sign_negative() && !d.is_zero() => {
+            Err(Problem::at(codes::NEGATIVE_VALUE, p, "must not be negative"))
+        }
         Ok(d) => Ok(Some(d)),
         Err(DecimalError::NotANumber) => {
             let shown: String = text.chars().take(40).collect();
-            Err(Problem::at(codes::INVALID_DECIMAL, p, format!("{shown:?} is not a decimal number")))
+            Err(Problem::at(
+                codes::INVALID_DECIMAL,
+                p,
+                format!("{shown:?} is not a decimal number"),
+            ))
         }
-        Err(DecimalError::OutOfRange) => Err(Problem::at(codes::OUT_OF_RANGE, p, "more than 28 significant digits or too large")),
+        Err(DecimalError::OutOfRange) => Err(Problem::at(
+            codes::OUT_OF_RANGE,
+            p,
+            "more than 28 significant digits or too large",
+        )),
     }
 }
 
@@ -78,11 +97,17 @@ fn text_attr(o: &Map<String, Value>, key: &str, max: usize) -> Result<String, Pr
     match o.get(key) {
         None | Some(Value::Null) => Err(Problem::at(codes::MISSING_FIELD, key, format!("{key} is required"))),
         Some(Value::String(s)) if s.is_empty() => Err(Problem::at(codes::INVALID_VALUE, key, "must not be empty")),
-        Some(Value::String(s)) if s.chars().count() > max => {
-            Err(Problem::at(codes::INVALID_VALUE, key, format!("longer than {max} characters")))
-        }
+        Some(Value::String(s)) if s.chars().count() > max => Err(Problem::at(
+            codes::INVALID_VALUE,
+            key,
+            format!("longer than {max} characters"),
+        )),
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(other) => Err(Problem::at(codes::INVALID_TYPE, key, format!("expected a string, found {}", type_name(other)))),
+        Some(other) => Err(Problem::at(
+            codes::INVALID_TYPE,
+            key,
+            format!("expected a string, found {}", type_name(other)),
+        )),
     }
 }
 
@@ -90,12 +115,28 @@ fn text_attr(o: &Map<String, Value>, key: &str, max: usize) -> Result<String, Pr
 /// relative to the event (`data.quantity`).
 pub fn parse_event(v: &Value) -> Result<UsageEvent, Problem> {
     let Value::Object(o) = v else {
-        return Err(Problem::at(codes::INVALID_TYPE, "", format!("an event is a JSON object, found {}", type_name(v))));
+        return Err(Problem::at(
+            codes::INVALID_TYPE,
+            "",
+            format!("an event is a JSON object, found {}", type_name(v)),
+        ));
     };
     match o.get("specversion") {
         Some(Value::String(s)) if s == "1.0" => {}
-        None | Some(Value::Null) => return Err(Problem::at(codes::MISSING_FIELD, "specversion", "specversion is required (\"1.0\")")),
-        Some(_) => return Err(Problem::at(codes::INVALID_VALUE, "specversion", "only CloudEvents specversion \"1.0\" is supported")),
+        None | Some(Value::Null) => {
+            return Err(Problem::at(
+                codes::MISSING_FIELD,
+                "specversion",
+                "specversion is required (\"1.0\")",
+            ))
+        }
+        Some(_) => {
+            return Err(Problem::at(
+                codes::INVALID_VALUE,
+                "specversion",
+                "only CloudEvents specversion \"1.0\" is supported",
+            ))
+        }
     }
     let id = text_attr(o, "id", MAX_ID_LEN)?;
     let source = text_attr(o, "source", MAX_ID_LEN)?;
@@ -105,25 +146,59 @@ pub fn parse_event(v: &Value) -> Result<UsageEvent, Problem> {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => match parse_timestamp(s) {
             Some(t) => Some(t),
-            None => return Err(Problem::at(codes::INVALID_TIMESTAMP, "time", "time is not an RFC 3339 timestamp")),
+            None => {
+                return Err(Problem::at(
+                    codes::INVALID_TIMESTAMP,
+                    "time",
+                    "time is not an RFC 3339 timestamp",
+                ))
+            }
         },
-        Some(other) => return Err(Problem::at(codes::INVALID_TYPE, "time", format!("expected an RFC 3339 string, found {}", type_name(other)))),
+        Some(other) => {
+            return Err(Problem::at(
+                codes::INVALID_TYPE,
+                "time",
+                format!("expected an RFC 3339 string, found {}", type_name(other)),
+            ))
+        }
     };
     if let Some(ct) = o.get("datacontenttype") {
         match ct.as_str() {
             Some(s) if s.starts_with("application/json") => {}
-            _ => return Err(Problem::at(codes::INVALID_VALUE, "datacontenttype", "data must be JSON (application/json)")),
+            _ => {
+                return Err(Problem::at(
+                    codes::INVALID_VALUE,
+                    "datacontenttype",
+                    "data must be JSON (application/json)",
+                ))
+            }
         }
     }
     let data = match o.get("data") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(d)) => d.clone(),
-        Some(other) => return Err(Problem::at(codes::INVALID_TYPE, "data", format!("expected an object, found {}", type_name(other)))),
+        Some(other) => {
+            return Err(Problem::at(
+                codes::INVALID_TYPE,
+                "data",
+                format!("expected an object, found {}", type_name(other)),
+            ))
+        }
     };
     let quantity = decimal_field(&data, "quantity", "data")?;
     let amount = decimal_field(&data, "amount", "data")?;
     let fingerprint = fnv1a(crate::price_book::canonical_json(v).as_bytes());
-    Ok(UsageEvent { id, source, product, customer, time, quantity, amount, data, fingerprint })
+    Ok(UsageEvent {
+        id,
+        source,
+        product,
+        customer,
+        time,
+        quantity,
+        amount,
+        data,
+        fingerprint,
+    })
 }
 
 /// The price key of an event: the values of the label's properties joined

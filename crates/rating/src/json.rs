@@ -73,9 +73,17 @@ impl Reader {
     /// Reads an object, or records `invalid_type`.
     pub fn object<'v>(&mut self, v: &'v Value, path: &str) -> Option<Obj<'v>> {
         match v {
-            Value::Object(map) => Some(Obj { map, path: path.to_string(), taken: Vec::new() }),
+            Value::Object(map) => Some(Obj {
+                map,
+                path: path.to_string(),
+                taken: Vec::new(),
+            }),
             other => {
-                self.err(codes::INVALID_TYPE, path, format!("expected an object, found {}", type_name(other)));
+                self.err(
+                    codes::INVALID_TYPE,
+                    path,
+                    format!("expected an object, found {}", type_name(other)),
+                );
                 None
             }
         }
@@ -86,7 +94,11 @@ impl Reader {
         match v {
             Value::Array(a) => Some(a),
             other => {
-                self.err(codes::INVALID_TYPE, path, format!("expected an array, found {}", type_name(other)));
+                self.err(
+                    codes::INVALID_TYPE,
+                    path,
+                    format!("expected an array, found {}", type_name(other)),
+                );
                 None
             }
         }
@@ -105,7 +117,11 @@ impl Reader {
             }
             Value::String(s) => Some(s.clone()),
             other => {
-                self.err(codes::INVALID_TYPE, path, format!("expected a string, found {}", type_name(other)));
+                self.err(
+                    codes::INVALID_TYPE,
+                    path,
+                    format!("expected a string, found {}", type_name(other)),
+                );
                 None
             }
         }
@@ -116,7 +132,11 @@ impl Reader {
         match v {
             Value::Bool(b) => Some(*b),
             other => {
-                self.err(codes::INVALID_TYPE, path, format!("expected true or false, found {}", type_name(other)));
+                self.err(
+                    codes::INVALID_TYPE,
+                    path,
+                    format!("expected true or false, found {}", type_name(other)),
+                );
                 None
             }
         }
@@ -144,11 +164,19 @@ impl Reader {
             Ok(d) => Some(d),
             Err(DecimalError::NotANumber) => {
                 let shown: String = text.chars().take(40).collect();
-                self.err(codes::INVALID_DECIMAL, path, format!("{shown:?} is not a decimal number"));
+                self.err(
+                    codes::INVALID_DECIMAL,
+                    path,
+                    format!("{shown:?} is not a decimal number"),
+                );
                 None
             }
             Err(DecimalError::OutOfRange) => {
-                self.err(codes::OUT_OF_RANGE, path, "more than 28 significant digits or too large to hold exactly");
+                self.err(
+                    codes::OUT_OF_RANGE,
+                    path,
+                    "more than 28 significant digits or too large to hold exactly",
+                );
                 None
             }
         }
@@ -168,7 +196,11 @@ impl Reader {
     pub fn integer(&mut self, v: &Value, path: &str, min: u32, max: u32) -> Option<u32> {
         let d = self.decimal(v, path)?;
         if !d.fract().is_zero() || d < Decimal::from(min) || d > Decimal::from(max) {
-            self.err(codes::INVALID_VALUE, path, format!("must be a whole number from {min} to {max}"));
+            self.err(
+                codes::INVALID_VALUE,
+                path,
+                format!("must be a whole number from {min} to {max}"),
+            );
             return None;
         }
         u32::try_from(d.trunc().mantissa() / 10i128.pow(d.scale())).ok()
@@ -179,7 +211,11 @@ impl Reader {
         let s = match v {
             Value::String(s) => s,
             other => {
-                self.err(codes::INVALID_TYPE, path, format!("expected an RFC 3339 timestamp, found {}", type_name(other)));
+                self.err(
+                    codes::INVALID_TYPE,
+                    path,
+                    format!("expected an RFC 3339 timestamp, found {}", type_name(other)),
+                );
                 return None;
             }
         };
@@ -187,7 +223,11 @@ impl Reader {
             Some(t) => Some(t),
             None => {
                 let shown: String = s.chars().take(40).collect();
-                self.err(codes::INVALID_TIMESTAMP, path, format!("{shown:?} is not an RFC 3339 timestamp"));
+                self.err(
+                    codes::INVALID_TIMESTAMP,
+                    path,
+                    format!("{shown:?} is not an RFC 3339 timestamp"),
+                );
                 None
             }
         }
@@ -196,14 +236,16 @@ impl Reader {
     /// Reads `{"unit", "length"}`.
     pub fn period(&mut self, v: &Value, path: &str) -> Option<Period> {
         let mut o = self.object(v, path)?;
-        let unit = o.req(self, "unit").and_then(|v| match v.as_str().and_then(PeriodUnit::parse) {
-            Some(u) => Some(u),
-            None => {
-                let p = o.path("unit");
-                self.err(codes::INVALID_VALUE, &p, "must be one of hour, day, week, month, year");
-                None
-            }
-        });
+        let unit = o
+            .req(self, "unit")
+            .and_then(|v| match v.as_str().and_then(PeriodUnit::parse) {
+                Some(u) => Some(u),
+                None => {
+                    let p = o.path("unit");
+                    self.err(codes::INVALID_VALUE, &p, "must be one of hour, day, week, month, year");
+                    None
+                }
+            });
         let length = match o.opt("length") {
             Some(v) => {
                 let p = o.path("length");
@@ -301,7 +343,11 @@ impl<'v> Obj<'v> {
     pub fn finish(self, r: &mut Reader) {
         for key in self.map.keys() {
             if !self.taken.contains(&key.as_str()) {
-                r.err(codes::UNKNOWN_FIELD, &join(&self.path, key), format!("unknown field {key:?}"));
+                r.err(
+                    codes::UNKNOWN_FIELD,
+                    &join(&self.path, key),
+                    format!("unknown field {key:?}"),
+                );
             }
         }
     }
@@ -310,7 +356,11 @@ impl<'v> Obj<'v> {
     pub fn finish_allowing(self, r: &mut Reader, allow: impl Fn(&str) -> bool) {
         for key in self.map.keys() {
             if !self.taken.contains(&key.as_str()) && !allow(key) {
-                r.err(codes::UNKNOWN_FIELD, &join(&self.path, key), format!("unknown field {key:?}"));
+                r.err(
+                    codes::UNKNOWN_FIELD,
+                    &join(&self.path, key),
+                    format!("unknown field {key:?}"),
+                );
             }
         }
     }
@@ -318,7 +368,5 @@ impl<'v> Obj<'v> {
 
 /// Parses JSON text into a value, reading numbers by their literal text.
 pub fn parse_json(text: &str) -> Result<Value, Problem> {
-    serde_json::from_str(text).map_err(|e| {
-        Problem::general(codes::INVALID_JSON, format!("not valid JSON: {e}"))
-    })
+    serde_json::from_str(text).map_err(|e| Problem::general(codes::INVALID_JSON, format!("not valid JSON: {e}")))
 }

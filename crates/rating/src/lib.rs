@@ -11,8 +11,8 @@
 
 pub mod error;
 pub mod event;
-pub mod meter;
 pub mod json;
+pub mod meter;
 pub mod money;
 pub mod period;
 pub mod price;

@@ -144,16 +144,16 @@ pub fn parse_decimal_text(text: &str) -> Result<Decimal, DecimalError> {
     if exp != 0 {
         if exp > 0 {
             for _ in 0..exp {
-                value = value
-                    .checked_mul(Decimal::TEN)
-                    .ok_or(DecimalError::OutOfRange)?;
+                value = value.checked_mul(Decimal::TEN).ok_or(DecimalError::OutOfRange)?;
             }
         } else {
             let new_scale = i64::from(value.scale()) - exp;
             if new_scale > 28 {
                 return Err(DecimalError::OutOfRange);
             }
-            value.set_scale(new_scale as u32).map_err(|_| DecimalError::OutOfRange)?;
+            value
+                .set_scale(new_scale as u32)
+                .map_err(|_| DecimalError::OutOfRange)?;
         }
     }
     Ok(value)

@@ -94,8 +94,8 @@ impl Period {
         let mut k = if let Some(secs) = self.fixed_seconds() {
             (t - anchor).num_seconds().div_euclid(secs)
         } else {
-            let months = (i64::from(t.year()) - i64::from(anchor.year())) * 12
-                + i64::from(t.month()) - i64::from(anchor.month());
+            let months = (i64::from(t.year()) - i64::from(anchor.year())) * 12 + i64::from(t.month())
+                - i64::from(anchor.month());
             months.div_euclid(self.months())
         };
         // Adjust for clamping and time-of-day: at most a step or two.
@@ -116,7 +116,10 @@ impl Period {
 
 fn days_in_month(year: i32, month: u32) -> u32 {
     let (ny, nm) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
-    match (NaiveDate::from_ymd_opt(ny, nm, 1), NaiveDate::from_ymd_opt(year, month, 1)) {
+    match (
+        NaiveDate::from_ymd_opt(ny, nm, 1),
+        NaiveDate::from_ymd_opt(year, month, 1),
+    ) {
         (Some(a), Some(b)) => (a - b).num_days() as u32,
         _ => 28,
     }
@@ -161,7 +164,10 @@ mod tests {
         let leap = ts("2028-01-31T00:00:00Z");
         assert_eq!(fmt_timestamp(p.boundary(leap, 1).unwrap()), "2028-02-29T00:00:00Z");
         let (k, s, e) = p.containing(a, ts("2026-03-01T00:00:00Z")).unwrap();
-        assert_eq!((k, fmt_timestamp(s), fmt_timestamp(e)), (1, "2026-02-28T00:00:00Z".into(), "2026-03-31T00:00:00Z".into()));
+        assert_eq!(
+            (k, fmt_timestamp(s), fmt_timestamp(e)),
+            (1, "2026-02-28T00:00:00Z".into(), "2026-03-31T00:00:00Z".into())
+        );
     }
 
     #[test]

@@ -90,7 +90,11 @@ fn tier_unit_amount(t: &Tier, units: Decimal) -> Result<Decimal, Overflow> {
 /// charged when the quantity reaches into it, the first tier's always.
 pub fn graduated(tiers: &[Tier], qty: Decimal, breakdown: bool) -> Result<Charge, Overflow> {
     let mut total = Decimal::ZERO;
-    let mut out = if breakdown { Some(Vec::with_capacity(tiers.len())) } else { None };
+    let mut out = if breakdown {
+        Some(Vec::with_capacity(tiers.len()))
+    } else {
+        None
+    };
     let mut prev = Decimal::ZERO;
     for (i, t) in tiers.iter().enumerate() {
         if i > 0 && qty <= prev {
@@ -102,25 +106,47 @@ pub fn graduated(tiers: &[Tier], qty: Decimal, breakdown: bool) -> Result<Charge
         let amount = add(tier_unit_amount(t, units)?, flat)?;
         total = add(total, amount)?;
         if let Some(v) = out.as_mut() {
-            v.push(TierCharge { index: i, quantity: units, unit_amount: t.unit_amount, percent: t.percent, flat_amount: flat, amount });
+            v.push(TierCharge {
+                index: i,
+                quantity: units,
+                unit_amount: t.unit_amount,
+                percent: t.percent,
+                flat_amount: flat,
+                amount,
+            });
         }
         match t.up_to {
             Some(u) => prev = u,
             None => break,
         }
     }
-    Ok(Charge { amount: total, tiers: out })
+    Ok(Charge {
+        amount: total,
+        tiers: out,
+    })
 }
 
 /// Volume: every unit at the rate of the tier the quantity falls in
 /// (`prev_up_to < qty <= up_to`), plus that tier's flat amount, also at zero.
 pub fn volume(tiers: &[Tier], qty: Decimal, breakdown: bool) -> Result<Charge, Overflow> {
-    let i = tiers.iter().position(|t| t.up_to.is_none_or(|u| qty <= u)).unwrap_or(tiers.len().saturating_sub(1));
-    let Some(t) = tiers.get(i) else { return Ok(Charge::plain(Decimal::ZERO)) };
+    let i = tiers
+        .iter()
+        .position(|t| t.up_to.is_none_or(|u| qty <= u))
+        .unwrap_or(tiers.len().saturating_sub(1));
+    let Some(t) = tiers.get(i) else {
+        return Ok(Charge::plain(Decimal::ZERO));
+    };
     let flat = t.flat_amount.unwrap_or(Decimal::ZERO);
     let amount = add(tier_unit_amount(t, qty)?, flat)?;
     let tiers = breakdown.then(|| {
-        vec![TierCharge { index: i, quantity: qty, unit_amount: t.unit_amount, percent: t.percent, flat_amount: flat, amount }]
+        vec![TierCharge {
+            index: i,
+            quantity: qty,
+            unit_amount: t.unit_amount,
+            percent: t.percent,
+            flat_amount: flat,
+            amount,
+        }]
     });
     Ok(Charge { amount, tiers })
 }
@@ -151,7 +177,10 @@ pub fn charge_quantity(model: PriceModel, a: &PriceAmounts, qty: Decimal, breakd
 /// The fee on one transaction under a `percentage` price:
 /// `amount × percent / 100 + fixed_amount`, clamped to `[min_amount, max_amount]`.
 pub fn transaction_fee(a: &PriceAmounts, amount: Decimal) -> Result<Decimal, Overflow> {
-    let mut fee = add(percent_of(amount, a.percent.unwrap_or(Decimal::ZERO))?, a.fixed_amount.unwrap_or(Decimal::ZERO))?;
+    let mut fee = add(
+        percent_of(amount, a.percent.unwrap_or(Decimal::ZERO))?,
+        a.fixed_amount.unwrap_or(Decimal::ZERO),
+    )?;
     if let Some(min) = a.min_amount {
         fee = fee.max(min);
     }

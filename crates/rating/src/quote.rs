@@ -217,10 +217,17 @@ pub fn read_request(book: &PriceBook, v: &Value, with_plan: bool) -> Result<Quot
 
 fn read_request_inner(r: &mut Reader, book: &PriceBook, v: &Value, with_plan: bool) -> Option<QuoteRequest> {
     let mut o = r.object(v, "")?;
-    let plan = if with_plan { o.req_string(r, "plan") } else { Some(String::new()) };
+    let plan = if with_plan {
+        o.req_string(r, "plan")
+    } else {
+        Some(String::new())
+    };
     let addons = o.opt("addons").and_then(|v| {
         let arr = r.array(v, "addons")?;
-        arr.iter().enumerate().map(|(i, e)| r.string(e, &index("addons", i))).collect::<Option<Vec<_>>>()
+        arr.iter()
+            .enumerate()
+            .map(|(i, e)| r.string(e, &index("addons", i)))
+            .collect::<Option<Vec<_>>>()
     });
     let currency = o.opt_string(r, "currency");
     let customer = o.opt_string(r, "customer");
@@ -241,7 +248,11 @@ fn read_request_inner(r: &mut Reader, book: &PriceBook, v: &Value, with_plan: bo
         for (k, v) in u.map() {
             let p = join("usage", k);
             let Some(product) = book.product(k) else {
-                r.err(codes::UNKNOWN_PRODUCT, &p, format!("no product {k:?} in the price book"));
+                r.err(
+                    codes::UNKNOWN_PRODUCT,
+                    &p,
+                    format!("no product {k:?} in the price book"),
+                );
                 continue;
             };
             if let Some(u) = read_usage(r, product, v, &p, true) {
@@ -271,7 +282,11 @@ fn read_request_inner(r: &mut Reader, book: &PriceBook, v: &Value, with_plan: bo
 
 fn read_usage(r: &mut Reader, product: &Product, v: &Value, path: &str, allow_keyed: bool) -> Option<Usage> {
     if product.kind != ProductType::Metered {
-        r.err(codes::INVALID_USAGE, path, format!("{:?} is not metered; give its quantity in quantities", product.id));
+        r.err(
+            codes::INVALID_USAGE,
+            path,
+            format!("{:?} is not metered; give its quantity in quantities", product.id),
+        );
         return None;
     }
     if allow_keyed && product.price_key_label.is_some() {
@@ -294,7 +309,11 @@ fn read_usage(r: &mut Reader, product: &Product, v: &Value, path: &str, allow_ke
                 r.err(
                     codes::INVALID_USAGE,
                     path,
-                    format!("{:?} is amount-aggregated: give {{\"amounts\": [...]}} or {{\"count\", \"total\"}}, not {}", product.id, type_name(other)),
+                    format!(
+                        "{:?} is amount-aggregated: give {{\"amounts\": [...]}} or {{\"count\", \"total\"}}, not {}",
+                        product.id,
+                        type_name(other)
+                    ),
                 );
                 return None;
             }
@@ -305,7 +324,11 @@ fn read_usage(r: &mut Reader, product: &Product, v: &Value, path: &str, allow_ke
     }
     match v {
         Value::Object(_) | Value::Array(_) => {
-            r.err(codes::INVALID_USAGE, path, format!("expected a quantity for {:?}, found {}", product.id, type_name(v)));
+            r.err(
+                codes::INVALID_USAGE,
+                path,
+                format!("expected a quantity for {:?}, found {}", product.id, type_name(v)),
+            );
             None
         }
         _ => r.amount(v, path).map(Usage::Quantity),
@@ -317,15 +340,24 @@ fn read_transactions(r: &mut Reader, o: &mut Obj, path: &str) -> Option<Transact
         let ap = join(path, "amounts");
         let v = o.opt("amounts")?;
         let arr = r.array(v, &ap)?;
-        let amounts = arr.iter().enumerate().map(|(i, e)| r.amount(e, &index(&ap, i))).collect::<Option<Vec<_>>>()?;
+        let amounts = arr
+            .iter()
+            .enumerate()
+            .map(|(i, e)| r.amount(e, &index(&ap, i)))
+            .collect::<Option<Vec<_>>>()?;
         if o.has("count") || o.has("total") {
             r.err(codes::INVALID_USAGE, path, "give amounts, or count and total, not both");
         }
         return Some(Transactions::Amounts(amounts));
     }
-    let count = o.req(r, "count").and_then(|v| r.integer(v, &join(path, "count"), 0, u32::MAX));
+    let count = o
+        .req(r, "count")
+        .and_then(|v| r.integer(v, &join(path, "count"), 0, u32::MAX));
     let total = o.req(r, "total").and_then(|v| r.amount(v, &join(path, "total")));
-    Some(Transactions::Summary { count: Decimal::from(count?), total: total? })
+    Some(Transactions::Summary {
+        count: Decimal::from(count?),
+        total: total?,
+    })
 }
 
 // ------------------------------------------------------------------ quote
@@ -344,7 +376,11 @@ impl Ctx<'_> {
     }
 
     fn overflow(&mut self, path: &str) {
-        self.problems.push(Problem::at(codes::ARITHMETIC_OVERFLOW, path, "the amount exceeds the exact decimal range"));
+        self.problems.push(Problem::at(
+            codes::ARITHMETIC_OVERFLOW,
+            path,
+            "the amount exceeds the exact decimal range",
+        ));
     }
 }
 
@@ -355,15 +391,27 @@ pub fn quote(book: &PriceBook, req: &QuoteRequest) -> Result<Quote, Error> {
     let scale = match book.scale_of(currency) {
         Some(s) if !book.is_custom_unit(currency) => s,
         _ => {
-            return Err(Error::one(Problem::at(codes::UNKNOWN_CURRENCY, "currency", format!("{currency:?} is not an ISO 4217 currency"))));
+            return Err(Error::one(Problem::at(
+                codes::UNKNOWN_CURRENCY,
+                "currency",
+                format!("{currency:?} is not an ISO 4217 currency"),
+            )));
         }
     };
     let base = match book.plan(&req.plan) {
         None => {
-            return Err(Error::one(Problem::at(codes::UNKNOWN_PLAN, "plan", format!("no plan {:?}", req.plan))));
+            return Err(Error::one(Problem::at(
+                codes::UNKNOWN_PLAN,
+                "plan",
+                format!("no plan {:?}", req.plan),
+            )));
         }
         Some(p) if p.addon => {
-            return Err(Error::one(Problem::at(codes::WRONG_PLAN_KIND, "plan", format!("{:?} is an add-on, not a base plan", req.plan))));
+            return Err(Error::one(Problem::at(
+                codes::WRONG_PLAN_KIND,
+                "plan",
+                format!("{:?} is an add-on, not a base plan", req.plan),
+            )));
         }
         Some(p) => p,
     };
@@ -372,8 +420,16 @@ pub fn quote(book: &PriceBook, req: &QuoteRequest) -> Result<Quote, Error> {
         let p = index("addons", i);
         match book.plan(a) {
             None => problems.push(Problem::at(codes::UNKNOWN_PLAN, p, format!("no plan {a:?}"))),
-            Some(pl) if !pl.addon => problems.push(Problem::at(codes::WRONG_PLAN_KIND, p, format!("{a:?} is a base plan, not an add-on"))),
-            Some(_) if req.addons[..i].contains(a) => problems.push(Problem::at(codes::DUPLICATE_ID, p, format!("add-on {a:?} is listed twice"))),
+            Some(pl) if !pl.addon => problems.push(Problem::at(
+                codes::WRONG_PLAN_KIND,
+                p,
+                format!("{a:?} is a base plan, not an add-on"),
+            )),
+            Some(_) if req.addons[..i].contains(a) => problems.push(Problem::at(
+                codes::DUPLICATE_ID,
+                p,
+                format!("add-on {a:?} is listed twice"),
+            )),
             Some(pl) => plans.push(pl),
         }
     }
@@ -382,17 +438,31 @@ pub fn quote(book: &PriceBook, req: &QuoteRequest) -> Result<Quote, Error> {
     for k in req.quantities.keys() {
         let path = join("quantities", k);
         match book.product(k) {
-            None => problems.push(Problem::at(codes::UNKNOWN_PRODUCT, path, format!("no product {k:?} in the price book"))),
-            Some(p) if p.kind == ProductType::Metered => {
-                problems.push(Problem::at(codes::INVALID_USAGE, path, format!("{k:?} is metered; give its usage in usage")))
-            }
-            Some(_) if !in_plans(k) => problems.push(Problem::at(codes::PRODUCT_NOT_IN_PLAN, path, format!("{k:?} is not in the plan or its add-ons"))),
+            None => problems.push(Problem::at(
+                codes::UNKNOWN_PRODUCT,
+                path,
+                format!("no product {k:?} in the price book"),
+            )),
+            Some(p) if p.kind == ProductType::Metered => problems.push(Problem::at(
+                codes::INVALID_USAGE,
+                path,
+                format!("{k:?} is metered; give its usage in usage"),
+            )),
+            Some(_) if !in_plans(k) => problems.push(Problem::at(
+                codes::PRODUCT_NOT_IN_PLAN,
+                path,
+                format!("{k:?} is not in the plan or its add-ons"),
+            )),
             _ => {}
         }
     }
     for k in req.usage.keys() {
         if !in_plans(k) {
-            problems.push(Problem::at(codes::PRODUCT_NOT_IN_PLAN, join("usage", k), format!("{k:?} is not in the plan or its add-ons")));
+            problems.push(Problem::at(
+                codes::PRODUCT_NOT_IN_PLAN,
+                join("usage", k),
+                format!("{k:?} is not in the plan or its add-ons"),
+            ));
         }
     }
     if !problems.is_empty() {
@@ -400,7 +470,13 @@ pub fn quote(book: &PriceBook, req: &QuoteRequest) -> Result<Quote, Error> {
     }
 
     let limits = effective_limits(&plans);
-    let mut cx = Ctx { book, req, currency, scale, problems };
+    let mut cx = Ctx {
+        book,
+        req,
+        currency,
+        scale,
+        problems,
+    };
     let mut lines = Vec::with_capacity(plans.iter().map(|p| p.items.len()).sum::<usize>() + 2);
     let mut dropped = Vec::new();
     for plan in &plans {
@@ -423,7 +499,10 @@ pub fn quote(book: &PriceBook, req: &QuoteRequest) -> Result<Quote, Error> {
             None => subtotal.checked_add(l.value).map(|v| subtotal = v),
         };
         if r.is_none() {
-            return Err(Error::one(Problem::general(codes::ARITHMETIC_OVERFLOW, "the total exceeds the exact decimal range")));
+            return Err(Error::one(Problem::general(
+                codes::ARITHMETIC_OVERFLOW,
+                "the total exceeds the exact decimal range",
+            )));
         }
     }
     let total = subtotal - discount;
@@ -436,10 +515,13 @@ pub fn quote(book: &PriceBook, req: &QuoteRequest) -> Result<Quote, Error> {
         }
     }
     let credits = (!credits.is_empty()).then(|| {
-        credits.into_iter().map(|(k, v)| {
-            let s = book.scale_of(&k).unwrap_or(0);
-            (k, fmt_money(v, s))
-        }).collect()
+        credits
+            .into_iter()
+            .map(|(k, v)| {
+                let s = book.scale_of(&k).unwrap_or(0);
+                (k, fmt_money(v, s))
+            })
+            .collect()
     });
     Ok(Quote {
         currency: currency.to_string(),
@@ -453,7 +535,11 @@ pub fn quote(book: &PriceBook, req: &QuoteRequest) -> Result<Quote, Error> {
         total: fmt_money(total, scale),
         credits,
         limits: (!limits.named.is_empty()).then(|| {
-            limits.named.iter().map(|(k, v)| (k.clone(), v.map_or_else(|| "unlimited".to_string(), fmt_qty))).collect()
+            limits
+                .named
+                .iter()
+                .map(|(k, v)| (k.clone(), v.map_or_else(|| "unlimited".to_string(), fmt_qty)))
+                .collect()
         }),
         features: (!features.is_empty()).then_some(features),
         dropped: (!dropped.is_empty()).then_some(dropped),
@@ -505,15 +591,31 @@ fn usage_cap(limits: &Limits, product: &str, item: &PlanItem) -> Option<Decimal>
 fn seat_quantity(cx: &Ctx, plan: &Plan) -> Decimal {
     let mut total = Decimal::ZERO;
     for it in &plan.items {
-        if cx.book.product(&it.product).is_some_and(|p| p.kind == ProductType::Seat) {
-            let q = cx.req.quantities.get(&it.product).copied().or(it.min_quantity).unwrap_or(Decimal::ZERO);
+        if cx
+            .book
+            .product(&it.product)
+            .is_some_and(|p| p.kind == ProductType::Seat)
+        {
+            let q = cx
+                .req
+                .quantities
+                .get(&it.product)
+                .copied()
+                .or(it.min_quantity)
+                .unwrap_or(Decimal::ZERO);
             total = total.checked_add(q).unwrap_or(Decimal::MAX);
         }
     }
     total
 }
 
-fn plan_lines<'b>(cx: &mut Ctx<'b>, plan: &'b Plan, limits: &Limits, lines: &mut Vec<Line>, dropped: &mut Vec<Dropped>) {
+fn plan_lines<'b>(
+    cx: &mut Ctx<'b>,
+    plan: &'b Plan,
+    limits: &Limits,
+    lines: &mut Vec<Line>,
+    dropped: &mut Vec<Dropped>,
+) {
     let req = cx.req;
     if req.include_setup {
         if let Some(fee) = plan.setup_fee {
@@ -525,14 +627,25 @@ fn plan_lines<'b>(cx: &mut Ctx<'b>, plan: &'b Plan, limits: &Limits, lines: &mut
                 ));
             } else {
                 let value = cx.round(fee, cx.scale);
-                lines.push(simple_line(plan, &plan.id, LineKind::Setup, format!("{} setup fee", plan.name), "1".into(), value, fee, cx.scale));
+                lines.push(simple_line(
+                    plan,
+                    &plan.id,
+                    LineKind::Setup,
+                    format!("{} setup fee", plan.name),
+                    "1".into(),
+                    value,
+                    fee,
+                    cx.scale,
+                ));
             }
         }
     }
     let first_advance = lines.len();
     let seats = seat_quantity(cx, plan);
     for item in &plan.items {
-        let Some(product) = cx.book.product(&item.product) else { continue };
+        let Some(product) = cx.book.product(&item.product) else {
+            continue;
+        };
         match product.kind {
             ProductType::OneTime if !req.include_setup => {}
             ProductType::Metered => usage_lines(cx, plan, product, item, seats, limits, lines, dropped),
@@ -546,7 +659,10 @@ fn plan_lines<'b>(cx: &mut Ctx<'b>, plan: &'b Plan, limits: &Limits, lines: &mut
                 .filter(|l| matches!(l.kind, LineKind::Recurring | LineKind::Seat) && l.currency.is_none())
                 .map(|l| l.value)
                 .fold(Decimal::ZERO, |a, b| a.checked_add(b).unwrap_or(Decimal::MAX));
-            let exact = match base.checked_mul(d.percent).and_then(|v| v.checked_div(Decimal::ONE_HUNDRED)) {
+            let exact = match base
+                .checked_mul(d.percent)
+                .and_then(|v| v.checked_div(Decimal::ONE_HUNDRED))
+            {
                 Some(v) => v,
                 None => {
                     cx.overflow("periods");
@@ -569,7 +685,16 @@ fn plan_lines<'b>(cx: &mut Ctx<'b>, plan: &'b Plan, limits: &Limits, lines: &mut
 }
 
 #[allow(clippy::too_many_arguments)]
-fn simple_line(plan: &Plan, product: &str, kind: LineKind, description: String, quantity: String, value: Decimal, exact: Decimal, scale: u32) -> Line {
+fn simple_line(
+    plan: &Plan,
+    product: &str,
+    kind: LineKind,
+    description: String,
+    quantity: String,
+    value: Decimal,
+    exact: Decimal,
+    scale: u32,
+) -> Line {
     Line {
         plan: plan.id.clone(),
         product: product.to_string(),
@@ -620,14 +745,22 @@ fn fixed_line<'b>(cx: &mut Ctx<'b>, plan: &'b Plan, product: &'b Product, item: 
             return;
         }
     }
-    let Some(priced) = price_one(cx, product, item, None, &qpath) else { return };
+    let Some(priced) = price_one(cx, product, item, None, &qpath) else {
+        return;
+    };
     let (amounts, unit, source, price) = priced;
-    let multiplier = if kind == LineKind::Setup { Decimal::ONE } else { Decimal::from(req.periods) };
+    let multiplier = if kind == LineKind::Setup {
+        Decimal::ONE
+    } else {
+        Decimal::from(req.periods)
+    };
     let charge = match charge_quantity(price.model, amounts, qty, true) {
         Ok(c) => c,
         Err(Overflow) => return cx.overflow(&qpath),
     };
-    let Some(exact) = charge.amount.checked_mul(multiplier) else { return cx.overflow(&qpath) };
+    let Some(exact) = charge.amount.checked_mul(multiplier) else {
+        return cx.overflow(&qpath);
+    };
     let scale = cx.book.scale_of(unit).unwrap_or(cx.scale);
     let value = cx.round(exact, scale);
     let mut description = match kind {
@@ -657,10 +790,21 @@ fn fixed_line<'b>(cx: &mut Ctx<'b>, plan: &'b Plan, product: &'b Product, item: 
     });
 }
 
-type Priced<'b> = (&'b crate::price_book::PriceAmounts, &'b str, Source<'b>, &'b crate::price_book::Price);
+type Priced<'b> = (
+    &'b crate::price_book::PriceAmounts,
+    &'b str,
+    Source<'b>,
+    &'b crate::price_book::Price,
+);
 
 /// Resolves an unkeyed price (or a keyed one for `key`) in the quote currency.
-fn price_one<'b>(cx: &mut Ctx<'b>, product: &'b Product, item: &'b PlanItem, key: Option<&str>, path: &str) -> Option<Priced<'b>> {
+fn price_one<'b>(
+    cx: &mut Ctx<'b>,
+    product: &'b Product,
+    item: &'b PlanItem,
+    key: Option<&str>,
+    path: &str,
+) -> Option<Priced<'b>> {
     match resolve(cx.book, product, item, key, cx.req.customer.as_deref(), cx.req.at) {
         Resolution::Priced { price, source, .. } => match amounts_in(cx.book, price, cx.currency) {
             Some((a, unit)) => Some((a, unit, source, price)),
@@ -674,7 +818,11 @@ fn price_one<'b>(cx: &mut Ctx<'b>, product: &'b Product, item: &'b PlanItem, key
             }
         },
         _ => {
-            cx.problems.push(Problem::at(codes::UNKNOWN_PRICE_KEY, path, format!("{:?} has no price for this key", product.id)));
+            cx.problems.push(Problem::at(
+                codes::UNKNOWN_PRICE_KEY,
+                path,
+                format!("{:?} has no price for this key", product.id),
+            ));
             None
         }
     }
@@ -738,13 +886,20 @@ fn usage_lines<'b>(
     if let Some(cap) = usage_cap(limits, &product.id, item) {
         let mut total = Decimal::ZERO;
         for (_, u) in &entries {
-            total = total.checked_add(usage_quantity(*u).unwrap_or(Decimal::MAX)).unwrap_or(Decimal::MAX);
+            total = total
+                .checked_add(usage_quantity(*u).unwrap_or(Decimal::MAX))
+                .unwrap_or(Decimal::MAX);
         }
         if total > cap {
             cx.problems.push(Problem::at(
                 codes::LIMIT_EXCEEDED,
                 &upath,
-                format!("usage {} of {:?} is above the limit of {}", fmt_qty(total), product.id, fmt_qty(cap)),
+                format!(
+                    "usage {} of {:?} is above the limit of {}",
+                    fmt_qty(total),
+                    product.id,
+                    fmt_qty(cap)
+                ),
             ));
             return;
         }
@@ -760,9 +915,17 @@ fn usage_lines<'b>(
         };
         let resolution = resolve(cx.book, product, item, key, cx.req.customer.as_deref(), cx.req.at);
         let (price, source, remapped) = match resolution {
-            Resolution::Priced { price, source, remapped } => (price, source, remapped),
+            Resolution::Priced {
+                price,
+                source,
+                remapped,
+            } => (price, source, remapped),
             Resolution::Dropped => {
-                dropped.push(Dropped { product: product.id.clone(), price_key: key.unwrap_or_default().to_string(), quantity: fmt_qty(qty) });
+                dropped.push(Dropped {
+                    product: product.id.clone(),
+                    price_key: key.unwrap_or_default().to_string(),
+                    quantity: fmt_qty(qty),
+                });
                 continue;
             }
             Resolution::Rejected => {
@@ -782,7 +945,11 @@ fn usage_lines<'b>(
             ));
             continue;
         };
-        let included = if has_allowance { qty.min(allowance) } else { Decimal::ZERO };
+        let included = if has_allowance {
+            qty.min(allowance)
+        } else {
+            Decimal::ZERO
+        };
         allowance -= included;
         let billable = qty - included;
         let charge = match u {
@@ -805,7 +972,10 @@ fn usage_lines<'b>(
         let value = cx.round(charge.amount, scale);
         let mut description = product.name.clone();
         if let Some(k) = key {
-            description = price.display_name.clone().unwrap_or_else(|| format!("{} {}", product.name, k));
+            description = price
+                .display_name
+                .clone()
+                .unwrap_or_else(|| format!("{} {}", product.name, k));
         }
         let transactions = match u {
             Some(Usage::Transactions(tx)) => Some(fmt_qty(tx.count())),
@@ -838,7 +1008,9 @@ fn usage_quantity(u: Option<&Usage>) -> Result<Decimal, Overflow> {
         None => Ok(Decimal::ZERO),
         Some(Usage::Quantity(q)) => Ok(*q),
         Some(Usage::Transactions(tx)) => tx.total(),
-        Some(Usage::Keyed(m)) => m.values().try_fold(Decimal::ZERO, |s, u| usage_quantity(Some(u)).and_then(|q| crate::price::add(s, q))),
+        Some(Usage::Keyed(m)) => m.values().try_fold(Decimal::ZERO, |s, u| {
+            usage_quantity(Some(u)).and_then(|q| crate::price::add(s, q))
+        }),
     }
 }
 
@@ -884,13 +1056,22 @@ pub fn compare(book: &PriceBook, req: &QuoteRequest) -> Result<Comparison, Error
             Ok(q) => priced.push((
                 q.total_value,
                 i,
-                ComparedPlan { plan: plan.id.clone(), name: plan.name.clone(), total: Some(q.total), error: None },
+                ComparedPlan {
+                    plan: plan.id.clone(),
+                    name: plan.name.clone(),
+                    total: Some(q.total),
+                    error: None,
+                },
             )),
             Err(e) => failed.push(ComparedPlan {
                 plan: plan.id.clone(),
                 name: plan.name.clone(),
                 total: None,
-                error: Some(e.errors.into_iter().next().unwrap_or(Problem { code: e.code, message: e.message, path: e.path })),
+                error: Some(e.errors.into_iter().next().unwrap_or(Problem {
+                    code: e.code,
+                    message: e.message,
+                    path: e.path,
+                })),
             }),
         }
     }
@@ -898,7 +1079,12 @@ pub fn compare(book: &PriceBook, req: &QuoteRequest) -> Result<Comparison, Error
     let cheapest = priced.first().map(|p| p.2.plan.clone());
     let mut plans: Vec<ComparedPlan> = priced.into_iter().map(|p| p.2).collect();
     plans.extend(failed);
-    Ok(Comparison { currency, plans, cheapest, price_book: book.hash().to_string() })
+    Ok(Comparison {
+        currency,
+        plans,
+        cheapest,
+        price_book: book.hash().to_string(),
+    })
 }
 
 // ------------------------------------------------------------------- JSON

@@ -90,20 +90,38 @@ pub fn resolve<'b>(
     at: Option<Timestamp>,
 ) -> Resolution<'b> {
     if let Some(o) = find_override(book, customer, &product.id, key, at) {
-        return Resolution::Priced { price: &o.price, source: Source::Override(o), remapped: false };
+        return Resolution::Priced {
+            price: &o.price,
+            source: Source::Override(o),
+            remapped: false,
+        };
     }
     if let Some(p) = &item.price {
-        return Resolution::Priced { price: p, source: Source::Item, remapped: false };
+        return Resolution::Priced {
+            price: p,
+            source: Source::Item,
+            remapped: false,
+        };
     }
-    let Some(prices) = &item.prices else { return Resolution::Rejected };
+    let Some(prices) = &item.prices else {
+        return Resolution::Rejected;
+    };
     if let Some(p) = key.and_then(|k| prices.get(k)) {
-        return Resolution::Priced { price: p, source: Source::Item, remapped: false };
+        return Resolution::Priced {
+            price: p,
+            source: Source::Item,
+            remapped: false,
+        };
     }
     match product.policy() {
         UnmatchedPolicy::Reject => Resolution::Rejected,
         UnmatchedPolicy::Drop => Resolution::Dropped,
         UnmatchedPolicy::UseDefault => match product.default_price_key.as_ref().and_then(|d| prices.get(d)) {
-            Some(p) => Resolution::Priced { price: p, source: Source::Item, remapped: true },
+            Some(p) => Resolution::Priced {
+                price: p,
+                source: Source::Item,
+                remapped: true,
+            },
             None => Resolution::Rejected,
         },
     }
@@ -117,5 +135,8 @@ pub fn amounts_in<'b>(book: &'b PriceBook, price: &'b Price, currency: &'b str) 
     if own == currency || book.is_custom_unit(own) {
         return Some((&price.amounts, own));
     }
-    price.currency_options.get_key_value(currency).map(|(k, a)| (a, k.as_str()))
+    price
+        .currency_options
+        .get_key_value(currency)
+        .map(|(k, a)| (a, k.as_str()))
 }

@@ -45,7 +45,13 @@ fn book(proration: &str) -> PriceBook {
 }
 
 fn sub(plan: &str, start: &str, anchor: Option<&str>, seats: &str) -> Subscription {
-    let mut s = Subscription { customer: "cus_1".into(), plan: plan.into(), start: Some(t(start)), anchor: anchor.map(t), ..Default::default() };
+    let mut s = Subscription {
+        customer: "cus_1".into(),
+        plan: plan.into(),
+        start: Some(t(start)),
+        anchor: anchor.map(t),
+        ..Default::default()
+    };
     if plan == "pro" {
         s.quantities.insert("seats".into(), d(seats));
     }
@@ -57,7 +63,10 @@ fn ev(id: &str, product: &str, time: &str, data: serde_json::Value) -> rating::e
 }
 
 fn line<'a>(inv: &'a Invoice, product: &str) -> &'a rating::meter::InvoiceLine {
-    inv.lines.iter().find(|l| l.product == product).unwrap_or_else(|| panic!("no {product} line in {inv:#?}"))
+    inv.lines
+        .iter()
+        .find(|l| l.product == product)
+        .unwrap_or_else(|| panic!("no {product} line in {inv:#?}"))
 }
 
 fn record(m: &mut Meter, b: &PriceBook, e: &rating::event::UsageEvent) -> rating::meter::Receipt {
@@ -81,11 +90,23 @@ fn allowance_then_overage_and_rollover_across_months() {
     let mut m = subscribe(&b, &sub("pro", "2026-01-01T00:00:00Z", None, "1")).unwrap();
     m.take_invoices();
     // January: 400 GB of 1000 included → 600 roll over into February.
-    let r = record(&mut m, &b, &ev("e1", "bandwidth", "2026-01-10T00:00:00Z", json!({"quantity": "400"})));
+    let r = record(
+        &mut m,
+        &b,
+        &ev("e1", "bandwidth", "2026-01-10T00:00:00Z", json!({"quantity": "400"})),
+    );
     assert_eq!((r.status, r.amount.as_deref()), (Status::Accepted, Some("0.00")));
     // February: allowance 1000 + 600 rolled; 1800 used → 200 billable at 0.15 = 30.00.
-    let r1 = record(&mut m, &b, &ev("e2", "bandwidth", "2026-02-03T00:00:00Z", json!({"quantity": "1500"})));
-    let r2 = record(&mut m, &b, &ev("e3", "bandwidth", "2026-02-20T00:00:00Z", json!({"quantity": "300"})));
+    let r1 = record(
+        &mut m,
+        &b,
+        &ev("e2", "bandwidth", "2026-02-03T00:00:00Z", json!({"quantity": "1500"})),
+    );
+    let r2 = record(
+        &mut m,
+        &b,
+        &ev("e3", "bandwidth", "2026-02-20T00:00:00Z", json!({"quantity": "300"})),
+    );
     assert_eq!(r1.amount.as_deref(), Some("0.00"));
     assert_eq!(r2.amount.as_deref(), Some("30.00"));
     let state = m.allowance_state(&b, t("2026-02-21T00:00:00Z")).unwrap();
@@ -117,21 +138,37 @@ fn three_seats_added_on_day_12_of_a_30_day_period_charge_18_30() {
     let b = book("by_day");
     let mut m = subscribe(&b, &sub("pro", "2026-09-01T00:00:00Z", None, "5")).unwrap();
     m.take_invoices();
-    m.change_quantity(&b, "seats", d("8"), t("2026-09-13T00:00:00Z")).unwrap();
+    m.change_quantity(&b, "seats", d("8"), t("2026-09-13T00:00:00Z"))
+        .unwrap();
     m.advance_to(&b, t("2026-10-01T00:00:00Z")).unwrap();
     let inv = m.take_invoices().remove(0);
-    let pr = inv.lines.iter().find(|l| l.kind == rating::quote::LineKind::Proration).unwrap();
+    let pr = inv
+        .lines
+        .iter()
+        .find(|l| l.kind == rating::quote::LineKind::Proration)
+        .unwrap();
     assert_eq!(pr.amount, "27.00"); // 3 × 15 × 18/30
     assert_eq!(pr.period.start, "2026-09-13T00:00:00Z");
     // Next period is charged in advance for 8 seats.
-    let seats = inv.lines.iter().find(|l| l.kind == rating::quote::LineKind::Seat).unwrap();
-    assert_eq!((seats.amount.as_str(), seats.period.start.as_str()), ("120.00", "2026-10-01T00:00:00Z"));
+    let seats = inv
+        .lines
+        .iter()
+        .find(|l| l.kind == rating::quote::LineKind::Seat)
+        .unwrap();
+    assert_eq!(
+        (seats.amount.as_str(), seats.period.start.as_str()),
+        ("120.00", "2026-10-01T00:00:00Z")
+    );
 }
 
 #[test]
 fn calendar_billing_started_mid_month_prorates_the_first_period() {
     let b = book("by_day");
-    let mut m = subscribe(&b, &sub("pro", "2026-03-15T00:00:00Z", Some("2026-04-01T00:00:00Z"), "1")).unwrap();
+    let mut m = subscribe(
+        &b,
+        &sub("pro", "2026-03-15T00:00:00Z", Some("2026-04-01T00:00:00Z"), "1"),
+    )
+    .unwrap();
     let inv = m.take_invoices().remove(0);
     // Mar 15 → Apr 1 is 17 of March's 31 days: 20 × 17/31 = 10.967… → 10.97.
     assert_eq!(line(&inv, "platform").amount, "10.97");
@@ -148,7 +185,10 @@ fn month_end_anchor_clamps_and_returns() {
     let mut m = subscribe(&b, &sub("pro", "2026-01-31T00:00:00Z", None, "1")).unwrap();
     m.advance_to(&b, t("2026-04-01T00:00:00Z")).unwrap();
     let ends: Vec<String> = m.take_invoices().iter().map(|i| i.period.end.clone()).collect();
-    assert_eq!(ends, ["2026-02-28T00:00:00Z", "2026-02-28T00:00:00Z", "2026-03-31T00:00:00Z"]);
+    assert_eq!(
+        ends,
+        ["2026-02-28T00:00:00Z", "2026-02-28T00:00:00Z", "2026-03-31T00:00:00Z"]
+    );
 }
 
 #[test]
@@ -172,7 +212,10 @@ fn duplicates_repeat_the_first_amount_and_flag_conflicts() {
     assert_eq!(first.amount.as_deref(), Some("30.00"));
     let before = m.clone();
     let again = record(&mut m, &b, &e);
-    assert_eq!((again.status, again.amount.as_deref(), again.conflict), (Status::Duplicate, Some("30.00"), None));
+    assert_eq!(
+        (again.status, again.amount.as_deref(), again.conflict),
+        (Status::Duplicate, Some("30.00"), None)
+    );
     let changed = ev("d1", "bandwidth", "2026-01-02T00:00:00Z", json!({"quantity": "5"}));
     let conflict = record(&mut m, &b, &changed);
     assert_eq!((conflict.status, conflict.conflict), (Status::Duplicate, Some(true)));
@@ -187,19 +230,30 @@ fn time_rules() {
     let r = m.record(&b, &future, t("2026-01-10T00:00:00Z"));
     assert_eq!(r.error.unwrap().code, "event_in_future");
     let ok_future = ev("f2", "bandwidth", "2026-01-10T00:04:00Z", json!({"quantity": "1"}));
-    assert_eq!(m.record(&b, &ok_future, t("2026-01-10T00:00:00Z")).status, Status::Accepted);
+    assert_eq!(
+        m.record(&b, &ok_future, t("2026-01-10T00:00:00Z")).status,
+        Status::Accepted
+    );
     // Into February; a January event within 3 days of grace is a late adjustment.
     m.advance_to(&b, t("2026-02-02T00:00:00Z")).unwrap();
     m.take_invoices();
     let late = ev("l1", "bandwidth", "2026-01-31T12:00:00Z", json!({"quantity": "2000"}));
     let r = m.record(&b, &late, t("2026-02-02T00:00:00Z"));
-    assert_eq!((r.status, r.amount.as_deref()), (Status::Accepted, Some("150.15")), "{r:?}");
+    assert_eq!(
+        (r.status, r.amount.as_deref()),
+        (Status::Accepted, Some("150.15")),
+        "{r:?}"
+    );
     let too_late = ev("l2", "bandwidth", "2026-01-20T00:00:00Z", json!({"quantity": "1"}));
     let r2 = m.record(&b, &too_late, t("2026-02-05T00:00:00Z"));
     assert_eq!(r2.error.map(|e| e.code), Some("event_too_late"));
     m.advance_to(&b, t("2026-03-01T00:00:00Z")).unwrap();
     let inv = m.take_invoices().remove(0);
-    let adj = inv.lines.iter().find(|l| l.period.start == "2026-01-01T00:00:00Z" && l.product == "bandwidth").unwrap();
+    let adj = inv
+        .lines
+        .iter()
+        .find(|l| l.period.start == "2026-01-01T00:00:00Z" && l.product == "bandwidth")
+        .unwrap();
     assert_eq!(adj.amount, "150.15");
 }
 
@@ -207,14 +261,46 @@ fn time_rules() {
 fn keyed_usage_and_unmatched_keys() {
     let b = book("by_second");
     let mut m = subscribe(&b, &sub("pro", "2026-01-01T00:00:00Z", None, "1")).unwrap();
-    let r = record(&mut m, &b, &ev("k1", "domain", "2026-01-02T00:00:00Z", json!({"tld": ".io"})));
+    let r = record(
+        &mut m,
+        &b,
+        &ev("k1", "domain", "2026-01-02T00:00:00Z", json!({"tld": ".io"})),
+    );
     let e = r.error.unwrap();
     assert_eq!((e.code, e.path.as_deref()), ("missing_field", Some("data.quantity")));
-    let r = record(&mut m, &b, &ev("k2", "domain", "2026-01-02T00:00:00Z", json!({"tld": ".io", "quantity": 1})));
-    assert_eq!((r.amount.as_deref(), r.price_key.as_deref()), (Some("35.00"), Some(".io")));
-    let r = record(&mut m, &b, &ev("k4", "domain", "2026-01-02T00:00:00Z", json!({"quantity": 1})));
-    assert_eq!(r.error.map(|e| (e.code, e.path)), Some(("missing_field", Some("data.tld".to_string()))));
-    let r = record(&mut m, &b, &ev("k3", "domain", "2026-01-02T00:00:00Z", json!({"tld": ".xyz", "quantity": 1})));
+    let r = record(
+        &mut m,
+        &b,
+        &ev(
+            "k2",
+            "domain",
+            "2026-01-02T00:00:00Z",
+            json!({"tld": ".io", "quantity": 1}),
+        ),
+    );
+    assert_eq!(
+        (r.amount.as_deref(), r.price_key.as_deref()),
+        (Some("35.00"), Some(".io"))
+    );
+    let r = record(
+        &mut m,
+        &b,
+        &ev("k4", "domain", "2026-01-02T00:00:00Z", json!({"quantity": 1})),
+    );
+    assert_eq!(
+        r.error.map(|e| (e.code, e.path)),
+        Some(("missing_field", Some("data.tld".to_string())))
+    );
+    let r = record(
+        &mut m,
+        &b,
+        &ev(
+            "k3",
+            "domain",
+            "2026-01-02T00:00:00Z",
+            json!({"tld": ".xyz", "quantity": 1}),
+        ),
+    );
     assert_eq!(r.status, Status::Dropped);
 }
 
@@ -223,7 +309,11 @@ fn limits_reject_usage_above_the_cap_without_changing_state() {
     let b = book("by_second");
     let mut m = subscribe(&b, &sub("pro", "2026-01-01T00:00:00Z", None, "1")).unwrap();
     for i in 0..1000 {
-        let r = record(&mut m, &b, &ev(&format!("b{i}"), "builds", "2026-01-02T00:00:00Z", json!({})));
+        let r = record(
+            &mut m,
+            &b,
+            &ev(&format!("b{i}"), "builds", "2026-01-02T00:00:00Z", json!({})),
+        );
         assert_eq!(r.status, Status::Accepted);
     }
     let before = m.products.clone();
@@ -242,9 +332,18 @@ fn cancelling_mid_period_in_a_leap_february_credits_the_unused_part() {
     m.cancel(&b, t("2028-02-15T00:00:00Z"), true).unwrap();
     let inv = m.take_invoices().remove(0);
     // 15 of 29 days unused: platform 20 × 15/29 = 10.34; seats 30 × 15/29 = 15.52.
-    let credits: Vec<&str> = inv.lines.iter().filter(|l| l.kind == rating::quote::LineKind::Credit).map(|l| l.amount.as_str()).collect();
+    let credits: Vec<&str> = inv
+        .lines
+        .iter()
+        .filter(|l| l.kind == rating::quote::LineKind::Credit)
+        .map(|l| l.amount.as_str())
+        .collect();
     assert_eq!(credits, ["-10.34", "-15.52"]);
-    let r = record(&mut m, &b, &ev("after", "bandwidth", "2028-02-16T00:00:00Z", json!({"quantity": 1})));
+    let r = record(
+        &mut m,
+        &b,
+        &ev("after", "bandwidth", "2028-02-16T00:00:00Z", json!({"quantity": 1})),
+    );
     assert_eq!(r.status, Status::Rejected);
 }
 
@@ -252,7 +351,11 @@ fn cancelling_mid_period_in_a_leap_february_credits_the_unused_part() {
 fn meter_state_round_trips_through_json() {
     let b = book("by_second");
     let mut m = subscribe(&b, &sub("pro", "2026-01-01T00:00:00Z", None, "1")).unwrap();
-    record(&mut m, &b, &ev("x", "bandwidth", "2026-01-02T00:00:00Z", json!({"quantity": "1500"})));
+    record(
+        &mut m,
+        &b,
+        &ev("x", "bandwidth", "2026-01-02T00:00:00Z", json!({"quantity": "1500"})),
+    );
     m.take_invoices();
     let text = serde_json::to_string(&m).unwrap();
     let back: Meter = serde_json::from_str(&text).unwrap();

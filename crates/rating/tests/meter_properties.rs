@@ -37,10 +37,22 @@ fn events() -> impl Strategy<Value = Vec<(u8, u32, u32, u8)>> {
     prop::collection::vec((0u8..4, 0u32..50_000, 0u32..40_000, 0u8..2), 1..60)
 }
 
-fn run(evs: &[(u8, u32, u32, u8)], dup_every: usize) -> (HashMap<(String, Option<String>), Decimal>, Vec<rating::meter::Invoice>) {
+fn run(
+    evs: &[(u8, u32, u32, u8)],
+    dup_every: usize,
+) -> (HashMap<(String, Option<String>), Decimal>, Vec<rating::meter::Invoice>) {
     let b = book();
     let start = parse_timestamp("2026-01-01T00:00:00Z").unwrap();
-    let mut m = subscribe(&b, &Subscription { customer: "c".into(), plan: "p".into(), start: Some(start), ..Default::default() }).unwrap();
+    let mut m = subscribe(
+        &b,
+        &Subscription {
+            customer: "c".into(),
+            plan: "p".into(),
+            start: Some(start),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     m.take_invoices();
     let mut sums: HashMap<(String, Option<String>), Decimal> = HashMap::new();
     for (i, (p, q, minute, region)) in evs.iter().enumerate() {
@@ -60,7 +72,8 @@ fn run(evs: &[(u8, u32, u32, u8)], dup_every: usize) -> (HashMap<(String, Option
             assert_eq!(again.status, Status::Duplicate);
         }
     }
-    m.advance_to(&b, parse_timestamp("2026-02-01T00:00:00Z").unwrap()).unwrap();
+    m.advance_to(&b, parse_timestamp("2026-02-01T00:00:00Z").unwrap())
+        .unwrap();
     (sums, m.take_invoices())
 }
 

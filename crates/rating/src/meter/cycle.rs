@@ -10,11 +10,16 @@ use crate::price_book::{Proration, Unlock};
 use crate::quote::{LineKind, TierLine};
 
 fn span(start: Timestamp, end: Timestamp) -> Span {
-    Span { start: ts(start), end: ts(end) }
+    Span {
+        start: ts(start),
+        end: ts(end),
+    }
 }
 
 fn plan_period(book: &PriceBook, plan: &str) -> Period {
-    book.plan(plan).map(|p| p.period).unwrap_or(Period::new(crate::period::PeriodUnit::Month, 1))
+    book.plan(plan)
+        .map(|p| p.period)
+        .unwrap_or(Period::new(crate::period::PeriodUnit::Month, 1))
 }
 
 fn err(code: &'static str, path: &str, message: impl Into<String>) -> Error {
@@ -22,11 +27,21 @@ fn err(code: &'static str, path: &str, message: impl Into<String>) -> Error {
 }
 
 fn overflow_err() -> Error {
-    err(codes::ARITHMETIC_OVERFLOW, "", "an amount exceeds the exact decimal range")
+    err(
+        codes::ARITHMETIC_OVERFLOW,
+        "",
+        "an amount exceeds the exact decimal range",
+    )
 }
 
 /// The proration factor of `[from, end)` within `[full_start, full_end)`.
-pub(crate) fn factor(mode: Proration, from: Timestamp, end: Timestamp, full_start: Timestamp, full_end: Timestamp) -> Decimal {
+pub(crate) fn factor(
+    mode: Proration,
+    from: Timestamp,
+    end: Timestamp,
+    full_start: Timestamp,
+    full_end: Timestamp,
+) -> Decimal {
     let (num, den) = match mode {
         Proration::None => return Decimal::ONE,
         Proration::BySecond => ((end - from).num_seconds(), (full_end - full_start).num_seconds()),
@@ -69,17 +84,30 @@ fn open_products(m: &Meter, book: &PriceBook, rolled: &IndexMap<String, Decimal>
             .items
             .iter()
             .filter(|it| book.product(&it.product).is_some_and(|p| p.kind == ProductType::Seat))
-            .map(|it| m.quantities.get(&it.product).copied().or(it.min_quantity).unwrap_or(Decimal::ZERO))
+            .map(|it| {
+                m.quantities
+                    .get(&it.product)
+                    .copied()
+                    .or(it.min_quantity)
+                    .unwrap_or(Decimal::ZERO)
+            })
             .fold(Decimal::ZERO, |a, b| a.checked_add(b).unwrap_or(Decimal::MAX));
         for item in &plan.items {
-            let Some(product) = book.product(&item.product) else { continue };
+            let Some(product) = book.product(&item.product) else {
+                continue;
+            };
             if product.kind != ProductType::Metered || out.contains_key(&product.id) {
                 continue;
             }
             let included = item
                 .included_quantity
                 .unwrap_or(Decimal::ZERO)
-                .checked_add(item.included_per_seat.unwrap_or(Decimal::ZERO).checked_mul(seats).unwrap_or(Decimal::MAX))
+                .checked_add(
+                    item.included_per_seat
+                        .unwrap_or(Decimal::ZERO)
+                        .checked_mul(seats)
+                        .unwrap_or(Decimal::MAX),
+                )
                 .unwrap_or(Decimal::MAX);
             let mut ps = ProductState {
                 included,
@@ -88,10 +116,24 @@ fn open_products(m: &Meter, book: &PriceBook, rolled: &IndexMap<String, Decimal>
                 keys: Default::default(),
             };
             if product.price_key_label.is_none() && !m.period.trial {
-                if let Resolution::Priced { price, remapped, .. } = resolve(book, product, item, None, Some(&m.customer), Some(m.period.start)) {
+                if let Resolution::Priced { price, remapped, .. } =
+                    resolve(book, product, item, None, Some(&m.customer), Some(m.period.start))
+                {
                     if let Some((a, unit)) = amounts_in(book, price, &book.doc().currency) {
-                        let base = usage::base_charge(LinePrice { model: price.model, amounts: a }).unwrap_or(Decimal::ZERO);
-                        ps.keys.insert(String::new(), KeyState { exact: base, unit: unit.to_string(), remapped, ..Default::default() });
+                        let base = usage::base_charge(LinePrice {
+                            model: price.model,
+                            amounts: a,
+                        })
+                        .unwrap_or(Decimal::ZERO);
+                        ps.keys.insert(
+                            String::new(),
+                            KeyState {
+                                exact: base,
+                                unit: unit.to_string(),
+                                remapped,
+                                ..Default::default()
+                            },
+                        );
                     }
                 }
             }
@@ -102,24 +144,50 @@ fn open_products(m: &Meter, book: &PriceBook, rolled: &IndexMap<String, Decimal>
 }
 
 pub(crate) fn subscribe(book: &PriceBook, sub: &Subscription) -> Result<Meter, Error> {
-    let start = sub.start.ok_or_else(|| err(codes::MISSING_FIELD, "start", "start is required"))?;
+    let start = sub
+        .start
+        .ok_or_else(|| err(codes::MISSING_FIELD, "start", "start is required"))?;
     let base = match book.plan(&sub.plan) {
         None => return Err(err(codes::UNKNOWN_PLAN, "plan", format!("no plan {:?}", sub.plan))),
-        Some(p) if p.addon => return Err(err(codes::WRONG_PLAN_KIND, "plan", format!("{:?} is an add-on", sub.plan))),
+        Some(p) if p.addon => {
+            return Err(err(
+                codes::WRONG_PLAN_KIND,
+                "plan",
+                format!("{:?} is an add-on", sub.plan),
+            ))
+        }
         Some(p) => p,
     };
     for (i, a) in sub.addons.iter().enumerate() {
         match book.plan(a) {
             Some(p) if p.addon && !sub.addons[..i].contains(a) => {}
-            _ => return Err(err(codes::WRONG_PLAN_KIND, &crate::json::index("addons", i), format!("{a:?} is not an add-on of this book (or is listed twice)"))),
+            _ => {
+                return Err(err(
+                    codes::WRONG_PLAN_KIND,
+                    &crate::json::index("addons", i),
+                    format!("{a:?} is not an add-on of this book (or is listed twice)"),
+                ))
+            }
         }
     }
-    let trial_end = base.trial_days.filter(|d| *d > 0).map(|d| start + Duration::days(i64::from(d)));
+    let trial_end = base
+        .trial_days
+        .filter(|d| *d > 0)
+        .map(|d| start + Duration::days(i64::from(d)));
     let first = trial_end.unwrap_or(start);
     let anchor = sub.anchor.unwrap_or(first);
-    let window = book.doc().dedup_window.and_then(|w| w.boundary(start, 1)).map_or(DEFAULT_DEDUP_SECONDS, |e| (e - start).num_seconds());
+    let window = book
+        .doc()
+        .dedup_window
+        .and_then(|w| w.boundary(start, 1))
+        .map_or(DEFAULT_DEDUP_SECONDS, |e| (e - start).num_seconds());
     let period = match trial_end {
-        Some(te) => OpenPeriod { start, end: te, full_start: start, trial: true },
+        Some(te) => OpenPeriod {
+            start,
+            end: te,
+            full_start: start,
+            trial: true,
+        },
         None => first_paid(base.period, anchor, first)?,
     };
     let mut m = Meter {
@@ -147,8 +215,16 @@ pub(crate) fn subscribe(book: &PriceBook, sub: &Subscription) -> Result<Meter, E
     for (k, q) in &sub.quantities {
         let path = join("quantities", k);
         match m.item_for(book, k) {
-            Some((_, it)) if book.product(k).is_some_and(|p| p.kind != ProductType::Metered) => check_bounds(it, *q, &path)?,
-            _ => return Err(err(codes::PRODUCT_NOT_IN_PLAN, &path, format!("{k:?} is not a seat, recurring or one-time item of the plan"))),
+            Some((_, it)) if book.product(k).is_some_and(|p| p.kind != ProductType::Metered) => {
+                check_bounds(it, *q, &path)?
+            }
+            _ => {
+                return Err(err(
+                    codes::PRODUCT_NOT_IN_PLAN,
+                    &path,
+                    format!("{k:?} is not a seat, recurring or one-time item of the plan"),
+                ))
+            }
         }
         m.quantities.insert(k.clone(), *q);
     }
@@ -166,14 +242,34 @@ pub(crate) fn subscribe(book: &PriceBook, sub: &Subscription) -> Result<Meter, E
     let mut lines = Vec::new();
     for plan in m.plans(book) {
         if let Some(fee) = plan.setup_fee {
-            lines.push(money_line(book, plan, &plan.id, LineKind::Setup, format!("{} setup fee", plan.name), span(start, m.period.end), Decimal::ONE, fee, None));
+            lines.push(money_line(
+                book,
+                plan,
+                &plan.id,
+                LineKind::Setup,
+                format!("{} setup fee", plan.name),
+                span(start, m.period.end),
+                Decimal::ONE,
+                fee,
+                None,
+            ));
         }
         for it in &plan.items {
             if let Some(p) = book.product(&it.product).filter(|p| p.kind == ProductType::OneTime) {
                 let q = m.quantities.get(&p.id).copied().unwrap_or(Decimal::ONE);
                 if let Some((model, a)) = item_price(&m, book, p, it, start) {
                     let exact = charge_quantity(model, a, q, false).map_err(|_| overflow_err())?.amount;
-                    lines.push(money_line(book, plan, &p.id, LineKind::Setup, p.name.clone(), span(start, m.period.end), q, exact, None));
+                    lines.push(money_line(
+                        book,
+                        plan,
+                        &p.id,
+                        LineKind::Setup,
+                        p.name.clone(),
+                        span(start, m.period.end),
+                        q,
+                        exact,
+                        None,
+                    ));
                 }
             }
         }
@@ -189,12 +285,20 @@ pub(crate) fn subscribe(book: &PriceBook, sub: &Subscription) -> Result<Meter, E
 fn check_bounds(it: &PlanItem, q: Decimal, path: &str) -> Result<(), Error> {
     if let Some(min) = it.min_quantity {
         if q < min {
-            return Err(err(codes::BELOW_MIN_QUANTITY, path, format!("at least {} required", fmt_qty(min))));
+            return Err(err(
+                codes::BELOW_MIN_QUANTITY,
+                path,
+                format!("at least {} required", fmt_qty(min)),
+            ));
         }
     }
     if let Some(max) = it.max_quantity {
         if q > max {
-            return Err(err(codes::ABOVE_MAX_QUANTITY, path, format!("at most {} allowed", fmt_qty(max))));
+            return Err(err(
+                codes::ABOVE_MAX_QUANTITY,
+                path,
+                format!("at most {} allowed", fmt_qty(max)),
+            ));
         }
     }
     Ok(())
@@ -202,19 +306,44 @@ fn check_bounds(it: &PlanItem, q: Decimal, path: &str) -> Result<(), Error> {
 
 /// The first paid period: from `first` to the next anchor boundary.
 fn first_paid(period: Period, anchor: Timestamp, first: Timestamp) -> Result<OpenPeriod, Error> {
-    let (_, s, e) = period.containing(anchor, first).ok_or_else(|| err(codes::OUT_OF_RANGE, "anchor", "the period falls outside the calendar"))?;
-    Ok(OpenPeriod { start: first, end: e, full_start: s, trial: false })
+    let (_, s, e) = period
+        .containing(anchor, first)
+        .ok_or_else(|| err(codes::OUT_OF_RANGE, "anchor", "the period falls outside the calendar"))?;
+    Ok(OpenPeriod {
+        start: first,
+        end: e,
+        full_start: s,
+        trial: false,
+    })
 }
 
-fn item_price<'b>(m: &Meter, book: &'b PriceBook, product: &'b Product, item: &'b PlanItem, at: Timestamp) -> Option<(PriceModel, &'b crate::price_book::PriceAmounts)> {
+fn item_price<'b>(
+    m: &Meter,
+    book: &'b PriceBook,
+    product: &'b Product,
+    item: &'b PlanItem,
+    at: Timestamp,
+) -> Option<(PriceModel, &'b crate::price_book::PriceAmounts)> {
     match resolve(book, product, item, None, Some(&m.customer), Some(at)) {
-        Resolution::Priced { price, .. } => amounts_in(book, price, &book.doc().currency).map(|(a, _)| (price.model, a)),
+        Resolution::Priced { price, .. } => {
+            amounts_in(book, price, &book.doc().currency).map(|(a, _)| (price.model, a))
+        }
         _ => None,
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn money_line(book: &PriceBook, plan: &Plan, product: &str, kind: LineKind, description: String, period: Span, qty: Decimal, exact: Decimal, tiers: Option<Vec<TierLine>>) -> InvoiceLine {
+fn money_line(
+    book: &PriceBook,
+    plan: &Plan,
+    product: &str,
+    kind: LineKind,
+    description: String,
+    period: Span,
+    qty: Decimal,
+    exact: Decimal,
+    tiers: Option<Vec<TierLine>>,
+) -> InvoiceLine {
     let scale = book.scale_of(&book.doc().currency).unwrap_or(2);
     let value = book.doc().rounding.round(exact, scale);
     InvoiceLine {
@@ -239,11 +368,23 @@ fn money_line(book: &PriceBook, plan: &Plan, product: &str, kind: LineKind, desc
 /// partial first period; remembers what was paid.
 fn advance_lines(m: &mut Meter, book: &PriceBook, lines: &mut Vec<InvoiceLine>) -> Result<(), Error> {
     let full_end = plan_period(book, &m.plan).boundary(m.anchor, 0).map(|_| ()).and(
-        plan_period(book, &m.plan).containing(m.anchor, m.period.full_start).map(|(_, _, e)| e),
+        plan_period(book, &m.plan)
+            .containing(m.anchor, m.period.full_start)
+            .map(|(_, _, e)| e),
     );
     let full_end = full_end.unwrap_or(m.period.end);
-    let f = factor(book.doc().proration, m.period.start, m.period.end, m.period.full_start, full_end);
-    let f = if m.period.start == m.period.full_start { Decimal::ONE } else { f };
+    let f = factor(
+        book.doc().proration,
+        m.period.start,
+        m.period.end,
+        m.period.full_start,
+        full_end,
+    );
+    let f = if m.period.start == m.period.full_start {
+        Decimal::ONE
+    } else {
+        f
+    };
     m.paid.clear();
     for plan in m.plans(book) {
         for it in &plan.items {
@@ -253,16 +394,40 @@ fn advance_lines(m: &mut Meter, book: &PriceBook, lines: &mut Vec<InvoiceLine>) 
                 ProductType::Seat => LineKind::Seat,
                 _ => continue,
             };
-            let q = m.quantities.get(&p.id).copied().unwrap_or(if kind == LineKind::Seat { Decimal::ZERO } else { Decimal::ONE });
-            let Some((model, a)) = item_price(m, book, p, it, m.period.start) else { continue };
+            let q = m.quantities.get(&p.id).copied().unwrap_or(if kind == LineKind::Seat {
+                Decimal::ZERO
+            } else {
+                Decimal::ONE
+            });
+            let Some((model, a)) = item_price(m, book, p, it, m.period.start) else {
+                continue;
+            };
             let full = charge_quantity(model, a, q, false).map_err(|_| overflow_err())?.amount;
             let exact = mul(full, f).map_err(|_| overflow_err())?;
-            let mut description = if kind == LineKind::Seat { format!("{} × {}", p.name, fmt_qty(q)) } else { p.name.clone() };
+            let mut description = if kind == LineKind::Seat {
+                format!("{} × {}", p.name, fmt_qty(q))
+            } else {
+                p.name.clone()
+            };
             if f != Decimal::ONE {
                 description.push_str(&format!(" (prorated {})", fmt_qty(f.round_dp(6))));
             }
-            lines.push(money_line(book, plan, &p.id, kind, description, span(m.period.start, m.period.end), q, exact, None));
-            m.paid.push(Paid { plan: plan.id.clone(), product: p.id.clone(), exact });
+            lines.push(money_line(
+                book,
+                plan,
+                &p.id,
+                kind,
+                description,
+                span(m.period.start, m.period.end),
+                q,
+                exact,
+                None,
+            ));
+            m.paid.push(Paid {
+                plan: plan.id.clone(),
+                product: p.id.clone(),
+                exact,
+            });
         }
     }
     Ok(())
@@ -270,7 +435,10 @@ fn advance_lines(m: &mut Meter, book: &PriceBook, lines: &mut Vec<InvoiceLine>) 
 
 fn invoice(m: &Meter, book: &PriceBook, issued: Timestamp, period: Span, lines: Vec<InvoiceLine>) -> Invoice {
     let scale = book.scale_of(&book.doc().currency).unwrap_or(2);
-    let total = lines.iter().filter(|l| l.currency.is_none()).fold(Decimal::ZERO, |s, l| s.checked_add(l.value).unwrap_or(s));
+    let total = lines
+        .iter()
+        .filter(|l| l.currency.is_none())
+        .fold(Decimal::ZERO, |s, l| s.checked_add(l.value).unwrap_or(s));
     Invoice {
         customer: m.customer.clone(),
         issued_at: ts(issued),
@@ -291,33 +459,54 @@ fn usage_lines(m: &Meter, book: &PriceBook, end: Timestamp, out: &mut Vec<Invoic
     let currency = book.doc().currency.as_str();
     for (pid, ps) in &m.products {
         let Some(product) = book.product(pid) else { continue };
-        let Some((plan, item)) = m.item_for(book, pid) else { continue };
+        let Some((plan, item)) = m.item_for(book, pid) else {
+            continue;
+        };
         let mut remaining = ps.allowance();
         for (key, ks) in &ps.keys {
-            let included = if ps.has_allowance { ks.quantity.min(remaining) } else { Decimal::ZERO };
+            let included = if ps.has_allowance {
+                ks.quantity.min(remaining)
+            } else {
+                Decimal::ZERO
+            };
             remaining -= included;
             let scale = book.scale_of(&ks.unit).unwrap_or(2);
             let value = book.doc().rounding.round(ks.exact, scale);
             let keyed = product.price_key_label.is_some();
-            let tiers = match resolve(book, product, item, keyed.then_some(key.as_str()), Some(&m.customer), Some(end)) {
-                Resolution::Priced { price, .. } if matches!(price.model, PriceModel::Graduated | PriceModel::Volume) => amounts_in(book, price, currency)
-                    .and_then(|(a, _)| charge_quantity(price.model, a, ks.billable, true).ok())
-                    .and_then(|c| c.tiers)
-                    .map(|ts| {
-                        ts.into_iter()
-                            .map(|t| TierLine {
-                                index: t.index,
-                                quantity: fmt_qty(t.quantity),
-                                unit_amount: t.unit_amount.map(|u| fmt_exact(u, scale)),
-                                percent: t.percent.map(fmt_qty),
-                                flat_amount: fmt_exact(t.flat_amount, scale),
-                                amount: fmt_exact(t.amount, scale),
-                            })
-                            .collect()
-                    }),
+            let tiers = match resolve(
+                book,
+                product,
+                item,
+                keyed.then_some(key.as_str()),
+                Some(&m.customer),
+                Some(end),
+            ) {
+                Resolution::Priced { price, .. }
+                    if matches!(price.model, PriceModel::Graduated | PriceModel::Volume) =>
+                {
+                    amounts_in(book, price, currency)
+                        .and_then(|(a, _)| charge_quantity(price.model, a, ks.billable, true).ok())
+                        .and_then(|c| c.tiers)
+                        .map(|ts| {
+                            ts.into_iter()
+                                .map(|t| TierLine {
+                                    index: t.index,
+                                    quantity: fmt_qty(t.quantity),
+                                    unit_amount: t.unit_amount.map(|u| fmt_exact(u, scale)),
+                                    percent: t.percent.map(fmt_qty),
+                                    flat_amount: fmt_exact(t.flat_amount, scale),
+                                    amount: fmt_exact(t.amount, scale),
+                                })
+                                .collect()
+                        })
+                }
                 _ => None,
             };
-            let description = if keyed { format!("{} {}", product.name, key) } else { product.name.clone() };
+            let description = if keyed {
+                format!("{} {}", product.name, key)
+            } else {
+                product.name.clone()
+            };
             out.push(InvoiceLine {
                 plan: plan.id.clone(),
                 product: pid.clone(),
@@ -348,7 +537,11 @@ fn pending_lines(m: &Meter, book: &PriceBook, out: &mut Vec<InvoiceLine>) {
             plan: p.plan.clone(),
             product: p.product.clone(),
             price_key: p.price_key.clone(),
-            kind: if p.kind == "proration" { LineKind::Proration } else { LineKind::Usage },
+            kind: if p.kind == "proration" {
+                LineKind::Proration
+            } else {
+                LineKind::Usage
+            },
             description: p.description.clone(),
             period: span(p.start, p.end),
             quantity: fmt_qty(p.quantity),
@@ -364,12 +557,27 @@ fn pending_lines(m: &Meter, book: &PriceBook, out: &mut Vec<InvoiceLine>) {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn add_late(m: &mut Meter, item: &PlanItem, product: &Product, key: &str, t: Timestamp, qty: Decimal, amount: Decimal, unit: &str) {
-    let Some(c) = m.closed.iter().find(|c| c.start <= t && t < c.end) else { return };
+pub(crate) fn add_late(
+    m: &mut Meter,
+    item: &PlanItem,
+    product: &Product,
+    key: &str,
+    t: Timestamp,
+    qty: Decimal,
+    amount: Decimal,
+    unit: &str,
+) {
+    let Some(c) = m.closed.iter().find(|c| c.start <= t && t < c.end) else {
+        return;
+    };
     let (start, end) = (c.start, c.end);
     let plan = m.item_for_plan_id(item);
     let price_key = product.price_key_label.as_ref().map(|_| key.to_string());
-    if let Some(p) = m.pending.iter_mut().find(|p| p.kind == "late" && p.product == product.id && p.price_key == price_key && p.start == start) {
+    if let Some(p) = m
+        .pending
+        .iter_mut()
+        .find(|p| p.kind == "late" && p.product == product.id && p.price_key == price_key && p.start == start)
+    {
         p.quantity = p.quantity.checked_add(qty).unwrap_or(p.quantity);
         p.exact = p.exact.checked_add(amount).unwrap_or(p.exact);
         return;
@@ -414,21 +622,38 @@ impl Meter {
         // Rollover into the next period only.
         let mut rolled = IndexMap::new();
         for (pid, ps) in &self.products {
-            let Some((_, item)) = self.item_for(book, pid) else { continue };
+            let Some((_, item)) = self.item_for(book, pid) else {
+                continue;
+            };
             if !item.rollover || self.period.trial {
                 continue;
             }
             let used = ps.used();
             let used_included = sub(used, used.min(ps.rolled_over)).unwrap_or(Decimal::ZERO);
-            let left = if ps.included > used_included { ps.included - used_included } else { Decimal::ZERO };
+            let left = if ps.included > used_included {
+                ps.included - used_included
+            } else {
+                Decimal::ZERO
+            };
             if left > Decimal::ZERO {
                 rolled.insert(pid.clone(), left);
-                self.records.push(Record { kind: "allowance.rolled_over".into(), at: ts(end), product: Some(pid.clone()), quantity: Some(fmt_qty(left)), from: None, to: None });
+                self.records.push(Record {
+                    kind: "allowance.rolled_over".into(),
+                    at: ts(end),
+                    product: Some(pid.clone()),
+                    quantity: Some(fmt_qty(left)),
+                    from: None,
+                    to: None,
+                });
             }
         }
         let closed_span = span(self.period.start, end);
         if let Some(g) = book.doc().late_event_grace {
-            self.closed.push_back(Closed { start: self.period.start, end, products: std::mem::take(&mut self.products) });
+            self.closed.push_back(Closed {
+                start: self.period.start,
+                end,
+                products: std::mem::take(&mut self.products),
+            });
             // Keep only periods still within the grace of the new open period.
             while let Some(c) = self.closed.front() {
                 if g.boundary(c.end, 1).is_some_and(|limit| limit <= end) && self.closed.len() > 1 {
@@ -444,13 +669,30 @@ impl Meter {
             return Ok(());
         }
         if let Some(next) = self.transition_at_period_end.take() {
-            self.records.push(Record { kind: "subscription.plan_changed".into(), at: ts(end), product: None, quantity: None, from: Some(self.plan.clone()), to: Some(next.clone()) });
+            self.records.push(Record {
+                kind: "subscription.plan_changed".into(),
+                at: ts(end),
+                product: None,
+                quantity: None,
+                from: Some(self.plan.clone()),
+                to: Some(next.clone()),
+            });
             self.plan = next;
         }
         let period = plan_period(book, &self.plan);
-        self.period = if self.period.trial { first_paid(period, self.anchor, end)? } else {
-            let next_end = period.containing(self.anchor, end).map(|(_, _, e)| e).ok_or_else(|| err(codes::OUT_OF_RANGE, "at", "period outside the calendar"))?;
-            OpenPeriod { start: end, end: next_end, full_start: end, trial: false }
+        self.period = if self.period.trial {
+            first_paid(period, self.anchor, end)?
+        } else {
+            let next_end = period
+                .containing(self.anchor, end)
+                .map(|(_, _, e)| e)
+                .ok_or_else(|| err(codes::OUT_OF_RANGE, "at", "period outside the calendar"))?;
+            OpenPeriod {
+                start: end,
+                end: next_end,
+                full_start: end,
+                trial: false,
+            }
         };
         self.products = open_products(self, book, &rolled);
         advance_lines(self, book, &mut lines)?;
@@ -460,16 +702,34 @@ impl Meter {
 
     /// Changes a seat (or recurring) quantity at `at`; the difference for
     /// the rest of the period is prorated onto the next invoice.
-    pub fn change_quantity(&mut self, book: &PriceBook, product: &str, quantity: Decimal, at: Timestamp) -> Result<(), Error> {
+    pub fn change_quantity(
+        &mut self,
+        book: &PriceBook,
+        product: &str,
+        quantity: Decimal,
+        at: Timestamp,
+    ) -> Result<(), Error> {
         self.advance_to(book, at)?;
         if self.ended_at.is_some() {
             return Err(err("subscription_ended", "at", "the subscription has ended"));
         }
         let path = join("quantities", product);
-        let p = book.product(product).ok_or_else(|| err(codes::UNKNOWN_PRODUCT, &path, format!("no product {product:?}")))?;
-        let (plan, item) = self.item_for(book, product).ok_or_else(|| err(codes::PRODUCT_NOT_IN_PLAN, &path, format!("{product:?} is not in the plan")))?;
+        let p = book
+            .product(product)
+            .ok_or_else(|| err(codes::UNKNOWN_PRODUCT, &path, format!("no product {product:?}")))?;
+        let (plan, item) = self.item_for(book, product).ok_or_else(|| {
+            err(
+                codes::PRODUCT_NOT_IN_PLAN,
+                &path,
+                format!("{product:?} is not in the plan"),
+            )
+        })?;
         if !matches!(p.kind, ProductType::Seat | ProductType::Recurring) {
-            return Err(err(codes::INVALID_USAGE, &path, "only seat and recurring quantities can change"));
+            return Err(err(
+                codes::INVALID_USAGE,
+                &path,
+                "only seat and recurring quantities can change",
+            ));
         }
         check_bounds(item, quantity, &path)?;
         let old = self.quantities.get(product).copied().unwrap_or(Decimal::ZERO);
@@ -480,13 +740,21 @@ impl Meter {
         if self.period.trial {
             return Ok(());
         }
-        let Some((model, a)) = item_price(self, book, p, item, at) else { return Ok(()) };
+        let Some((model, a)) = item_price(self, book, p, item, at) else {
+            return Ok(());
+        };
         let diff = sub(
-            charge_quantity(model, a, quantity, false).map_err(|_| overflow_err())?.amount,
-            charge_quantity(model, a, old, false).map_err(|_| overflow_err())?.amount,
+            charge_quantity(model, a, quantity, false)
+                .map_err(|_| overflow_err())?
+                .amount,
+            charge_quantity(model, a, old, false)
+                .map_err(|_| overflow_err())?
+                .amount,
         )
         .map_err(|_| overflow_err())?;
-        let full_end = plan_period(book, &self.plan).containing(self.anchor, self.period.full_start).map_or(self.period.end, |(_, _, e)| e);
+        let full_end = plan_period(book, &self.plan)
+            .containing(self.anchor, self.period.full_start)
+            .map_or(self.period.end, |(_, _, e)| e);
         let mode = book.doc().proration;
         let f = factor(mode, at, self.period.end, self.period.full_start, full_end);
         if mode == Proration::None && diff < Decimal::ZERO {
@@ -501,7 +769,13 @@ impl Meter {
             product: product.to_string(),
             price_key: None,
             kind: "proration".into(),
-            description: format!("{} {} → {}, prorated {}", p.name, fmt_qty(old), fmt_qty(quantity), fmt_qty(f.round_dp(6))),
+            description: format!(
+                "{} {} → {}, prorated {}",
+                p.name,
+                fmt_qty(old),
+                fmt_qty(quantity),
+                fmt_qty(f.round_dp(6))
+            ),
             start: at,
             end: self.period.end,
             quantity: quantity - old,
@@ -526,17 +800,46 @@ impl Meter {
         let mut lines = Vec::new();
         usage_lines(self, book, at, &mut lines);
         self.pending.clear();
-        let full_end = plan_period(book, &self.plan).containing(self.anchor, self.period.full_start).map_or(self.period.end, |(_, _, e)| e);
+        let full_end = plan_period(book, &self.plan)
+            .containing(self.anchor, self.period.full_start)
+            .map_or(self.period.end, |(_, _, e)| e);
         // The unused share of what was paid for [period.start, period.end).
-        let paid_factor_den = factor(book.doc().proration, self.period.start, self.period.end, self.period.full_start, full_end);
-        let unused = factor(book.doc().proration, at, self.period.end, self.period.full_start, full_end);
+        let paid_factor_den = factor(
+            book.doc().proration,
+            self.period.start,
+            self.period.end,
+            self.period.full_start,
+            full_end,
+        );
+        let unused = factor(
+            book.doc().proration,
+            at,
+            self.period.end,
+            self.period.full_start,
+            full_end,
+        );
         if book.doc().proration != Proration::None && !paid_factor_den.is_zero() {
-            let share = unused.checked_div(paid_factor_den).unwrap_or(Decimal::ZERO).min(Decimal::ONE);
+            let share = unused
+                .checked_div(paid_factor_den)
+                .unwrap_or(Decimal::ZERO)
+                .min(Decimal::ONE);
             for paid in self.paid.clone() {
                 let Some(plan) = book.plan(&paid.plan) else { continue };
-                let name = book.product(&paid.product).map_or(paid.product.clone(), |p| p.name.clone());
+                let name = book
+                    .product(&paid.product)
+                    .map_or(paid.product.clone(), |p| p.name.clone());
                 let exact = -mul(paid.exact, share).map_err(|_| overflow_err())?;
-                lines.push(money_line(book, plan, &paid.product, LineKind::Credit, format!("Unused {} (cancelled)", name), span(at, self.period.end), Decimal::ONE, exact, None));
+                lines.push(money_line(
+                    book,
+                    plan,
+                    &paid.product,
+                    LineKind::Credit,
+                    format!("Unused {} (cancelled)", name),
+                    span(at, self.period.end),
+                    Decimal::ONE,
+                    exact,
+                    None,
+                ));
             }
         }
         self.ended_at = Some(at);
@@ -567,8 +870,16 @@ impl Meter {
             let used = ps.used();
             let remaining = if total > used { total - used } else { Decimal::ZERO };
             let billable = if used > total { used - total } else { Decimal::ZERO };
-            let overage: Decimal = ps.keys.values().map(|k| k.exact).fold(Decimal::ZERO, |a, b| a.checked_add(b).unwrap_or(a));
-            let percent = if total.is_zero() { Decimal::ZERO } else { (used * Decimal::ONE_HUNDRED / total).round_dp(2) };
+            let overage: Decimal = ps
+                .keys
+                .values()
+                .map(|k| k.exact)
+                .fold(Decimal::ZERO, |a, b| a.checked_add(b).unwrap_or(a));
+            let percent = if total.is_zero() {
+                Decimal::ZERO
+            } else {
+                (used * Decimal::ONE_HUNDRED / total).round_dp(2)
+            };
             dims.push(serde_json::json!({
                 "product": pid,
                 "included": fmt_qty(included),

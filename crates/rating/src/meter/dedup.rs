@@ -47,7 +47,12 @@ fn key(source: &str, id: &str) -> String {
 impl Dedup {
     /// A window of `window_seconds`, remembering at most `max_entries` keys.
     pub fn new(window_seconds: i64, max_entries: usize) -> Dedup {
-        Dedup { window_seconds, max_entries, order: VecDeque::new(), seen: HashMap::new() }
+        Dedup {
+            window_seconds,
+            max_entries,
+            order: VecDeque::new(),
+            seen: HashMap::new(),
+        }
     }
 
     /// The first receipt for (`source`, `id`), if still remembered.
@@ -62,7 +67,10 @@ impl Dedup {
         self.order.push_back((source.to_string(), id.to_string()));
         while let Some((s, i)) = self.order.front() {
             let k = key(s, i);
-            let expired = self.seen.get(&k).is_none_or(|e| (at - e.at).num_seconds() > self.window_seconds);
+            let expired = self
+                .seen
+                .get(&k)
+                .is_none_or(|e| (at - e.at).num_seconds() > self.window_seconds);
             if expired || self.order.len() > self.max_entries {
                 self.seen.remove(&k);
                 self.order.pop_front();

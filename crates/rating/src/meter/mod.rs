@@ -264,12 +264,17 @@ pub(crate) fn problem(code: &'static str, path: &str, message: impl Into<String>
 impl Meter {
     /// The plans in force: base then add-ons.
     pub(crate) fn plans<'b>(&self, book: &'b PriceBook) -> Vec<&'b Plan> {
-        std::iter::once(&self.plan).chain(self.addons.iter()).filter_map(|id| book.plan(id)).collect()
+        std::iter::once(&self.plan)
+            .chain(self.addons.iter())
+            .filter_map(|id| book.plan(id))
+            .collect()
     }
 
     /// The item (and its plan) that prices a product.
     pub(crate) fn item_for<'b>(&self, book: &'b PriceBook, product: &str) -> Option<(&'b Plan, &'b PlanItem)> {
-        self.plans(book).into_iter().find_map(|p| p.items.iter().find(|i| i.product == product).map(|i| (p, i)))
+        self.plans(book)
+            .into_iter()
+            .find_map(|p| p.items.iter().find(|i| i.product == product).map(|i| (p, i)))
     }
 
     /// Takes the invoices issued since the last call.
@@ -307,11 +312,21 @@ impl Meter {
                     Status::Dropped => self.counts.dropped += 1,
                     _ => self.counts.accepted += 1,
                 }
-                let status = if r.status == Status::Dropped { "dropped" } else { "accepted" };
+                let status = if r.status == Status::Dropped {
+                    "dropped"
+                } else {
+                    "accepted"
+                };
                 self.dedup.insert(
                     &ev.source,
                     &ev.id,
-                    Seen { fingerprint: ev.fingerprint, status: status.into(), amount: r.amount.clone(), price_key: r.price_key.clone(), at },
+                    Seen {
+                        fingerprint: ev.fingerprint,
+                        status: status.into(),
+                        amount: r.amount.clone(),
+                        price_key: r.price_key.clone(),
+                        at,
+                    },
                 );
                 r
             }
@@ -324,29 +339,52 @@ impl Meter {
 
     fn rate(&mut self, book: &PriceBook, ev: &UsageEvent, at: Timestamp) -> Result<Receipt, Problem> {
         if ev.customer != self.customer {
-            return Err(problem(codes::INVALID_VALUE, "subject", format!("the event is for {:?}, not {:?}", ev.customer, self.customer)));
+            return Err(problem(
+                codes::INVALID_VALUE,
+                "subject",
+                format!("the event is for {:?}, not {:?}", ev.customer, self.customer),
+            ));
         }
         let t = ev.time.unwrap_or(at);
         if t > at + Duration::seconds(MAX_FUTURE_SECONDS) {
-            return Err(problem("event_in_future", "time", "time is more than 5 minutes after the time of receipt"));
+            return Err(problem(
+                "event_in_future",
+                "time",
+                "time is more than 5 minutes after the time of receipt",
+            ));
         }
         if t < self.start {
-            return Err(problem("event_too_late", "time", "time is before the subscription started"));
+            return Err(problem(
+                "event_too_late",
+                "time",
+                "time is before the subscription started",
+            ));
         }
         if let Some(end) = self.ended_at {
             if t >= end {
                 return Err(problem("subscription_ended", "time", "the subscription has ended"));
             }
         }
-        let product = book.product(&ev.product).ok_or_else(|| problem(codes::UNKNOWN_PRODUCT, "type", format!("no product {:?}", ev.product)))?;
+        let product = book
+            .product(&ev.product)
+            .ok_or_else(|| problem(codes::UNKNOWN_PRODUCT, "type", format!("no product {:?}", ev.product)))?;
         if product.kind != ProductType::Metered {
-            return Err(problem(codes::INVALID_USAGE, "type", format!("{:?} is not a metered product", product.id)));
+            return Err(problem(
+                codes::INVALID_USAGE,
+                "type",
+                format!("{:?} is not a metered product", product.id),
+            ));
         }
-        let (_, item) = self
-            .item_for(book, &product.id)
-            .ok_or_else(|| problem(codes::PRODUCT_NOT_IN_PLAN, "type", format!("{:?} is not in the customer's plan", product.id)))?;
+        let (_, item) = self.item_for(book, &product.id).ok_or_else(|| {
+            problem(
+                codes::PRODUCT_NOT_IN_PLAN,
+                "type",
+                format!("{:?} is not in the customer's plan", product.id),
+            )
+        })?;
         // Bring the meter up to the event's time, closing periods that ended.
-        self.advance_to(book, t.max(at)).map_err(|e| problem(e.code, e.path.as_deref().unwrap_or(""), e.message))?;
+        self.advance_to(book, t.max(at))
+            .map_err(|e| problem(e.code, e.path.as_deref().unwrap_or(""), e.message))?;
         if let Some(end) = self.ended_at {
             if t >= end {
                 return Err(problem("subscription_ended", "time", "the subscription has ended"));
@@ -357,7 +395,11 @@ impl Meter {
         if late {
             let earliest = grace.flatten().unwrap_or(self.period.start);
             if t < earliest || !self.closed.iter().any(|c| c.start <= t && t < c.end) {
-                return Err(problem("event_too_late", "time", "the event's period is closed and past the late-event grace"));
+                return Err(problem(
+                    "event_too_late",
+                    "time",
+                    "the event's period is closed and past the late-event grace",
+                ));
             }
         }
         let key = match &product.price_key_label {
@@ -365,12 +407,23 @@ impl Meter {
             Some(label) => {
                 let props = label.properties();
                 price_key(&ev.data, &props).ok_or_else(|| {
-                    problem(codes::MISSING_FIELD, &join("data", props.first().copied().unwrap_or("")), format!("the price key ({}) is missing", props.join("/")))
+                    problem(
+                        codes::MISSING_FIELD,
+                        &join("data", props.first().copied().unwrap_or("")),
+                        format!("the price key ({}) is missing", props.join("/")),
+                    )
                 })?
             }
         };
         let keyed = product.price_key_label.is_some();
-        let (price, remapped) = match resolve(book, product, item, keyed.then_some(key.as_str()), Some(&self.customer), Some(t)) {
+        let (price, remapped) = match resolve(
+            book,
+            product,
+            item,
+            keyed.then_some(key.as_str()),
+            Some(&self.customer),
+            Some(t),
+        ) {
             Resolution::Priced { price, remapped, .. } => (price, remapped),
             Resolution::Dropped => {
                 return Ok(Receipt {
@@ -387,14 +440,30 @@ impl Meter {
                 });
             }
             Resolution::Rejected => {
-                let label = product.price_key_label.as_ref().map(|l| l.properties().join("/")).unwrap_or_default();
-                return Err(problem(codes::UNKNOWN_PRICE_KEY, &join("data", &label), format!("{:?} has no price for {key:?}", product.id)));
+                let label = product
+                    .price_key_label
+                    .as_ref()
+                    .map(|l| l.properties().join("/"))
+                    .unwrap_or_default();
+                return Err(problem(
+                    codes::UNKNOWN_PRICE_KEY,
+                    &join("data", &label),
+                    format!("{:?} has no price for {key:?}", product.id),
+                ));
             }
         };
         let currency = book.doc().currency.as_str();
-        let (amounts, unit) = amounts_in(book, price, currency)
-            .ok_or_else(|| problem(codes::CURRENCY_UNAVAILABLE, "type", format!("{:?} has no price in {currency}", product.id)))?;
-        let line_price = LinePrice { model: price.model, amounts };
+        let (amounts, unit) = amounts_in(book, price, currency).ok_or_else(|| {
+            problem(
+                codes::CURRENCY_UNAVAILABLE,
+                "type",
+                format!("{:?} has no price in {currency}", product.id),
+            )
+        })?;
+        let line_price = LinePrice {
+            model: price.model,
+            amounts,
+        };
         let measure = measure(product, ev)?;
 
         // Hard cap.
@@ -402,20 +471,32 @@ impl Meter {
         let trial = !late && self.period.trial;
         let customer = self.customer.clone();
         let state: &mut ProductState = if late {
-            let c = self.closed.iter_mut().find(|c| c.start <= t && t < c.end).ok_or_else(|| problem("event_too_late", "time", "period not kept"))?;
+            let c = self
+                .closed
+                .iter_mut()
+                .find(|c| c.start <= t && t < c.end)
+                .ok_or_else(|| problem("event_too_late", "time", "period not kept"))?;
             c.products.entry(product.id.clone()).or_default()
         } else {
             self.products.entry(product.id.clone()).or_default()
         };
         let used_before = state.used();
         let old = state.keys.get(&key).cloned();
-        let mut ks = old.clone().unwrap_or_else(|| KeyState { unit: unit.to_string(), remapped, ..Default::default() });
+        let mut ks = old.clone().unwrap_or_else(|| KeyState {
+            unit: unit.to_string(),
+            remapped,
+            ..Default::default()
+        });
         apply(&mut ks, product, ev, t, &measure).map_err(|_| overflow())?;
         if let Some(cap) = cap {
             let old_q = old.as_ref().map_or(Decimal::ZERO, |k| k.quantity);
             let after = used_before.checked_sub(old_q).and_then(|u| u.checked_add(ks.quantity));
             if after.is_none_or(|u| u > cap) {
-                return Err(problem(codes::LIMIT_EXCEEDED, "data.quantity", format!("usage of {:?} would pass its limit of {}", product.id, fmt_qty(cap))));
+                return Err(problem(
+                    codes::LIMIT_EXCEEDED,
+                    "data.quantity",
+                    format!("usage of {:?} would pass its limit of {}", product.id, fmt_qty(cap)),
+                ));
             }
         }
         let amount = if trial {
@@ -440,11 +521,16 @@ impl Meter {
             state.keys.insert(key.clone(), ks);
             let mut price_of = |k: &str| -> Option<LinePrice> {
                 match resolve(book, product, item, keyed.then_some(k), Some(&customer), Some(t)) {
-                    Resolution::Priced { price, .. } => amounts_in(book, price, currency).map(|(a, _)| LinePrice { model: price.model, amounts: a }),
+                    Resolution::Priced { price, .. } => amounts_in(book, price, currency).map(|(a, _)| LinePrice {
+                        model: price.model,
+                        amounts: a,
+                    }),
                     _ => None,
                 }
             };
-            let outcome = reprice(state, &mut price_of).and_then(|changes| usage::commit(state, changes)).and_then(|d| add(amount, d));
+            let outcome = reprice(state, &mut price_of)
+                .and_then(|changes| usage::commit(state, changes))
+                .and_then(|d| add(amount, d));
             match outcome {
                 Ok(a) => amount = a,
                 Err(_) => {
@@ -478,7 +564,11 @@ impl Meter {
 }
 
 fn overflow() -> Problem {
-    problem(codes::ARITHMETIC_OVERFLOW, "data", "the amount exceeds the exact decimal range")
+    problem(
+        codes::ARITHMETIC_OVERFLOW,
+        "data",
+        "the amount exceeds the exact decimal range",
+    )
 }
 
 /// What an event contributes under its product's aggregation.
@@ -489,13 +579,30 @@ pub(crate) struct Measure {
 }
 
 fn measure(product: &Product, ev: &UsageEvent) -> Result<Measure, Problem> {
-    let need_quantity = || ev.quantity.ok_or_else(|| problem(codes::MISSING_FIELD, "data.quantity", "data.quantity is required"));
+    let need_quantity = || {
+        ev.quantity
+            .ok_or_else(|| problem(codes::MISSING_FIELD, "data.quantity", "data.quantity is required"))
+    };
     Ok(match product.aggregation() {
-        Aggregation::Sum | Aggregation::Max | Aggregation::Last => Measure { quantity: need_quantity()?, amount: Decimal::ZERO, unique: None },
-        Aggregation::Count => Measure { quantity: Decimal::ONE, amount: Decimal::ZERO, unique: None },
+        Aggregation::Sum | Aggregation::Max | Aggregation::Last => Measure {
+            quantity: need_quantity()?,
+            amount: Decimal::ZERO,
+            unique: None,
+        },
+        Aggregation::Count => Measure {
+            quantity: Decimal::ONE,
+            amount: Decimal::ZERO,
+            unique: None,
+        },
         Aggregation::Amount => {
-            let a = ev.amount.ok_or_else(|| problem(codes::MISSING_FIELD, "data.amount", "data.amount is required"))?;
-            Measure { quantity: a, amount: a, unique: None }
+            let a = ev
+                .amount
+                .ok_or_else(|| problem(codes::MISSING_FIELD, "data.amount", "data.amount is required"))?;
+            Measure {
+                quantity: a,
+                amount: a,
+                unique: None,
+            }
         }
         Aggregation::UniqueCount => {
             let prop = product.property.as_deref().unwrap_or("");
@@ -503,9 +610,19 @@ fn measure(product: &Product, ev: &UsageEvent) -> Result<Measure, Problem> {
             let v = match ev.data.get(prop) {
                 Some(serde_json::Value::String(s)) => s.clone(),
                 Some(serde_json::Value::Number(n)) => n.to_string(),
-                _ => return Err(problem(codes::MISSING_FIELD, &path, format!("data.{prop} (a string or number) is required"))),
+                _ => {
+                    return Err(problem(
+                        codes::MISSING_FIELD,
+                        &path,
+                        format!("data.{prop} (a string or number) is required"),
+                    ))
+                }
             };
-            Measure { quantity: Decimal::ONE, amount: Decimal::ZERO, unique: Some(v) }
+            Measure {
+                quantity: Decimal::ONE,
+                amount: Decimal::ZERO,
+                unique: Some(v),
+            }
         }
     })
 }
@@ -516,7 +633,10 @@ fn apply(ks: &mut KeyState, product: &Product, ev: &UsageEvent, t: Timestamp, m:
         Aggregation::Sum | Aggregation::Count | Aggregation::Amount => ks.quantity = add(ks.quantity, m.quantity)?,
         Aggregation::Max => ks.quantity = ks.quantity.max(m.quantity),
         Aggregation::Last => {
-            let newer = ks.last.as_ref().is_none_or(|(lt, lid)| (t, ev.id.as_str()) >= (*lt, lid.as_str()));
+            let newer = ks
+                .last
+                .as_ref()
+                .is_none_or(|(lt, lid)| (t, ev.id.as_str()) >= (*lt, lid.as_str()));
             if newer {
                 ks.quantity = m.quantity;
                 ks.last = Some((t, ev.id.clone()));

@@ -5,9 +5,9 @@
 //! has from the start of the period), so that rounding the sum of a line's
 //! event amounts gives the invoice line exactly.
 
+use crate::period::Timestamp;
 use crate::price::{add, charge_quantity, sub, transaction_fee, Overflow};
 use crate::price_book::{PriceAmounts, PriceModel};
-use crate::period::Timestamp;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -57,12 +57,16 @@ impl ProductState {
 
     /// Total usage of the product.
     pub fn used(&self) -> Decimal {
-        self.keys.values().fold(Decimal::ZERO, |s, k| s.checked_add(k.quantity).unwrap_or(Decimal::MAX))
+        self.keys
+            .values()
+            .fold(Decimal::ZERO, |s, k| s.checked_add(k.quantity).unwrap_or(Decimal::MAX))
     }
 
     /// Total exact charge.
     pub fn exact(&self) -> Decimal {
-        self.keys.values().fold(Decimal::ZERO, |s, k| s.checked_add(k.exact).unwrap_or(Decimal::MAX))
+        self.keys
+            .values()
+            .fold(Decimal::ZERO, |s, k| s.checked_add(k.exact).unwrap_or(Decimal::MAX))
     }
 }
 
@@ -98,10 +102,18 @@ pub fn reprice<'b>(
     ps: &ProductState,
     price_of: &mut dyn FnMut(&str) -> Option<LinePrice<'b>>,
 ) -> Result<Vec<Change>, Overflow> {
-    let mut remaining = if ps.has_allowance { ps.allowance() } else { Decimal::ZERO };
+    let mut remaining = if ps.has_allowance {
+        ps.allowance()
+    } else {
+        Decimal::ZERO
+    };
     let mut changes = Vec::new();
     for (key, ks) in ps.keys.iter() {
-        let included = if ps.has_allowance { ks.quantity.min(remaining) } else { Decimal::ZERO };
+        let included = if ps.has_allowance {
+            ks.quantity.min(remaining)
+        } else {
+            Decimal::ZERO
+        };
         remaining = sub(remaining, included)?;
         let billable = sub(ks.quantity, included)?;
         if billable == ks.billable {

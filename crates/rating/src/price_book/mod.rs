@@ -45,9 +45,19 @@ impl PriceBook {
 
     fn from_doc_unchecked(doc: PriceBookDoc) -> PriceBook {
         let hash = canonical_hash(&doc);
-        let products = doc.products.iter().enumerate().map(|(i, p)| (p.id.clone(), i)).collect();
+        let products = doc
+            .products
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.clone(), i))
+            .collect();
         let plans = doc.plans.iter().enumerate().map(|(i, p)| (p.id.clone(), i)).collect();
-        PriceBook { doc, hash, products, plans }
+        PriceBook {
+            doc,
+            hash,
+            products,
+            plans,
+        }
     }
 
     /// The document.

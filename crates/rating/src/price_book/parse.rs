@@ -14,14 +14,23 @@ pub(super) fn read_book(r: &mut Reader, v: &Value) -> Option<PriceBookDoc> {
     let format = o.req_string(r, "format");
     if let Some(f) = &format {
         if f != "price-book/v1" {
-            r.err(codes::UNSUPPORTED_FORMAT, "format", format!("format {f:?} is not supported; expected \"price-book/v1\""));
+            r.err(
+                codes::UNSUPPORTED_FORMAT,
+                "format",
+                format!("format {f:?} is not supported; expected \"price-book/v1\""),
+            );
         }
     }
     let id = o.req_string(r, "id");
     let name = o.opt_string(r, "name");
     let currency = o.req_string(r, "currency");
     let rounding = match o.opt("rounding") {
-        Some(v) => r.choice(v, "rounding", crate::money::Rounding::parse, "half_up, half_even, down, up"),
+        Some(v) => r.choice(
+            v,
+            "rounding",
+            crate::money::Rounding::parse,
+            "half_up, half_even, down, up",
+        ),
         None => Some(Default::default()),
     };
     let proration = match o.opt("proration") {
@@ -63,7 +72,12 @@ fn parse_proration(s: &str) -> Option<Proration> {
 }
 
 /// Reads an optional array field; `Some(vec)` unless an element failed.
-fn list<T>(r: &mut Reader, o: &mut Obj, key: &'static str, f: fn(&mut Reader, &Value, &str) -> Option<T>) -> Option<Vec<T>> {
+fn list<T>(
+    r: &mut Reader,
+    o: &mut Obj,
+    key: &'static str,
+    f: fn(&mut Reader, &Value, &str) -> Option<T>,
+) -> Option<Vec<T>> {
     let path = o.path(key);
     let Some(v) = o.opt(key) else { return Some(Vec::new()) };
     let arr = r.array(v, &path)?;
@@ -78,7 +92,12 @@ fn list<T>(r: &mut Reader, o: &mut Obj, key: &'static str, f: fn(&mut Reader, &V
     ok.then_some(out)
 }
 
-fn list_req<T>(r: &mut Reader, o: &mut Obj, key: &'static str, f: fn(&mut Reader, &Value, &str) -> Option<T>) -> Option<Vec<T>> {
+fn list_req<T>(
+    r: &mut Reader,
+    o: &mut Obj,
+    key: &'static str,
+    f: fn(&mut Reader, &Value, &str) -> Option<T>,
+) -> Option<Vec<T>> {
     if !o.has(key) {
         o.req(r, key);
         return None;
@@ -89,10 +108,16 @@ fn list_req<T>(r: &mut Reader, o: &mut Obj, key: &'static str, f: fn(&mut Reader
 fn read_unit(r: &mut Reader, v: &Value, path: &str) -> Option<CustomUnit> {
     let mut o = r.object(v, path)?;
     let code = o.req_string(r, "code");
-    let scale = o.req(r, "scale").and_then(|v| r.integer(v, &join(path, "scale"), 0, 12));
+    let scale = o
+        .req(r, "scale")
+        .and_then(|v| r.integer(v, &join(path, "scale"), 0, 12));
     let name = o.opt_string(r, "name");
     o.finish(r);
-    Some(CustomUnit { code: code?, scale: scale?, name })
+    Some(CustomUnit {
+        code: code?,
+        scale: scale?,
+        name,
+    })
 }
 
 fn read_product(r: &mut Reader, v: &Value, path: &str) -> Option<Product> {
@@ -139,7 +164,11 @@ fn read_product(r: &mut Reader, v: &Value, path: &str) -> Option<Product> {
         let p = join(path, "price_key_label");
         match v {
             Value::Array(items) if !items.is_empty() => {
-                let names: Vec<Option<String>> = items.iter().enumerate().map(|(i, e)| r.string(e, &index(&p, i))).collect();
+                let names: Vec<Option<String>> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| r.string(e, &index(&p, i)))
+                    .collect();
                 names.into_iter().collect::<Option<Vec<_>>>().map(KeyLabel::Many)
             }
             Value::Array(_) => {
@@ -189,7 +218,9 @@ fn read_plan(r: &mut Reader, v: &Value, path: &str) -> Option<Plan> {
     let period = o.req(r, "period").and_then(|v| r.period(v, &join(path, "period")));
     let addon = o.opt_bool(r, "addon").unwrap_or(false);
     let setup_fee = o.opt_amount(r, "setup_fee");
-    let trial_days = o.opt("trial_days").and_then(|v| r.integer(v, &join(path, "trial_days"), 0, 3650));
+    let trial_days = o
+        .opt("trial_days")
+        .and_then(|v| r.integer(v, &join(path, "trial_days"), 0, 3650));
     let advance_discounts = list(r, &mut o, "advance_discounts", read_discount);
     let items = list_req(r, &mut o, "items", read_item);
     let limits = o.opt("limits").and_then(|v| {
@@ -220,7 +251,10 @@ fn read_plan(r: &mut Reader, v: &Value, path: &str) -> Option<Plan> {
     let features = o.opt("features").and_then(|v| {
         let p = join(path, "features");
         let arr = r.array(v, &p)?;
-        arr.iter().enumerate().map(|(i, e)| r.string(e, &index(&p, i))).collect::<Option<Vec<_>>>()
+        arr.iter()
+            .enumerate()
+            .map(|(i, e)| r.string(e, &index(&p, i)))
+            .collect::<Option<Vec<_>>>()
     });
     let included_credits = o.opt_amount(r, "included_credits");
     let credit_overage = o.opt("credit_overage").and_then(|v| {
@@ -245,7 +279,10 @@ fn read_plan(r: &mut Reader, v: &Value, path: &str) -> Option<Plan> {
         let threshold = ao.req(r, "threshold").and_then(|v| r.amount(v, &join(&p, "threshold")));
         let pack = ao.req_string(r, "pack");
         ao.finish(r);
-        Some(AutoTopUp { threshold: threshold?, pack: pack? })
+        Some(AutoTopUp {
+            threshold: threshold?,
+            pack: pack?,
+        })
     });
     o.finish(r);
     Some(Plan {
@@ -270,7 +307,9 @@ fn read_plan(r: &mut Reader, v: &Value, path: &str) -> Option<Plan> {
 
 fn read_discount(r: &mut Reader, v: &Value, path: &str) -> Option<AdvanceDiscount> {
     let mut o = r.object(v, path)?;
-    let periods = o.req(r, "periods").and_then(|v| r.integer(v, &join(path, "periods"), 1, 1200));
+    let periods = o
+        .req(r, "periods")
+        .and_then(|v| r.integer(v, &join(path, "periods"), 1, 1200));
     let percent = o.req(r, "percent").and_then(|v| r.amount(v, &join(path, "percent")));
     if let Some(p) = percent {
         if p > rust_decimal::Decimal::ONE_HUNDRED {
@@ -278,7 +317,10 @@ fn read_discount(r: &mut Reader, v: &Value, path: &str) -> Option<AdvanceDiscoun
         }
     }
     o.finish(r);
-    Some(AdvanceDiscount { periods: periods?, percent: percent? })
+    Some(AdvanceDiscount {
+        periods: periods?,
+        percent: percent?,
+    })
 }
 
 fn read_item(r: &mut Reader, v: &Value, path: &str) -> Option<PlanItem> {
@@ -380,7 +422,10 @@ fn read_amounts(r: &mut Reader, o: &mut Obj) -> PriceAmounts {
     let tiers = o.opt("tiers").and_then(|v| {
         let p = o.path("tiers");
         let arr = r.array(v, &p)?;
-        arr.iter().enumerate().map(|(i, t)| read_tier(r, t, &index(&p, i))).collect::<Option<Vec<_>>>()
+        arr.iter()
+            .enumerate()
+            .map(|(i, t)| read_tier(r, t, &index(&p, i)))
+            .collect::<Option<Vec<_>>>()
     });
     PriceAmounts {
         amount: o.opt_amount(r, "amount"),
@@ -399,7 +444,11 @@ fn read_tier(r: &mut Reader, v: &Value, path: &str) -> Option<Tier> {
     let mut o = r.object(v, path)?;
     let up_to = match o.raw("up_to") {
         None => {
-            r.err(codes::MISSING_FIELD, &join(path, "up_to"), "up_to is required (null for the last, open tier)");
+            r.err(
+                codes::MISSING_FIELD,
+                &join(path, "up_to"),
+                "up_to is required (null for the last, open tier)",
+            );
             return None;
         }
         Some(Value::Null) => None,
@@ -409,7 +458,12 @@ fn read_tier(r: &mut Reader, v: &Value, path: &str) -> Option<Tier> {
     let flat_amount = o.opt_amount(r, "flat_amount");
     let percent = o.opt_amount(r, "percent");
     o.finish(r);
-    Some(Tier { up_to, unit_amount, flat_amount, percent })
+    Some(Tier {
+        up_to,
+        unit_amount,
+        flat_amount,
+        percent,
+    })
 }
 
 fn read_pack(r: &mut Reader, v: &Value, path: &str) -> Option<CreditPack> {
@@ -420,10 +474,23 @@ fn read_pack(r: &mut Reader, v: &Value, path: &str) -> Option<CreditPack> {
     let bonus = o.opt_amount(r, "bonus");
     let price = o.req(r, "price").and_then(|v| r.amount(v, &join(path, "price")));
     let unit = o.opt_string(r, "unit");
-    let expires_after = o.opt("expires_after").and_then(|v| r.period(v, &join(path, "expires_after")));
-    let priority = o.opt("priority").and_then(|v| r.integer(v, &join(path, "priority"), 0, 100));
+    let expires_after = o
+        .opt("expires_after")
+        .and_then(|v| r.period(v, &join(path, "expires_after")));
+    let priority = o
+        .opt("priority")
+        .and_then(|v| r.integer(v, &join(path, "priority"), 0, 100));
     o.finish(r);
-    Some(CreditPack { id: id?, name, credits: credits?, bonus, price: price?, unit, expires_after, priority })
+    Some(CreditPack {
+        id: id?,
+        name,
+        credits: credits?,
+        bonus,
+        price: price?,
+        unit,
+        expires_after,
+        priority,
+    })
 }
 
 fn read_override(r: &mut Reader, v: &Value, path: &str) -> Option<Override> {
@@ -440,5 +507,12 @@ fn read_override(r: &mut Reader, v: &Value, path: &str) -> Option<Override> {
         }
     }
     o.finish(r);
-    Some(Override { customer: customer?, product: product?, price_key, price: price?, from, until })
+    Some(Override {
+        customer: customer?,
+        product: product?,
+        price_key,
+        price: price?,
+        from,
+        until,
+    })
 }

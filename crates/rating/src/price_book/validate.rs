@@ -39,19 +39,35 @@ fn check_amounts(r: &mut Reader, model: PriceModel, a: &PriceAmounts, path: &str
     let model_name = model_name(model);
     for (field, is) in present {
         if required.contains(&field) && !is {
-            r.err(codes::MISSING_FIELD, &join(path, field), format!("{field} is required by the {model_name} model"));
+            r.err(
+                codes::MISSING_FIELD,
+                &join(path, field),
+                format!("{field} is required by the {model_name} model"),
+            );
         } else if is && !required.contains(&field) && !optional.contains(&field) {
-            r.err(codes::FIELD_NOT_ALLOWED, &join(path, field), format!("{field} does not belong to the {model_name} model"));
+            r.err(
+                codes::FIELD_NOT_ALLOWED,
+                &join(path, field),
+                format!("{field} does not belong to the {model_name} model"),
+            );
         }
     }
     if let Some(size) = a.package_size {
         if size.is_zero() {
-            r.err(codes::INVALID_VALUE, &join(path, "package_size"), "must be greater than zero");
+            r.err(
+                codes::INVALID_VALUE,
+                &join(path, "package_size"),
+                "must be greater than zero",
+            );
         }
     }
     if let (Some(min), Some(max)) = (a.min_amount, a.max_amount) {
         if min > max {
-            r.err(codes::INVALID_RANGE, &join(path, "min_amount"), "min_amount is above max_amount");
+            r.err(
+                codes::INVALID_RANGE,
+                &join(path, "min_amount"),
+                "min_amount is above max_amount",
+            );
         }
     }
     if let Some(tiers) = &a.tiers {
@@ -81,21 +97,41 @@ fn check_tiers(r: &mut Reader, tiers: &[Tier], path: &str) {
         let tp = index(path, i);
         let last = i + 1 == tiers.len();
         match t.up_to {
-            None if !last => r.err(codes::OPEN_TIER_NOT_LAST, &join(&tp, "up_to"), "only the last tier may be open (up_to: null)"),
-            Some(_) if last => r.err(codes::LAST_TIER_NOT_OPEN, &join(&tp, "up_to"), "the last tier must be open (up_to: null)"),
+            None if !last => r.err(
+                codes::OPEN_TIER_NOT_LAST,
+                &join(&tp, "up_to"),
+                "only the last tier may be open (up_to: null)",
+            ),
+            Some(_) if last => r.err(
+                codes::LAST_TIER_NOT_OPEN,
+                &join(&tp, "up_to"),
+                "the last tier must be open (up_to: null)",
+            ),
             Some(u) => {
                 if prev.is_some_and(|p| u <= p) || (prev.is_none() && u.is_zero()) {
-                    r.err(codes::TIERS_OUT_OF_ORDER, &join(&tp, "up_to"), "tier bounds must be strictly ascending and above zero");
+                    r.err(
+                        codes::TIERS_OUT_OF_ORDER,
+                        &join(&tp, "up_to"),
+                        "tier bounds must be strictly ascending and above zero",
+                    );
                 }
                 prev = Some(u);
             }
             None => {}
         }
         if t.unit_amount.is_some() && t.percent.is_some() {
-            r.err(codes::FIELD_NOT_ALLOWED, &join(&tp, "percent"), "a tier has unit_amount or percent, not both");
+            r.err(
+                codes::FIELD_NOT_ALLOWED,
+                &join(&tp, "percent"),
+                "a tier has unit_amount or percent, not both",
+            );
         }
         if t.unit_amount.is_none() && t.percent.is_none() && t.flat_amount.is_none() {
-            r.err(codes::MISSING_FIELD, &join(&tp, "unit_amount"), "a tier needs unit_amount, percent or flat_amount");
+            r.err(
+                codes::MISSING_FIELD,
+                &join(&tp, "unit_amount"),
+                "a tier needs unit_amount, percent or flat_amount",
+            );
         }
     }
 }
@@ -113,16 +149,28 @@ fn uses_percent(p: &Price) -> bool {
 /// Cross-reference rules over a whole book whose fields all parsed.
 pub(super) fn check_book(r: &mut Reader, doc: &PriceBookDoc) {
     if !known_currency(doc, &doc.currency) || doc.units.iter().any(|u| u.code == doc.currency) {
-        r.err(codes::UNKNOWN_CURRENCY, "currency", format!("{:?} is not an ISO 4217 currency with minor units", doc.currency));
+        r.err(
+            codes::UNKNOWN_CURRENCY,
+            "currency",
+            format!("{:?} is not an ISO 4217 currency with minor units", doc.currency),
+        );
     }
     let mut unit_codes = HashSet::new();
     for (i, u) in doc.units.iter().enumerate() {
         let p = index("units", i);
         if iso_scale(&u.code).is_some() {
-            r.err(codes::INVALID_VALUE, &join(&p, "code"), format!("{:?} is an ISO 4217 code; a custom unit needs another name", u.code));
+            r.err(
+                codes::INVALID_VALUE,
+                &join(&p, "code"),
+                format!("{:?} is an ISO 4217 code; a custom unit needs another name", u.code),
+            );
         }
         if !unit_codes.insert(u.code.as_str()) {
-            r.err(codes::DUPLICATE_ID, &join(&p, "code"), format!("unit {:?} is declared twice", u.code));
+            r.err(
+                codes::DUPLICATE_ID,
+                &join(&p, "code"),
+                format!("unit {:?} is declared twice", u.code),
+            );
         }
     }
 
@@ -130,7 +178,11 @@ pub(super) fn check_book(r: &mut Reader, doc: &PriceBookDoc) {
     for (i, p) in doc.products.iter().enumerate() {
         let path = index("products", i);
         if products.insert(p.id.as_str(), p).is_some() {
-            r.err(codes::DUPLICATE_ID, &join(&path, "id"), format!("product id {:?} is used twice", p.id));
+            r.err(
+                codes::DUPLICATE_ID,
+                &join(&path, "id"),
+                format!("product id {:?} is used twice", p.id),
+            );
         }
         check_product(r, p, &path);
     }
@@ -139,7 +191,11 @@ pub(super) fn check_book(r: &mut Reader, doc: &PriceBookDoc) {
     for (i, plan) in doc.plans.iter().enumerate() {
         let path = index("plans", i);
         if !plan_ids.insert(plan.id.as_str()) {
-            r.err(codes::DUPLICATE_ID, &join(&path, "id"), format!("plan id {:?} is used twice", plan.id));
+            r.err(
+                codes::DUPLICATE_ID,
+                &join(&path, "id"),
+                format!("plan id {:?} is used twice", plan.id),
+            );
         }
         check_plan(r, doc, &products, plan, &path);
     }
@@ -148,20 +204,36 @@ pub(super) fn check_book(r: &mut Reader, doc: &PriceBookDoc) {
     for (i, pack) in doc.credit_packs.iter().enumerate() {
         let path = index("credit_packs", i);
         if !pack_ids.insert(pack.id.as_str()) {
-            r.err(codes::DUPLICATE_ID, &join(&path, "id"), format!("credit pack id {:?} is used twice", pack.id));
+            r.err(
+                codes::DUPLICATE_ID,
+                &join(&path, "id"),
+                format!("credit pack id {:?} is used twice", pack.id),
+            );
         }
         if let Some(u) = &pack.unit {
             if !doc.units.iter().any(|x| &x.code == u) {
-                r.err(codes::UNKNOWN_CURRENCY, &join(&path, "unit"), format!("{u:?} is not a declared custom unit"));
+                r.err(
+                    codes::UNKNOWN_CURRENCY,
+                    &join(&path, "unit"),
+                    format!("{u:?} is not a declared custom unit"),
+                );
             }
         } else if doc.units.len() != 1 {
-            r.err(codes::MISSING_FIELD, &join(&path, "unit"), "unit is required unless the book declares exactly one custom unit");
+            r.err(
+                codes::MISSING_FIELD,
+                &join(&path, "unit"),
+                "unit is required unless the book declares exactly one custom unit",
+            );
         }
     }
     for (i, plan) in doc.plans.iter().enumerate() {
         if let Some(t) = &plan.auto_top_up {
             if !pack_ids.contains(t.pack.as_str()) {
-                r.err(codes::UNKNOWN_PACK, &join(&join(&index("plans", i), "auto_top_up"), "pack"), format!("no credit pack {:?}", t.pack));
+                r.err(
+                    codes::UNKNOWN_PACK,
+                    &join(&join(&index("plans", i), "auto_top_up"), "pack"),
+                    format!("no credit pack {:?}", t.pack),
+                );
             }
         }
     }
@@ -169,10 +241,18 @@ pub(super) fn check_book(r: &mut Reader, doc: &PriceBookDoc) {
     for (i, o) in doc.overrides.iter().enumerate() {
         let path = index("overrides", i);
         match products.get(o.product.as_str()) {
-            None => r.err(codes::UNKNOWN_PRODUCT, &join(&path, "product"), format!("no product {:?}", o.product)),
+            None => r.err(
+                codes::UNKNOWN_PRODUCT,
+                &join(&path, "product"),
+                format!("no product {:?}", o.product),
+            ),
             Some(p) => {
                 if o.price_key.is_some() && p.price_key_label.is_none() {
-                    r.err(codes::FIELD_NOT_ALLOWED, &join(&path, "price_key"), format!("product {:?} is not keyed", p.id));
+                    r.err(
+                        codes::FIELD_NOT_ALLOWED,
+                        &join(&path, "price_key"),
+                        format!("product {:?} is not keyed", p.id),
+                    );
                 }
                 check_price_fit(r, doc, p, &o.price, &join(&path, "price"));
             }
@@ -189,12 +269,20 @@ fn check_product(r: &mut Reader, p: &Product, path: &str) {
             ("property", p.property.is_some()),
         ] {
             if present {
-                r.err(codes::FIELD_NOT_ALLOWED, &join(path, field), format!("{field} applies to metered products only"));
+                r.err(
+                    codes::FIELD_NOT_ALLOWED,
+                    &join(path, field),
+                    format!("{field} applies to metered products only"),
+                );
             }
         }
     }
     if p.aggregation() == Aggregation::UniqueCount && p.property.is_none() && metered {
-        r.err(codes::MISSING_FIELD, &join(path, "property"), "unique_count needs the event property to count");
+        r.err(
+            codes::MISSING_FIELD,
+            &join(path, "property"),
+            "unique_count needs the event property to count",
+        );
     }
     if p.price_key_label.is_none() {
         for (field, present) in [
@@ -202,43 +290,72 @@ fn check_product(r: &mut Reader, p: &Product, path: &str) {
             ("default_price_key", p.default_price_key.is_some()),
         ] {
             if present {
-                r.err(codes::FIELD_NOT_ALLOWED, &join(path, field), format!("{field} applies to keyed products (with price_key_label) only"));
+                r.err(
+                    codes::FIELD_NOT_ALLOWED,
+                    &join(path, field),
+                    format!("{field} applies to keyed products (with price_key_label) only"),
+                );
             }
         }
     }
     if p.policy() == UnmatchedPolicy::UseDefault && p.default_price_key.is_none() {
-        r.err(codes::MISSING_FIELD, &join(path, "default_price_key"), "use_default needs a default_price_key");
+        r.err(
+            codes::MISSING_FIELD,
+            &join(path, "default_price_key"),
+            "use_default needs a default_price_key",
+        );
     }
 }
 
 fn check_plan(r: &mut Reader, doc: &PriceBookDoc, products: &HashMap<&str, &Product>, plan: &Plan, path: &str) {
     let mut seen = HashSet::new();
-    let has_seats = plan
-        .items
-        .iter()
-        .any(|it| products.get(it.product.as_str()).is_some_and(|p| p.kind == ProductType::Seat));
+    let has_seats = plan.items.iter().any(|it| {
+        products
+            .get(it.product.as_str())
+            .is_some_and(|p| p.kind == ProductType::Seat)
+    });
     for (i, item) in plan.items.iter().enumerate() {
         let ip = index(&join(path, "items"), i);
         if !seen.insert(item.product.as_str()) {
-            r.err(codes::DUPLICATE_ID, &join(&ip, "product"), format!("product {:?} appears twice in the plan", item.product));
+            r.err(
+                codes::DUPLICATE_ID,
+                &join(&ip, "product"),
+                format!("product {:?} appears twice in the plan", item.product),
+            );
         }
         let Some(product) = products.get(item.product.as_str()) else {
-            r.err(codes::UNKNOWN_PRODUCT, &join(&ip, "product"), format!("no product {:?}", item.product));
+            r.err(
+                codes::UNKNOWN_PRODUCT,
+                &join(&ip, "product"),
+                format!("no product {:?}", item.product),
+            );
             continue;
         };
         check_item(r, doc, product, item, &ip, has_seats);
     }
     for (i, d) in plan.advance_discounts.iter().enumerate() {
         if plan.advance_discounts[..i].iter().any(|x| x.periods == d.periods) {
-            r.err(codes::DUPLICATE_ID, &join(&index(&join(path, "advance_discounts"), i), "periods"), "two discounts for the same number of periods");
+            r.err(
+                codes::DUPLICATE_ID,
+                &join(&index(&join(path, "advance_discounts"), i), "periods"),
+                "two discounts for the same number of periods",
+            );
         }
     }
     match plan.credit_overage {
         Some(CreditOverage::Charge) if plan.overage_rate.is_none() => {
-            r.err(codes::MISSING_FIELD, &join(path, "overage_rate"), "credit_overage charge needs overage_rate");
+            r.err(
+                codes::MISSING_FIELD,
+                &join(path, "overage_rate"),
+                "credit_overage charge needs overage_rate",
+            );
         }
         Some(CreditOverage::AutoTopUp) if plan.auto_top_up.is_none() => {
-            r.err(codes::MISSING_FIELD, &join(path, "auto_top_up"), "credit_overage auto_top_up needs auto_top_up");
+            r.err(
+                codes::MISSING_FIELD,
+                &join(path, "auto_top_up"),
+                "credit_overage auto_top_up needs auto_top_up",
+            );
         }
         _ => {}
     }
@@ -247,18 +364,42 @@ fn check_plan(r: &mut Reader, doc: &PriceBookDoc, products: &HashMap<&str, &Prod
 fn check_item(r: &mut Reader, doc: &PriceBookDoc, product: &Product, item: &PlanItem, path: &str, has_seats: bool) {
     let keyed = product.price_key_label.is_some();
     match (&item.price, &item.prices, keyed) {
-        (Some(_), Some(_), _) => r.err(codes::MISSING_PRICE, &join(path, "prices"), "an item has price or prices, not both"),
-        (None, None, _) => r.err(codes::MISSING_PRICE, &join(path, "price"), "an item needs a price (or prices, for a keyed product)"),
-        (Some(_), None, true) => r.err(codes::PRICES_MISMATCH, &join(path, "price"), format!("product {:?} is keyed: give prices by {}", product.id, "price key")),
-        (None, Some(_), false) => r.err(codes::PRICES_MISMATCH, &join(path, "prices"), format!("product {:?} is not keyed: give one price", product.id)),
+        (Some(_), Some(_), _) => r.err(
+            codes::MISSING_PRICE,
+            &join(path, "prices"),
+            "an item has price or prices, not both",
+        ),
+        (None, None, _) => r.err(
+            codes::MISSING_PRICE,
+            &join(path, "price"),
+            "an item needs a price (or prices, for a keyed product)",
+        ),
+        (Some(_), None, true) => r.err(
+            codes::PRICES_MISMATCH,
+            &join(path, "price"),
+            format!("product {:?} is keyed: give prices by {}", product.id, "price key"),
+        ),
+        (None, Some(_), false) => r.err(
+            codes::PRICES_MISMATCH,
+            &join(path, "prices"),
+            format!("product {:?} is not keyed: give one price", product.id),
+        ),
         (None, Some(prices), true) => {
             if prices.is_empty() {
-                r.err(codes::PRICES_MISMATCH, &join(path, "prices"), "a keyed product needs at least one price");
+                r.err(
+                    codes::PRICES_MISMATCH,
+                    &join(path, "prices"),
+                    "a keyed product needs at least one price",
+                );
             }
             if product.policy() == UnmatchedPolicy::UseDefault {
                 if let Some(d) = &product.default_price_key {
                     if !prices.contains_key(d) {
-                        r.err(codes::UNKNOWN_PRICE_KEY, &join(path, "prices"), format!("the default price key {d:?} is not priced"));
+                        r.err(
+                            codes::UNKNOWN_PRICE_KEY,
+                            &join(path, "prices"),
+                            format!("the default price key {d:?} is not priced"),
+                        );
                     }
                 }
             }
@@ -279,27 +420,54 @@ fn check_item(r: &mut Reader, doc: &PriceBookDoc, product: &Product, item: &Plan
         ("limit", item.limit.is_some()),
     ] {
         if present && !metered {
-            r.err(codes::FIELD_NOT_ALLOWED, &join(path, field), format!("{field} applies to metered products only"));
+            r.err(
+                codes::FIELD_NOT_ALLOWED,
+                &join(path, field),
+                format!("{field} applies to metered products only"),
+            );
         }
     }
     if item.included_per_seat.is_some() && !has_seats {
-        r.err(codes::FIELD_NOT_ALLOWED, &join(path, "included_per_seat"), "included_per_seat needs a seat item in the plan");
+        r.err(
+            codes::FIELD_NOT_ALLOWED,
+            &join(path, "included_per_seat"),
+            "included_per_seat needs a seat item in the plan",
+        );
     }
     if let (Some(min), Some(max)) = (item.min_quantity, item.max_quantity) {
         if min > max {
-            r.err(codes::INVALID_RANGE, &join(path, "min_quantity"), "min_quantity is above max_quantity");
+            r.err(
+                codes::INVALID_RANGE,
+                &join(path, "min_quantity"),
+                "min_quantity is above max_quantity",
+            );
         }
     }
-    let percentage = item.price.iter().chain(item.prices.iter().flat_map(|m| m.values())).any(|p| p.model == PriceModel::Percentage);
+    let percentage = item
+        .price
+        .iter()
+        .chain(item.prices.iter().flat_map(|m| m.values()))
+        .any(|p| p.model == PriceModel::Percentage);
     if percentage {
-        for (field, present) in [("included_quantity", item.included_quantity.is_some()), ("included_per_seat", item.included_per_seat.is_some())] {
+        for (field, present) in [
+            ("included_quantity", item.included_quantity.is_some()),
+            ("included_per_seat", item.included_per_seat.is_some()),
+        ] {
             if present {
-                r.err(codes::FIELD_NOT_ALLOWED, &join(path, field), format!("{field} does not apply to a percentage price (fees are per transaction)"));
+                r.err(
+                    codes::FIELD_NOT_ALLOWED,
+                    &join(path, field),
+                    format!("{field} does not apply to a percentage price (fees are per transaction)"),
+                );
             }
         }
     }
     if item.rollover && item.included_quantity.is_none() && item.included_per_seat.is_none() {
-        r.err(codes::FIELD_NOT_ALLOWED, &join(path, "rollover"), "rollover needs an allowance (included_quantity or included_per_seat)");
+        r.err(
+            codes::FIELD_NOT_ALLOWED,
+            &join(path, "rollover"),
+            "rollover needs an allowance (included_quantity or included_per_seat)",
+        );
     }
 }
 
@@ -307,12 +475,20 @@ fn check_item(r: &mut Reader, doc: &PriceBookDoc, product: &Product, item: &Plan
 fn check_price_fit(r: &mut Reader, doc: &PriceBookDoc, product: &Product, price: &Price, path: &str) {
     if let Some(c) = &price.currency {
         if !known_currency(doc, c) {
-            r.err(codes::UNKNOWN_CURRENCY, &join(path, "currency"), format!("{c:?} is neither an ISO 4217 currency nor a declared unit"));
+            r.err(
+                codes::UNKNOWN_CURRENCY,
+                &join(path, "currency"),
+                format!("{c:?} is neither an ISO 4217 currency nor a declared unit"),
+            );
         }
     }
     for code in price.currency_options.keys() {
         if iso_scale(code).is_none() {
-            r.err(codes::UNKNOWN_CURRENCY, &join(&join(path, "currency_options"), code), format!("{code:?} is not an ISO 4217 currency"));
+            r.err(
+                codes::UNKNOWN_CURRENCY,
+                &join(&join(path, "currency_options"), code),
+                format!("{code:?} is not an ISO 4217 currency"),
+            );
         }
     }
     let amount_based = product.kind == ProductType::Metered && product.aggregation() == Aggregation::Amount;
@@ -320,10 +496,17 @@ fn check_price_fit(r: &mut Reader, doc: &PriceBookDoc, product: &Product, price:
         r.err(
             codes::FIELD_NOT_ALLOWED,
             &join(path, "model"),
-            format!("percentage pricing needs a metered product with aggregation \"amount\"; {:?} is not", product.id),
+            format!(
+                "percentage pricing needs a metered product with aggregation \"amount\"; {:?} is not",
+                product.id
+            ),
         );
     }
     if product.kind == ProductType::OneTime && price.model != PriceModel::Flat && price.model != PriceModel::PerUnit {
-        r.err(codes::FIELD_NOT_ALLOWED, &join(path, "model"), "a one-time product is priced flat or per_unit");
+        r.err(
+            codes::FIELD_NOT_ALLOWED,
+            &join(path, "model"),
+            "a one-time product is priced flat or per_unit",
+        );
     }
 }
