@@ -82,8 +82,13 @@ impl Error {
         if problems.len() == 1 {
             return Error::one(problems.remove(0));
         }
+        // When every problem is of one kind, that kind is the error's code.
+        let code = match problems.first() {
+            Some(first) if problems.iter().all(|p| p.code == first.code) => first.code,
+            _ => summary_code,
+        };
         Error {
-            code: summary_code,
+            code,
             message: format!("{} has {} problems", what, problems.len()),
             path: None,
             errors: problems,

@@ -86,6 +86,15 @@ fn tier_unit_amount(t: &Tier, units: Decimal) -> Result<Decimal, Overflow> {
     }
 }
 
+/// The unit amount a breakdown shows: the tier's, or zero for a flat-only tier.
+fn shown_unit(t: &Tier) -> Option<Decimal> {
+    if t.percent.is_some() {
+        None
+    } else {
+        Some(t.unit_amount.unwrap_or(Decimal::ZERO))
+    }
+}
+
 /// Graduated: each unit priced in its tier; a tier's flat amount is
 /// charged when the quantity reaches into it, the first tier's always.
 pub fn graduated(tiers: &[Tier], qty: Decimal, breakdown: bool) -> Result<Charge, Overflow> {
@@ -109,7 +118,7 @@ pub fn graduated(tiers: &[Tier], qty: Decimal, breakdown: bool) -> Result<Charge
             v.push(TierCharge {
                 index: i,
                 quantity: units,
-                unit_amount: t.unit_amount,
+                unit_amount: shown_unit(t),
                 percent: t.percent,
                 flat_amount: flat,
                 amount,
@@ -142,7 +151,7 @@ pub fn volume(tiers: &[Tier], qty: Decimal, breakdown: bool) -> Result<Charge, O
         vec![TierCharge {
             index: i,
             quantity: qty,
-            unit_amount: t.unit_amount,
+            unit_amount: shown_unit(t),
             percent: t.percent,
             flat_amount: flat,
             amount,

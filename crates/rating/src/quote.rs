@@ -290,6 +290,18 @@ fn read_usage(r: &mut Reader, product: &Product, v: &Value, path: &str, allow_ke
         return None;
     }
     if allow_keyed && product.price_key_label.is_some() {
+        if !v.is_object() {
+            r.err(
+                codes::INVALID_USAGE,
+                path,
+                format!(
+                    "{:?} is keyed: give usage per price key, e.g. {{\"key\": \"3\"}}, not {}",
+                    product.id,
+                    type_name(v)
+                ),
+            );
+            return None;
+        }
         let o = r.object(v, path)?;
         let mut out = IndexMap::new();
         let keys: Vec<&String> = o.map().keys().collect();
