@@ -203,7 +203,7 @@ impl Reader {
             );
             return None;
         }
-        u32::try_from(d.trunc().mantissa() / 10i128.pow(d.scale())).ok()
+        u32::try_from(d.normalize().mantissa()).ok()
     }
 
     /// Reads an RFC 3339 timestamp.

@@ -156,7 +156,28 @@ pub fn parse_decimal_text(text: &str) -> Result<Decimal, DecimalError> {
                 .map_err(|_| DecimalError::OutOfRange)?;
         }
     }
+    // 28 significant digits at most: values from 10^28 up would print
+    // with 29 digits and could not be read back.
+    if value.abs() >= Decimal::from_i128_with_scale(10i128.pow(28), 0) {
+        return Err(DecimalError::OutOfRange);
+    }
     Ok(value)
+}
+
+/// Prints `v` with at least `scale` decimals, padding with zeros in text
+/// where the decimal type cannot hold more digits (amounts near its limit).
+fn pad_to_scale(v: Decimal, scale: u32) -> String {
+    let mut s = v.to_string();
+    let have = v.scale();
+    if have < scale {
+        if have == 0 {
+            s.push('.');
+        }
+        for _ in have..scale {
+            s.push('0');
+        }
+    }
+    s
 }
 
 /// Prints an amount that has already been rounded to `scale` with exactly
@@ -166,8 +187,10 @@ pub fn fmt_money(value: Decimal, scale: u32) -> String {
     if v.is_zero() {
         v = Decimal::ZERO;
     }
-    v.rescale(scale);
-    v.to_string()
+    if v.scale() > scale {
+        v.rescale(scale);
+    }
+    pad_to_scale(v, scale)
 }
 
 /// Prints an exact (unrounded) amount: trailing zeros dropped, but never
@@ -177,10 +200,7 @@ pub fn fmt_exact(value: Decimal, min_scale: u32) -> String {
     if v.is_zero() {
         v = Decimal::ZERO;
     }
-    if v.scale() < min_scale {
-        v.rescale(min_scale);
-    }
-    v.to_string()
+    pad_to_scale(v, min_scale)
 }
 
 /// Prints a quantity: exact, trailing zeros dropped (`"15000"`, `"12.5"`).

@@ -370,6 +370,7 @@ fn read_item(r: &mut Reader, v: &Value, path: &str) -> Option<PlanItem> {
 
 pub(crate) fn read_price(r: &mut Reader, v: &Value, path: &str) -> Option<Price> {
     let mut o = r.object(v, path)?;
+    let before = r.problems.len();
     let model = o.req(r, "model").and_then(|v| {
         r.choice(
             v,
@@ -414,7 +415,11 @@ pub(crate) fn read_price(r: &mut Reader, v: &Value, path: &str) -> Option<Price>
         amounts,
         currency_options: options.flatten().unwrap_or_default(),
     };
-    super::validate::check_price_shape(r, &price, path);
+    // Shape rules only make sense once every field read cleanly: a bad
+    // amount is one problem, not also a missing one.
+    if r.problems.len() == before {
+        super::validate::check_price_shape(r, &price, path);
+    }
     Some(price)
 }
 
