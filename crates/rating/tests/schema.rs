@@ -6,7 +6,10 @@ use rating::price_book::PriceBookDoc;
 #[test]
 fn committed_schema_is_current() {
     let mut schema = schemars::schema_for!(PriceBookDoc);
-    schema.insert("$id".into(), "https://rating-engine.dev/schema/price-book.v1.json".into());
+    schema.insert(
+        "$id".into(),
+        "https://rating-engine.dev/schema/price-book.v1.json".into(),
+    );
     let text = serde_json::to_string_pretty(&schema).unwrap() + "\n";
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema/price-book.v1.json");
     if std::env::var_os("UPDATE_SCHEMA").is_some() {
