@@ -79,7 +79,10 @@ fn diff(expected: &Value, actual: &Value, path: &str) -> Option<String> {
             if e.len() != a.len() {
                 return Some(format!("{path}: expected {} elements, actual {}", e.len(), a.len()));
             }
-            e.iter().zip(a).enumerate().find_map(|(i, (ev, av))| diff(ev, av, &format!("{path}[{i}]")))
+            e.iter()
+                .zip(a)
+                .enumerate()
+                .find_map(|(i, (ev, av))| diff(ev, av, &format!("{path}[{i}]")))
         }
         // Numbers compare by their literal text (arbitrary_precision).
         (Value::Number(e), Value::Number(a)) => {
@@ -108,7 +111,11 @@ fn diff_error(expected: &Value, actual: &Error) -> Option<String> {
     }
     if let Some(list) = expected.get("errors").and_then(Value::as_array) {
         if list.len() != actual.errors.len() {
-            return Some(format!("errors: expected {} problems, actual {}", list.len(), actual.errors.len()));
+            return Some(format!(
+                "errors: expected {} problems, actual {}",
+                list.len(),
+                actual.errors.len()
+            ));
         }
         for (i, (e, a)) in list.iter().zip(&actual.errors).enumerate() {
             let code = e.get("code").and_then(Value::as_str).unwrap_or_default();
@@ -136,7 +143,8 @@ fn run_case(case: &Value) -> Result<(), String> {
     let actual: Result<Value, Error> = match op {
         "check" => parsed.map(|_| json!({"ok": true})),
         "quote" | "compare" => {
-            let book = parsed.map_err(|e| format!("the case's price book is invalid:\n{}", pretty(&error_value(&e))))?;
+            let book =
+                parsed.map_err(|e| format!("the case's price book is invalid:\n{}", pretty(&error_value(&e))))?;
             let request = inline_or_file(case.get("request").ok_or("case has no request")?)?;
             if op == "quote" {
                 quote_value(&book, &request)
@@ -149,7 +157,11 @@ fn run_case(case: &Value) -> Result<(), String> {
     match (case.get("expect"), case.get("error"), &actual) {
         (Some(expect), None, Ok(out)) => match diff(expect, out, "$") {
             None => Ok(()),
-            Some(d) => Err(format!("{d}\n--- expected:\n{}\n--- actual:\n{}", pretty(expect), pretty(out))),
+            Some(d) => Err(format!(
+                "{d}\n--- expected:\n{}\n--- actual:\n{}",
+                pretty(expect),
+                pretty(out)
+            )),
         },
         (Some(expect), None, Err(e)) => Err(format!(
             "expected a result, got an error\n--- expected:\n{}\n--- actual error:\n{}",
@@ -158,7 +170,11 @@ fn run_case(case: &Value) -> Result<(), String> {
         )),
         (None, Some(want), Err(e)) => match diff_error(want, e) {
             None => Ok(()),
-            Some(d) => Err(format!("{d}\n--- expected error:\n{}\n--- actual error:\n{}", pretty(want), pretty(&error_value(e)))),
+            Some(d) => Err(format!(
+                "{d}\n--- expected error:\n{}\n--- actual error:\n{}",
+                pretty(want),
+                pretty(&error_value(e))
+            )),
         },
         (None, Some(want), Ok(out)) => Err(format!(
             "expected an error, got a result\n--- expected error:\n{}\n--- actual:\n{}",
@@ -199,7 +215,12 @@ fn vectors() {
         eprintln!("FAIL {f}\n");
     }
     assert!(total > 0, "no vectors found in {}", dir.display());
-    assert!(failures.is_empty(), "{} of {} vector cases failed (listed above)", failures.len(), total);
+    assert!(
+        failures.is_empty(),
+        "{} of {} vector cases failed (listed above)",
+        failures.len(),
+        total
+    );
     eprintln!("{total} vector cases passed");
 }
 
@@ -227,7 +248,11 @@ fn example_price_books_are_valid() {
         eprintln!("INVALID {f}\n");
     }
     assert!(books > 0, "no example price books found");
-    assert!(failures.is_empty(), "{} example price books are invalid (listed above)", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} example price books are invalid (listed above)",
+        failures.len()
+    );
 }
 
 #[test]
