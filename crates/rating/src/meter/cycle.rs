@@ -208,6 +208,7 @@ pub(crate) fn subscribe(book: &PriceBook, sub: &Subscription) -> Result<Meter, E
         transition_at_period_end: None,
         ended_at: None,
         counts: Counts::default(),
+        wallet: Default::default(),
         records: Vec::new(),
         issued: Vec::new(),
     };
@@ -239,6 +240,7 @@ pub(crate) fn subscribe(book: &PriceBook, sub: &Subscription) -> Result<Meter, E
         }
     }
     m.products = open_products(&m, book, &IndexMap::new());
+    grant_included(&mut m, book);
     let mut lines = Vec::new();
     for plan in m.plans(book) {
         if let Some(fee) = plan.setup_fee {
@@ -459,9 +461,8 @@ fn usage_lines(m: &Meter, book: &PriceBook, end: Timestamp, out: &mut Vec<Invoic
     let currency = book.doc().currency.as_str();
     for (pid, ps) in &m.products {
         let Some(product) = book.product(pid) else { continue };
-        let Some((plan, item)) = m.item_for(book, pid) else {
-            continue;
-        };
+        let found = m.item_for(book, pid);
+        let plan_id = found.map_or_else(|| m.plan.clone(), |(p, _)| p.id.clone());
         let mut remaining = ps.allowance();
         for (key, ks) in &ps.keys {
             let included = if ps.has_allowance {
@@ -473,14 +474,18 @@ fn usage_lines(m: &Meter, book: &PriceBook, end: Timestamp, out: &mut Vec<Invoic
             let scale = book.scale_of(&ks.unit).unwrap_or(2);
             let value = book.doc().rounding.round(ks.exact, scale);
             let keyed = product.price_key_label.is_some();
-            let tiers = match resolve(
-                book,
-                product,
-                item,
-                keyed.then_some(key.as_str()),
-                Some(&m.customer),
-                Some(end),
-            ) {
+            let resolution = match found {
+                Some((_, item)) => resolve(
+                    book,
+                    product,
+                    item,
+                    keyed.then_some(key.as_str()),
+                    Some(&m.customer),
+                    Some(end),
+                ),
+                None => Resolution::Rejected,
+            };
+            let tiers = match resolution {
                 Resolution::Priced { price, .. }
                     if matches!(price.model, PriceModel::Graduated | PriceModel::Volume) =>
                 {
@@ -508,7 +513,7 @@ fn usage_lines(m: &Meter, book: &PriceBook, end: Timestamp, out: &mut Vec<Invoic
                 product.name.clone()
             };
             out.push(InvoiceLine {
-                plan: plan.id.clone(),
+                plan: plan_id.clone(),
                 product: pid.clone(),
                 price_key: keyed.then(|| key.clone()),
                 kind: LineKind::Usage,
@@ -537,10 +542,10 @@ fn pending_lines(m: &Meter, book: &PriceBook, out: &mut Vec<InvoiceLine>) {
             plan: p.plan.clone(),
             product: p.product.clone(),
             price_key: p.price_key.clone(),
-            kind: if p.kind == "proration" {
-                LineKind::Proration
-            } else {
-                LineKind::Usage
+            kind: match p.kind.as_str() {
+                "proration" => LineKind::Proration,
+                "credit_pack" => LineKind::Credit,
+                _ => LineKind::Usage,
             },
             description: p.description.clone(),
             period: span(p.start, p.end),
@@ -695,6 +700,7 @@ impl Meter {
             }
         };
         self.products = open_products(self, book, &rolled);
+        grant_included(self, book);
         advance_lines(self, book, &mut lines)?;
         self.issued.push(invoice(self, book, end, closed_span, lines));
         Ok(())
@@ -895,6 +901,270 @@ impl Meter {
             "customer": m.customer,
             "period": {"start": ts(m.period.start), "end": ts(m.period.end)},
             "dimensions": dims,
+            "price_book": book.hash(),
+        }))
+    }
+}
+
+/// Grants the plan's included credits for the open period (they expire at its end).
+fn grant_included(m: &mut Meter, book: &PriceBook) {
+    if m.period.trial {
+        return;
+    }
+    let Some(credits) = book.plan(&m.plan).and_then(|p| p.included_credits) else {
+        return;
+    };
+    let Some(unit) = super::wallet::plan_unit(book) else {
+        return;
+    };
+    m.wallet.prune(m.period.start);
+    m.wallet
+        .grant("included", &unit, credits, 50, m.period.start, Some(m.period.end));
+}
+
+/// The money line for buying a credit pack.
+pub(crate) fn pack_line(
+    m: &Meter,
+    book: &PriceBook,
+    pack: &crate::price_book::CreditPack,
+    start: Timestamp,
+    end: Timestamp,
+) -> InvoiceLine {
+    let name = pack.name.clone().unwrap_or_else(|| pack.id.clone());
+    let credits = pack
+        .credits
+        .checked_add(pack.bonus.unwrap_or(Decimal::ZERO))
+        .unwrap_or(pack.credits);
+    let scale = book.scale_of(&book.doc().currency).unwrap_or(2);
+    let value = book.doc().rounding.round(pack.price, scale);
+    InvoiceLine {
+        plan: m.plan.clone(),
+        product: pack.id.clone(),
+        price_key: None,
+        kind: LineKind::Credit,
+        description: format!("{name}: {} credits", fmt_qty(credits)),
+        period: span(start, end),
+        quantity: "1".into(),
+        transactions: None,
+        included: None,
+        billable: None,
+        amount: fmt_money(value, scale),
+        currency: None,
+        tiers: None,
+        value,
+    }
+}
+
+/// An invoice issued at `at` for the open period.
+pub(crate) fn invoice_at(m: &Meter, book: &PriceBook, at: Timestamp, lines: Vec<InvoiceLine>) -> Invoice {
+    invoice(m, book, at, span(m.period.start, m.period.end), lines)
+}
+
+fn plan_changed(m: &mut Meter, at: Timestamp, to: &str) {
+    m.records.push(Record {
+        kind: "subscription.plan_changed".into(),
+        at: ts(at),
+        product: None,
+        quantity: None,
+        from: Some(m.plan.clone()),
+        to: Some(to.to_string()),
+    });
+    m.plan = to.to_string();
+}
+
+impl Meter {
+    /// Buys a credit pack at `at` (SPEC §5 `purchase_credits`).
+    pub fn purchase_credits(&mut self, book: &PriceBook, pack: &str, at: Timestamp) -> Result<(), Error> {
+        super::wallet::purchase(self, book, pack, at)
+    }
+
+    /// Moves the subscription to another base plan. `immediate`: usage so
+    /// far is billed under the old plan, the unused part of what was paid
+    /// in advance is credited, the rest of the period is charged on the new
+    /// plan, and the new plan's allowance is added pro rata to what is left
+    /// of the old one. Otherwise the change happens at the period end.
+    pub fn transition_plan(
+        &mut self,
+        book: &PriceBook,
+        plan: &str,
+        at: Timestamp,
+        immediate: bool,
+    ) -> Result<(), Error> {
+        self.advance_to(book, at)?;
+        if self.ended_at.is_some() {
+            return Err(err("subscription_ended", "at", "the subscription has ended"));
+        }
+        match book.plan(plan) {
+            None => return Err(err(codes::UNKNOWN_PLAN, "plan", format!("no plan {plan:?}"))),
+            Some(p) if p.addon => return Err(err(codes::WRONG_PLAN_KIND, "plan", format!("{plan:?} is an add-on"))),
+            Some(_) if plan == self.plan => return Ok(()),
+            Some(_) => {}
+        }
+        if self.period.trial {
+            plan_changed(self, at, plan);
+            return Ok(());
+        }
+        if !immediate {
+            self.transition_at_period_end = Some(plan.to_string());
+            return Ok(());
+        }
+        let full_end = plan_period(book, &self.plan)
+            .containing(self.anchor, self.period.full_start)
+            .map_or(self.period.end, |(_, _, e)| e);
+        let mode = book.doc().proration;
+        let paid_f = factor(
+            mode,
+            self.period.start,
+            self.period.end,
+            self.period.full_start,
+            full_end,
+        );
+        let unused = factor(mode, at, self.period.end, self.period.full_start, full_end);
+        let mut lines = Vec::new();
+        // Usage so far, under the old plan.
+        usage_lines(self, book, at, &mut lines);
+        self.pending.clear();
+        if mode != Proration::None && !paid_f.is_zero() {
+            let share = unused.checked_div(paid_f).unwrap_or(Decimal::ZERO).min(Decimal::ONE);
+            for paid in self.paid.clone() {
+                let Some(p) = book.plan(&paid.plan) else { continue };
+                let name = book
+                    .product(&paid.product)
+                    .map_or(paid.product.clone(), |x| x.name.clone());
+                let exact = -mul(paid.exact, share).map_err(|_| overflow_err())?;
+                let description = format!("Unused {name} ({} → {plan})", self.plan);
+                let period = span(at, self.period.end);
+                lines.push(money_line(
+                    book,
+                    p,
+                    &paid.product,
+                    LineKind::Credit,
+                    description,
+                    period,
+                    Decimal::ONE,
+                    exact,
+                    None,
+                ));
+            }
+        }
+        // What is left of the old allowance carries over.
+        let mut left: IndexMap<String, Decimal> = IndexMap::new();
+        for (pid, ps) in &self.products {
+            let (used, total) = (ps.used(), ps.allowance());
+            if ps.has_allowance && total > used {
+                left.insert(pid.clone(), total - used);
+            }
+        }
+        let old_products = std::mem::take(&mut self.products);
+        if book.doc().late_event_grace.is_some() {
+            self.closed.push_back(Closed {
+                start: self.period.start,
+                end: at,
+                products: old_products,
+            });
+        }
+        plan_changed(self, at, plan);
+        // The rest of the period on the new plan.
+        let (end, full_start) = (self.period.end, self.period.full_start);
+        self.period = OpenPeriod {
+            start: at,
+            end,
+            full_start,
+            trial: false,
+        };
+        let mut products = open_products(self, book, &IndexMap::new());
+        let f_new = factor(mode, at, end, full_start, full_end);
+        for (pid, ps) in products.iter_mut() {
+            let pro_rata = mul(ps.included, f_new).map_err(|_| overflow_err())?;
+            let carried = left.get(pid).copied().unwrap_or(Decimal::ZERO);
+            ps.included = pro_rata.checked_add(carried).ok_or_else(overflow_err)?;
+            ps.has_allowance = ps.has_allowance || left.contains_key(pid);
+        }
+        self.products = products;
+        advance_lines(self, book, &mut lines)?;
+        let inv = invoice(self, book, at, span(at, end), lines);
+        self.issued.push(inv);
+        Ok(())
+    }
+
+    /// Projects the open period's usage linearly to its end and prices it.
+    pub fn forecast(&self, book: &PriceBook, at: Timestamp) -> Result<serde_json::Value, Error> {
+        let mut m = self.clone();
+        m.advance_to(book, at)?;
+        let currency = book.doc().currency.as_str();
+        let scale = book.scale_of(currency).unwrap_or(2);
+        let elapsed = (at.min(m.period.end) - m.period.start).num_seconds().max(0);
+        let length = (m.period.end - m.period.start).num_seconds().max(1);
+        let ratio = if elapsed == 0 {
+            Decimal::ONE
+        } else {
+            Decimal::from(length) / Decimal::from(elapsed)
+        };
+        let mut dims = Vec::new();
+        let mut total = Decimal::ZERO;
+        for (pid, ps) in &m.products {
+            let Some(product) = book.product(pid) else { continue };
+            let Some((_, item)) = m.item_for(book, pid) else {
+                continue;
+            };
+            let scales = matches!(
+                product.aggregation(),
+                Aggregation::Sum | Aggregation::Count | Aggregation::Amount
+            );
+            let keyed = product.price_key_label.is_some();
+            let mut remaining = ps.allowance();
+            for (key, ks) in &ps.keys {
+                let projected = if scales {
+                    ks.quantity.checked_mul(ratio).unwrap_or(ks.quantity).round_dp(6)
+                } else {
+                    ks.quantity
+                };
+                let included = if ps.has_allowance {
+                    projected.min(remaining)
+                } else {
+                    Decimal::ZERO
+                };
+                remaining -= included;
+                let amount = match resolve(
+                    book,
+                    product,
+                    item,
+                    keyed.then_some(key.as_str()),
+                    Some(&m.customer),
+                    Some(at),
+                ) {
+                    Resolution::Priced { price, .. } => amounts_in(book, price, currency)
+                        .and_then(|(a, _)| charge_quantity(price.model, a, projected - included, false).ok())
+                        .map_or(Decimal::ZERO, |c| c.amount),
+                    _ => Decimal::ZERO,
+                };
+                let unit_scale = book.scale_of(&ks.unit).unwrap_or(scale);
+                let rounded = book.doc().rounding.round(amount, unit_scale);
+                if !book.is_custom_unit(&ks.unit) {
+                    total = total.checked_add(rounded).unwrap_or(total);
+                }
+                let mut d = serde_json::json!({
+                    "product": pid,
+                    "quantity": fmt_qty(ks.quantity),
+                    "projected_quantity": fmt_qty(projected),
+                    "projected_amount": fmt_money(rounded, unit_scale),
+                });
+                if keyed {
+                    d["price_key"] = serde_json::Value::String(key.clone());
+                }
+                if ks.unit != currency {
+                    d["currency"] = serde_json::Value::String(ks.unit.clone());
+                }
+                dims.push(d);
+            }
+        }
+        Ok(serde_json::json!({
+            "customer": m.customer,
+            "at": ts(at),
+            "period": {"start": ts(m.period.start), "end": ts(m.period.end)},
+            "dimensions": dims,
+            "projected_usage_total": fmt_money(total, scale),
+            "currency": currency,
             "price_book": book.hash(),
         }))
     }

@@ -10,10 +10,12 @@ mod cycle;
 mod dedup;
 mod invoice;
 mod usage;
+mod wallet;
 
 pub use dedup::{Dedup, Seen, DEFAULT_MAX_ENTRIES};
 pub use invoice::{Invoice, InvoiceLine, Span};
 pub use usage::{KeyState, ProductState};
+pub use wallet::{Grant, Wallet};
 
 use crate::error::{codes, Error, Problem};
 use crate::event::{price_key, UsageEvent};
@@ -249,6 +251,9 @@ pub struct Meter {
     pub ended_at: Option<Timestamp>,
     /// Receipt counts.
     pub counts: Counts,
+    /// Prepaid credits.
+    #[serde(default)]
+    pub wallet: Wallet,
     /// Records not yet taken.
     #[serde(default)]
     pub records: Vec<Record>,
@@ -480,6 +485,8 @@ impl Meter {
         } else {
             self.products.entry(product.id.clone()).or_default()
         };
+        let credit_priced = book.is_custom_unit(unit);
+        let snapshot = credit_priced.then(|| state.clone());
         let used_before = state.used();
         let old = state.keys.get(&key).cloned();
         let mut ks = old.clone().unwrap_or_else(|| KeyState {
@@ -545,6 +552,25 @@ impl Meter {
             amount
         };
         let scale = book.scale_of(unit).unwrap_or(2);
+        if credit_priced && !trial && !amount.is_zero() {
+            if let Err(p) = wallet::spend(self, book, product, unit, amount, t) {
+                // Put the usage back as it was: a refused event changes nothing.
+                if let Some(snap) = snapshot {
+                    let target = if late {
+                        self.closed
+                            .iter_mut()
+                            .find(|c| c.start <= t && t < c.end)
+                            .map(|c| &mut c.products)
+                    } else {
+                        Some(&mut self.products)
+                    };
+                    if let Some(products) = target {
+                        products.insert(product.id.clone(), snap);
+                    }
+                }
+                return Err(p);
+            }
+        }
         if late {
             cycle::add_late(self, item, product, &key, t, measure.quantity, amount, unit);
         }

@@ -1,0 +1,290 @@
+//! Prepaid credits: grants from packs, bonuses and plan-included credits,
+//! drawn down by priority (lower first), then the soonest-expiring, then
+//! the oldest. Expired credits are never spent.
+
+use super::{problem, Meter, Pending, Record};
+use crate::error::{codes, Error, Problem};
+use crate::money::fmt_qty;
+use crate::period::Timestamp;
+use crate::price::{add, sub, Overflow};
+use crate::price_book::{CreditOverage, PriceBook, Product};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// Credits granted at once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Grant {
+    /// Where they came from: a pack id, `included` or `auto_top_up:<pack>`.
+    pub source: String,
+    /// Unit (custom unit code).
+    pub unit: String,
+    /// Credits granted.
+    pub granted: Decimal,
+    /// Credits left.
+    pub remaining: Decimal,
+    /// Drawdown priority (0-100, lower first).
+    pub priority: u32,
+    /// When they were granted.
+    pub granted_at: Timestamp,
+    /// When they expire (exclusive), if they do.
+    pub expires_at: Option<Timestamp>,
+    /// Grant order, for the oldest-first rule.
+    pub seq: u64,
+}
+
+/// A customer's credit grants.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Wallet {
+    /// Grants, in grant order.
+    pub grants: Vec<Grant>,
+    next_seq: u64,
+}
+
+impl Wallet {
+    /// Adds a grant.
+    #[allow(clippy::too_many_arguments)]
+    pub fn grant(
+        &mut self,
+        source: &str,
+        unit: &str,
+        credits: Decimal,
+        priority: u32,
+        at: Timestamp,
+        expires_at: Option<Timestamp>,
+    ) {
+        self.grants.push(Grant {
+            source: source.to_string(),
+            unit: unit.to_string(),
+            granted: credits,
+            remaining: credits,
+            priority,
+            granted_at: at,
+            expires_at,
+            seq: self.next_seq,
+        });
+        self.next_seq += 1;
+    }
+
+    fn live(g: &Grant, unit: &str, at: Timestamp) -> bool {
+        g.unit == unit && g.expires_at.is_none_or(|e| at < e)
+    }
+
+    /// Credits spendable at `at` in `unit`.
+    pub fn balance(&self, unit: &str, at: Timestamp) -> Decimal {
+        self.grants
+            .iter()
+            .filter(|g| Self::live(g, unit, at))
+            .fold(Decimal::ZERO, |s, g| s.checked_add(g.remaining).unwrap_or(s))
+    }
+
+    /// Draws up to `amount` credits; returns the part that could not be drawn.
+    pub fn draw(&mut self, unit: &str, amount: Decimal, at: Timestamp) -> Result<Decimal, Overflow> {
+        let mut order: Vec<usize> = (0..self.grants.len())
+            .filter(|&i| Self::live(&self.grants[i], unit, at))
+            .collect();
+        order.sort_by(|&a, &b| {
+            let (ga, gb) = (&self.grants[a], &self.grants[b]);
+            ga.priority
+                .cmp(&gb.priority)
+                .then_with(|| match (ga.expires_at, gb.expires_at) {
+                    (Some(x), Some(y)) => x.cmp(&y),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                })
+                .then(ga.seq.cmp(&gb.seq))
+        });
+        let mut left = amount;
+        for i in order {
+            if left <= Decimal::ZERO {
+                break;
+            }
+            let g = &mut self.grants[i];
+            let take = g.remaining.min(left);
+            g.remaining = sub(g.remaining, take)?;
+            left = sub(left, take)?;
+        }
+        Ok(left)
+    }
+
+    /// Gives back `amount` credits (a usage change that lowered a charge) to
+    /// the live grant that would be drawn last.
+    pub fn refund(&mut self, unit: &str, amount: Decimal, at: Timestamp) -> Result<(), Overflow> {
+        if let Some(g) = self.grants.iter_mut().rev().find(|g| Self::live(g, unit, at)) {
+            g.remaining = add(g.remaining, amount)?;
+        }
+        Ok(())
+    }
+
+    /// Drops grants that are spent or expired before `at`.
+    pub fn prune(&mut self, at: Timestamp) {
+        self.grants
+            .retain(|g| !g.remaining.is_zero() && g.expires_at.is_none_or(|e| at < e));
+    }
+}
+
+/// The custom unit a plan's credits are in: the book's only unit, or the
+/// unit of the first credit-priced item.
+pub(crate) fn plan_unit(book: &PriceBook) -> Option<String> {
+    let units = &book.doc().units;
+    if units.len() == 1 {
+        return Some(units[0].code.clone());
+    }
+    book.doc().plans.iter().flat_map(|p| &p.items).find_map(|it| {
+        it.price
+            .iter()
+            .chain(it.prices.iter().flat_map(|m| m.values()))
+            .find_map(|p| p.currency.clone().filter(|c| book.is_custom_unit(c)))
+    })
+}
+
+fn buy_pack(m: &mut Meter, book: &PriceBook, pack_id: &str, at: Timestamp, source: &str) -> Result<(), Problem> {
+    let pack = book.credit_pack(pack_id).ok_or_else(|| {
+        problem(
+            codes::UNKNOWN_PACK,
+            "purchase_credits",
+            format!("no credit pack {pack_id:?}"),
+        )
+    })?;
+    let unit = pack.unit.clone().or_else(|| plan_unit(book)).unwrap_or_default();
+    let credits = pack
+        .credits
+        .checked_add(pack.bonus.unwrap_or(Decimal::ZERO))
+        .ok_or_else(|| problem(codes::ARITHMETIC_OVERFLOW, "", "too many credits"))?;
+    let expires = pack.expires_after.and_then(|p| p.boundary(at, 1));
+    m.wallet
+        .grant(source, &unit, credits, pack.priority.unwrap_or(50), at, expires);
+    m.records.push(Record {
+        kind: "credits.purchased".into(),
+        at: super::ts(at),
+        product: Some(pack.id.clone()),
+        quantity: Some(fmt_qty(credits)),
+        from: None,
+        to: None,
+    });
+    Ok(())
+}
+
+/// Buys a credit pack now: the credits (and bonus) are granted and an
+/// invoice for the pack's price is issued at `at`.
+pub(crate) fn purchase(m: &mut Meter, book: &PriceBook, pack_id: &str, at: Timestamp) -> Result<(), Error> {
+    m.advance_to(book, at)?;
+    buy_pack(m, book, pack_id, at, pack_id).map_err(Error::one)?;
+    let pack = book
+        .credit_pack(pack_id)
+        .ok_or_else(|| Error::one(problem(codes::UNKNOWN_PACK, "purchase_credits", "no such pack")))?;
+    let line = super::cycle::pack_line(m, book, pack, at, at);
+    let inv = super::cycle::invoice_at(m, book, at, vec![line]);
+    m.issued.push(inv);
+    Ok(())
+}
+
+/// Spends `amount` credits for usage of `product` at `t` under the plan's
+/// `credit_overage` policy.
+pub(crate) fn spend(
+    m: &mut Meter,
+    book: &PriceBook,
+    product: &Product,
+    unit: &str,
+    amount: Decimal,
+    t: Timestamp,
+) -> Result<(), Problem> {
+    let overflow = || {
+        problem(
+            codes::ARITHMETIC_OVERFLOW,
+            "data",
+            "the amount exceeds the exact decimal range",
+        )
+    };
+    if amount < Decimal::ZERO {
+        return m.wallet.refund(unit, -amount, t).map_err(|_| overflow());
+    }
+    let Some(plan) = book.plan(&m.plan) else { return Ok(()) };
+    let policy = plan.credit_overage.unwrap_or(CreditOverage::Reject);
+    if policy == CreditOverage::Reject {
+        let balance = m.wallet.balance(unit, t);
+        if balance < amount {
+            return Err(problem(
+                "insufficient_credits",
+                "data",
+                format!(
+                    "the event costs {} {unit}; the wallet holds {}",
+                    fmt_qty(amount),
+                    fmt_qty(balance)
+                ),
+            ));
+        }
+    }
+    let mut short = m.wallet.draw(unit, amount, t).map_err(|_| overflow())?;
+    match policy {
+        CreditOverage::Reject => {}
+        CreditOverage::Charge => {
+            if short > Decimal::ZERO {
+                let rate = plan.overage_rate.unwrap_or(Decimal::ZERO);
+                let exact = short.checked_mul(rate).ok_or_else(overflow)?;
+                let (start, end) = (m.period.start, m.period.end);
+                let currency = book.doc().currency.clone();
+                match m
+                    .pending
+                    .iter_mut()
+                    .find(|p| p.kind == "credit_overage" && p.product == product.id && p.start == start)
+                {
+                    Some(p) => {
+                        p.quantity = p.quantity.checked_add(short).ok_or_else(overflow)?;
+                        p.exact = p.exact.checked_add(exact).ok_or_else(overflow)?;
+                    }
+                    None => m.pending.push(Pending {
+                        plan: plan.id.clone(),
+                        product: product.id.clone(),
+                        price_key: None,
+                        kind: "credit_overage".into(),
+                        description: format!("{} beyond prepaid credits, at {} per credit", product.name, rate),
+                        start,
+                        end,
+                        quantity: short,
+                        exact,
+                        unit: currency,
+                    }),
+                }
+            }
+        }
+        CreditOverage::AutoTopUp => {
+            let Some(cfg) = plan.auto_top_up.clone() else {
+                return Ok(());
+            };
+            let mut guard = 0;
+            while short > Decimal::ZERO && guard < 10_000 {
+                top_up(m, book, &cfg.pack, t)?;
+                short = m.wallet.draw(unit, short, t).map_err(|_| overflow())?;
+                guard += 1;
+            }
+            if m.wallet.balance(unit, t) < cfg.threshold {
+                top_up(m, book, &cfg.pack, t)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn top_up(m: &mut Meter, book: &PriceBook, pack_id: &str, t: Timestamp) -> Result<(), Problem> {
+    buy_pack(m, book, pack_id, t, &format!("auto_top_up:{pack_id}"))?;
+    let Some(pack) = book.credit_pack(pack_id) else {
+        return Ok(());
+    };
+    m.pending.push(Pending {
+        plan: m.plan.clone(),
+        product: pack.id.clone(),
+        price_key: None,
+        kind: "credit_pack".into(),
+        description: format!(
+            "Automatic top-up: {}",
+            pack.name.clone().unwrap_or_else(|| pack.id.clone())
+        ),
+        start: t,
+        end: t,
+        quantity: Decimal::ONE,
+        exact: pack.price,
+        unit: book.doc().currency.clone(),
+    });
+    Ok(())
+}
