@@ -268,3 +268,121 @@ fn comparison_ignores_key_order_but_not_keys() {
     let e: Value = serde_json::from_str(r#"{"a": "1", "description": "x", "b": {"x": [1, {"y": "2"}]}}"#).unwrap();
     assert_eq!(diff(&a, &e, "$"), None);
 }
+
+/// docs/quote.md fixes the key order of every object in a quote or a
+/// comparison ("Keys appear in exactly this order"); the structural
+/// comparison above ignores order, so this test checks it on every
+/// successful quote and compare vector.
+#[test]
+fn outputs_keep_the_documented_key_order() {
+    const QUOTE: &[&str] = &[
+        "currency",
+        "plan",
+        "addons",
+        "period",
+        "periods",
+        "lines",
+        "subtotal",
+        "discount",
+        "total",
+        "credits",
+        "limits",
+        "features",
+        "dropped",
+        "price_book",
+    ];
+    const LINE: &[&str] = &[
+        "plan",
+        "product",
+        "price_key",
+        "price_key_remapped",
+        "kind",
+        "description",
+        "quantity",
+        "transactions",
+        "included",
+        "billable",
+        "amount",
+        "currency",
+        "tiers",
+        "override",
+    ];
+    const TIER: &[&str] = &["index", "quantity", "unit_amount", "percent", "flat_amount", "amount"];
+    const OVERRIDE: &[&str] = &["customer", "from", "until"];
+    const DROPPED: &[&str] = &["product", "price_key", "quantity"];
+    const PERIOD: &[&str] = &["unit", "length"];
+    const COMPARE: &[&str] = &["currency", "plans", "cheapest", "price_book"];
+    const COMPARED: &[&str] = &["plan", "name", "total", "error"];
+
+    fn check(v: &Value, order: &[&str], what: &str, out: &mut Vec<String>) {
+        let Some(m) = v.as_object() else { return };
+        let mut last = 0usize;
+        for k in m.keys() {
+            match order.iter().position(|o| o == k) {
+                Some(i) if i >= last => last = i,
+                Some(_) => out.push(format!(
+                    "{what}: key {k:?} out of order in {:?}",
+                    m.keys().collect::<Vec<_>>()
+                )),
+                None => out.push(format!("{what}: undocumented key {k:?}")),
+            }
+        }
+    }
+
+    let mut failures = Vec::new();
+    for file in json_files(&root().join("tests/vectors")) {
+        let name = file.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let Ok(doc) = read_json(&file) else { continue };
+        for case in doc.get("cases").and_then(Value::as_array).into_iter().flatten() {
+            let op = case.get("op").and_then(Value::as_str).unwrap_or_default();
+            if case.get("expect").is_none() || !(op == "quote" || op == "compare") {
+                continue;
+            }
+            let (Ok(book_json), Some(Ok(request))) =
+                (inline_or_file(&case["book"]), case.get("request").map(inline_or_file))
+            else {
+                continue;
+            };
+            let Ok(book) = PriceBook::from_value(&book_json) else {
+                continue;
+            };
+            let what = format!(
+                "{name} {:?}",
+                case.get("name").and_then(Value::as_str).unwrap_or_default()
+            );
+            let mut out = Vec::new();
+            if op == "quote" {
+                let Ok(q) = quote_value(&book, &request) else { continue };
+                check(&q, QUOTE, &what, &mut out);
+                check(&q["period"], PERIOD, &what, &mut out);
+                for line in q["lines"].as_array().into_iter().flatten() {
+                    check(line, LINE, &what, &mut out);
+                    check(&line["override"], OVERRIDE, &what, &mut out);
+                    for t in line["tiers"].as_array().into_iter().flatten() {
+                        check(t, TIER, &what, &mut out);
+                    }
+                }
+                for d in q["dropped"].as_array().into_iter().flatten() {
+                    check(d, DROPPED, &what, &mut out);
+                }
+            } else {
+                let Ok(c) = compare_value(&book, &request) else {
+                    continue;
+                };
+                check(&c, COMPARE, &what, &mut out);
+                for p in c["plans"].as_array().into_iter().flatten() {
+                    check(p, COMPARED, &what, &mut out);
+                }
+            }
+            failures.extend(out);
+        }
+    }
+    for f in &failures {
+        eprintln!("ORDER {f}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} key-order problems (listed above)",
+        failures.len()
+    );
+}
