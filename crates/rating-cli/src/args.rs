@@ -142,7 +142,76 @@ pub enum Command {
         #[arg(value_name = "USAGE")]
         usage: Input,
     },
+    /// Replay exported usage events through one meter per customer and print the invoices.
+    #[command(long_about = REPLAY_LONG, after_help = REPLAY_AFTER)]
+    Replay {
+        /// Price book file (`price-book/v1` JSON), or `-` for stdin.
+        #[arg(value_name = "BOOK")]
+        book: Input,
+        /// Usage events, one CloudEvent JSON per line (NDJSON), or `-` for stdin.
+        #[arg(value_name = "EVENTS.ndjson")]
+        events: Input,
+        /// Subscriptions file (JSON list), or `-` for stdin.
+        #[arg(long, value_name = "SUBS.json")]
+        subscriptions: Input,
+        /// Replay up to this time (RFC 3339): periods ending by then are closed.
+        #[arg(long, value_name = "TIME")]
+        at: String,
+        /// Also write every receipt, one JSON per line, to this file.
+        #[arg(long, value_name = "FILE")]
+        receipts: Option<std::path::PathBuf>,
+    },
+    /// Replay the same usage under two price books and print each customer's difference.
+    #[command(long_about = DIFF_LONG, after_help = DIFF_AFTER)]
+    Diff {
+        /// Today's price book.
+        #[arg(value_name = "OLD_BOOK")]
+        old_book: Input,
+        /// The proposed price book.
+        #[arg(value_name = "NEW_BOOK")]
+        new_book: Input,
+        /// Usage events (NDJSON), or `-` for stdin.
+        #[arg(value_name = "EVENTS.ndjson")]
+        events: Input,
+        /// Subscriptions file (JSON list).
+        #[arg(long, value_name = "SUBS.json")]
+        subscriptions: Input,
+        /// Replay up to this time (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        at: String,
+    },
 }
+
+const REPLAY_LONG: &str = "\
+Replay exported usage: every event of EVENTS.ndjson (one CloudEvent per
+line: {\"specversion\": \"1.0\", \"id\", \"source\", \"type\": product,
+\"subject\": customer, \"time\", \"data\": {\"quantity\"...}}) is rated, in file
+order, by the meter of its customer. SUBS.json lists the subscriptions:
+  [{\"customer\": \"cus_1\", \"plan\": \"pro\", \"start\": \"2026-01-01T00:00:00Z\",
+    \"anchor\"?, \"quantities\"?: {\"seats\": \"5\"}, \"addons\"?,
+    \"changes\"?: [{\"at\", \"quantities\"?, \"plan\"?, \"transition\"?,
+                  \"cancel\"?, \"purchase_credits\"?}]}]
+Changes apply at their time, interleaved with the events. Every period
+that ends at or before --at is closed and invoiced.
+
+Prints {\"customers\": [{\"customer\", \"invoices\": [...], \"open_period\"}],
+\"totals\", \"receipts\": {\"accepted\", \"duplicate\", \"rejected\", \"dropped\"}}.
+Events are streamed: memory grows with customers, not with events.";
+
+const REPLAY_AFTER: &str = "\
+Examples:
+  rating replay examples/paas.json examples/events.ndjson --subscriptions examples/subscriptions.json --at 2026-04-01T00:00:00Z
+  gunzip -c export.ndjson.gz | rating replay book.json - --subscriptions subs.json --at 2026-12-01T00:00:00Z";
+
+const DIFF_LONG: &str = "\
+Replay the same events and subscriptions under OLD_BOOK and NEW_BOOK (see
+`rating replay --help` for the files) and print, per customer, the total
+under each book and the difference (new - old), plus the sums: what a
+proposed price change would have done to every customer.";
+
+const DIFF_AFTER: &str = "\
+Example:
+  rating diff today.json proposed.json events.ndjson --subscriptions subs.json --at 2026-04-01T00:00:00Z";
 
 impl Command {
     /// The subcommand's name, as typed.
@@ -151,6 +220,8 @@ impl Command {
             Command::Check { .. } => "check",
             Command::Quote { .. } => "quote",
             Command::Compare { .. } => "compare",
+            Command::Replay { .. } => "replay",
+            Command::Diff { .. } => "diff",
         }
     }
 
@@ -160,6 +231,19 @@ impl Command {
             Command::Check { book } => vec![book],
             Command::Quote { book, request } => vec![book, request],
             Command::Compare { book, usage } => vec![book, usage],
+            Command::Replay {
+                book,
+                events,
+                subscriptions,
+                ..
+            } => vec![book, events, subscriptions],
+            Command::Diff {
+                old_book,
+                new_book,
+                events,
+                subscriptions,
+                ..
+            } => vec![old_book, new_book, events, subscriptions],
         }
     }
 

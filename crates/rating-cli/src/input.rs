@@ -64,6 +64,16 @@ impl Input {
     }
 
     /// Reads the input as JSON, keeping numbers' literal text.
+    /// Opens the input for streaming, line by line.
+    pub fn lines(&self) -> Result<Box<dyn std::io::BufRead>, CliError> {
+        match self {
+            Input::Stdin => Ok(Box::new(std::io::BufReader::new(std::io::stdin()))),
+            Input::Path(p) => std::fs::File::open(p)
+                .map(|f| Box::new(std::io::BufReader::with_capacity(1 << 16, f)) as Box<dyn std::io::BufRead>)
+                .map_err(|e| CliError::io(format!("cannot read {}: {e}", p.display())).in_file(self)),
+        }
+    }
+
     pub fn read_json(&self) -> Result<Value, CliError> {
         let text = self.read_text()?;
         rating::json::parse_json(&text).map_err(|p| CliError::from(p).in_file(self))

@@ -24,6 +24,20 @@ fn main() -> ExitCode {
         Command::Check { book } => commands::check(book),
         Command::Quote { book, request } => commands::quote(book, request),
         Command::Compare { book, usage } => commands::compare(book, usage),
+        Command::Replay {
+            book,
+            events,
+            subscriptions,
+            at,
+            receipts,
+        } => commands::replay::replay(book, events, subscriptions, at, receipts.as_deref()),
+        Command::Diff {
+            old_book,
+            new_book,
+            events,
+            subscriptions,
+            at,
+        } => commands::replay::diff(old_book, new_book, events, subscriptions, at),
     };
     match result.and_then(|value| output::print_json(&value)) {
         Ok(()) => ExitCode::SUCCESS,

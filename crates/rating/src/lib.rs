@@ -18,6 +18,7 @@ pub mod period;
 pub mod price;
 pub mod price_book;
 pub mod quote;
+pub mod replay;
 pub mod resolve;
 
 pub use error::{Error, Problem};

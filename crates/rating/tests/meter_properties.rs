@@ -32,15 +32,15 @@ fn book() -> PriceBook {
     .unwrap()
 }
 
+/// Sum of receipt amounts per (product, price key).
+type LineSums = HashMap<(String, Option<String>), Decimal>;
+
 fn events() -> impl Strategy<Value = Vec<(u8, u32, u32, u8)>> {
     // (product index, quantity in hundredths, minute offset, region)
     prop::collection::vec((0u8..4, 0u32..50_000, 0u32..40_000, 0u8..2), 1..60)
 }
 
-fn run(
-    evs: &[(u8, u32, u32, u8)],
-    dup_every: usize,
-) -> (HashMap<(String, Option<String>), Decimal>, Vec<rating::meter::Invoice>) {
+fn run(evs: &[(u8, u32, u32, u8)], dup_every: usize) -> (LineSums, Vec<rating::meter::Invoice>) {
     let b = book();
     let start = parse_timestamp("2026-01-01T00:00:00Z").unwrap();
     let mut m = subscribe(

@@ -1,13 +1,15 @@
 //! One function per subcommand: read the inputs, call the engine, return
 //! the JSON to print.
 
+pub mod replay;
+
 use crate::input::Input;
 use crate::output::CliError;
 use rating::PriceBook;
 use serde_json::{json, Value};
 
 /// Reads and validates a price book.
-fn read_book(input: &Input) -> Result<PriceBook, CliError> {
+pub(crate) fn read_book(input: &Input) -> Result<PriceBook, CliError> {
     let text = input.read_text()?;
     PriceBook::parse(&text).map_err(|e| CliError::from(e).in_file(input))
 }

@@ -683,6 +683,7 @@ impl Meter {
                 to: Some(next.clone()),
             });
             self.plan = next;
+            self.default_seats(book);
         }
         let period = plan_period(book, &self.plan);
         self.period = if self.period.trial {
@@ -973,6 +974,21 @@ fn plan_changed(m: &mut Meter, at: Timestamp, to: &str) {
 }
 
 impl Meter {
+    /// Gives every seat item of the plans in force a quantity (its
+    /// `min_quantity`, else 0) if it has none yet.
+    fn default_seats(&mut self, book: &PriceBook) {
+        for plan in self.plans(book) {
+            for it in &plan.items {
+                if book.product(&it.product).is_some_and(|p| p.kind == ProductType::Seat)
+                    && !self.quantities.contains_key(&it.product)
+                {
+                    self.quantities
+                        .insert(it.product.clone(), it.min_quantity.unwrap_or(Decimal::ZERO));
+                }
+            }
+        }
+    }
+
     /// Buys a credit pack at `at` (SPEC §5 `purchase_credits`).
     pub fn purchase_credits(&mut self, book: &PriceBook, pack: &str, at: Timestamp) -> Result<(), Error> {
         super::wallet::purchase(self, book, pack, at)
@@ -1064,6 +1080,7 @@ impl Meter {
             });
         }
         plan_changed(self, at, plan);
+        self.default_seats(book);
         // The rest of the period on the new plan.
         let (end, full_start) = (self.period.end, self.period.full_start);
         self.period = OpenPeriod {

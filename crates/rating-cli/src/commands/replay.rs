@@ -1,0 +1,159 @@
+//! `rating replay` and `rating diff` (SPEC §9): stream NDJSON events
+//! through the engine's replay, one line at a time.
+
+use super::read_book;
+use crate::input::Input;
+use crate::output::CliError;
+use rating::error::{codes, Problem};
+use rating::period::{parse_timestamp, Timestamp};
+use rating::replay::{read_subscriptions, Replay, SubscriptionSpec};
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::str::FromStr;
+
+fn parse_at(at: &str) -> Result<Timestamp, CliError> {
+    parse_timestamp(at).ok_or_else(|| {
+        CliError::from(Problem::at(
+            codes::INVALID_TIMESTAMP,
+            "--at",
+            format!("{at:?} is not an RFC 3339 timestamp"),
+        ))
+    })
+}
+
+fn read_subs(input: &Input) -> Result<Vec<SubscriptionSpec>, CliError> {
+    let v = input.read_json()?;
+    read_subscriptions(&v).map_err(|e| CliError::from(e).in_file(input))
+}
+
+/// Feeds every line of `events` to each replay (one pass over the file).
+fn stream(
+    events: &Input,
+    at: Timestamp,
+    replays: &mut [Replay],
+    mut sink: Option<&mut dyn Write>,
+) -> Result<(), CliError> {
+    let mut reader = events.lines()?;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_line(&mut line)
+            .map_err(|e| CliError::io(format!("cannot read events: {e}")).in_file(events))?;
+        if n == 0 {
+            break;
+        }
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let value = rating::json::parse_json(text).unwrap_or(Value::Null);
+        for (i, r) in replays.iter_mut().enumerate() {
+            let receipt = r.feed(&value, at);
+            if i == 0 {
+                if let Some(w) = sink.as_mut() {
+                    let text = serde_json::to_string(&receipt).unwrap_or_default();
+                    writeln!(w, "{text}").map_err(|e| CliError::io(format!("cannot write receipts: {e}")))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `rating replay BOOK EVENTS --subscriptions SUBS --at TIME [--receipts FILE]`.
+pub fn replay(
+    book: &Input,
+    events: &Input,
+    subscriptions: &Input,
+    at: &str,
+    receipts: Option<&std::path::Path>,
+) -> Result<Value, CliError> {
+    let at = parse_at(at)?;
+    let book = read_book(book)?;
+    let subs = read_subs(subscriptions)?;
+    let mut replays = [Replay::new(&book, &subs).map_err(|e| CliError::from(e).in_file(subscriptions))?];
+    let mut file = match receipts {
+        Some(p) => {
+            Some(std::io::BufWriter::new(std::fs::File::create(p).map_err(|e| {
+                CliError::io(format!("cannot write {}: {e}", p.display()))
+            })?))
+        }
+        None => None,
+    };
+    stream(events, at, &mut replays, file.as_mut().map(|f| f as &mut dyn Write))?;
+    if let Some(f) = file.as_mut() {
+        f.flush()
+            .map_err(|e| CliError::io(format!("cannot write receipts: {e}")))?;
+    }
+    let [r] = replays;
+    r.finish(at).map_err(CliError::from)
+}
+
+fn customer_totals(doc: &Value) -> Vec<(String, Decimal)> {
+    let dec = |v: &Value| v.as_str().and_then(|s| Decimal::from_str(s).ok()).unwrap_or_default();
+    doc["customers"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .map(|c| {
+                    let invoiced: Decimal = c["invoices"]
+                        .as_array()
+                        .map_or(Decimal::ZERO, |is| is.iter().map(|i| dec(&i["total"])).sum());
+                    let open = dec(&c["open_period"]["total"]);
+                    (c["customer"].as_str().unwrap_or_default().to_string(), invoiced + open)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `rating diff OLD NEW EVENTS --subscriptions SUBS --at TIME`.
+pub fn diff(
+    old_book: &Input,
+    new_book: &Input,
+    events: &Input,
+    subscriptions: &Input,
+    at: &str,
+) -> Result<Value, CliError> {
+    let at = parse_at(at)?;
+    let old = read_book(old_book)?;
+    let new = read_book(new_book)?;
+    if old.doc().currency != new.doc().currency {
+        return Err(CliError::from(Problem::at(
+            codes::INVALID_VALUE,
+            "currency",
+            "the two books bill in different currencies",
+        ))
+        .in_file(new_book));
+    }
+    let subs = read_subs(subscriptions)?;
+    let mut replays = [
+        Replay::new(&old, &subs).map_err(|e| CliError::from(e).in_file(old_book))?,
+        Replay::new(&new, &subs).map_err(|e| CliError::from(e).in_file(new_book))?,
+    ];
+    stream(events, at, &mut replays, None)?;
+    let [a, b] = replays;
+    let (da, db) = (
+        a.finish(at).map_err(CliError::from)?,
+        b.finish(at).map_err(CliError::from)?,
+    );
+    let scale = old.scale_of(&old.doc().currency).unwrap_or(2);
+    let fmt = |d: Decimal| rating::money::fmt_money(d, scale);
+    let (ta, tb) = (customer_totals(&da), customer_totals(&db));
+    let mut customers = Vec::new();
+    let (mut sum_old, mut sum_new) = (Decimal::ZERO, Decimal::ZERO);
+    for ((c, o), (_, n)) in ta.iter().zip(tb.iter()) {
+        sum_old += *o;
+        sum_new += *n;
+        customers.push(json!({"customer": c, "old": fmt(*o), "new": fmt(*n), "difference": fmt(*n - *o)}));
+    }
+    Ok(json!({
+        "currency": old.doc().currency,
+        "customers": customers,
+        "totals": {"old": fmt(sum_old), "new": fmt(sum_new), "difference": fmt(sum_new - sum_old)},
+        "old_price_book": old.hash(),
+        "new_price_book": new.hash(),
+    }))
+}
