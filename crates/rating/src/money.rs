@@ -193,9 +193,74 @@ pub fn fmt_money(value: Decimal, scale: u32) -> String {
     pad_to_scale(v, scale)
 }
 
+/// Writes `mantissa × 10^-scale` as decimal text (the hot path of
+/// receipts: no formatting machinery, one allocation).
+fn write_fixed(negative: bool, mantissa: u128, scale: u32) -> String {
+    let mut digits = [0u8; 40];
+    let mut n = 0;
+    let mut m = mantissa;
+    loop {
+        digits[n] = b'0' + (m % 10) as u8;
+        m /= 10;
+        n += 1;
+        if m == 0 {
+            break;
+        }
+    }
+    let scale = scale as usize;
+    let int_len = n.saturating_sub(scale);
+    let mut out = String::with_capacity(n + scale + 3);
+    if negative {
+        out.push('-');
+    }
+    if int_len == 0 {
+        out.push('0');
+    } else {
+        for i in (n - int_len..n).rev() {
+            out.push(digits[i] as char);
+        }
+    }
+    if scale > 0 {
+        out.push('.');
+        for _ in n..scale {
+            out.push('0');
+        }
+        for i in (0..n.min(scale)).rev() {
+            out.push(digits[i] as char);
+        }
+    }
+    out
+}
+
 /// Prints an exact (unrounded) amount: trailing zeros dropped, but never
 /// fewer than `min_scale` decimals (`25` → `"25.00"`, `0.005` → `"0.005"`).
 pub fn fmt_exact(value: Decimal, min_scale: u32) -> String {
+    let negative = value.is_sign_negative() && !value.is_zero();
+    let mut m = value.mantissa().unsigned_abs();
+    let mut scale = value.scale();
+    while scale > min_scale && m.is_multiple_of(10) {
+        m /= 10;
+        scale -= 1;
+    }
+    if m == 0 {
+        return write_fixed(false, 0, min_scale);
+    }
+    if scale < min_scale {
+        // Padding zeros: same text as pad_to_scale below.
+        let mut s = write_fixed(negative, m, scale);
+        if scale == 0 {
+            s.push('.');
+        }
+        for _ in scale..min_scale {
+            s.push('0');
+        }
+        return s;
+    }
+    write_fixed(negative, m, scale)
+}
+
+#[allow(dead_code)]
+fn fmt_exact_slow(value: Decimal, min_scale: u32) -> String {
     let mut v = value.normalize();
     if v.is_zero() {
         v = Decimal::ZERO;
@@ -234,6 +299,32 @@ mod tests {
             Err(DecimalError::OutOfRange)
         );
         assert_eq!(parse_decimal_text("12.500").unwrap().to_string(), "12.500");
+    }
+
+    #[test]
+    fn fast_formatting_matches_the_decimal_type() {
+        for v in [
+            "0",
+            "-0",
+            "25",
+            "0.005",
+            "11.5",
+            "-3.20",
+            "1000000.000001",
+            "0.0000000000000000000000000001",
+            "79228162514264337593543950335",
+            "-12.345000",
+            "7",
+            "0.1",
+        ] {
+            for scale in [0, 2, 3, 6] {
+                assert_eq!(
+                    fmt_exact(dec(v), scale),
+                    fmt_exact_slow(dec(v), scale),
+                    "{v} at {scale}"
+                );
+            }
+        }
     }
 
     #[test]

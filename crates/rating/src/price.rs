@@ -183,6 +183,49 @@ pub fn charge_quantity(model: PriceModel, a: &PriceAmounts, qty: Decimal, breakd
     })
 }
 
+/// `charge(new) − charge(old)` for the same price, computed directly for
+/// per-unit and graduated prices (one pass over the tiers between the two
+/// quantities) and by difference otherwise. Used on every metered event.
+pub fn charge_delta(model: PriceModel, a: &PriceAmounts, old: Decimal, new: Decimal) -> Result<Decimal, Overflow> {
+    match model {
+        PriceModel::Percentage => Ok(Decimal::ZERO),
+        PriceModel::PerUnit => mul(sub(new, old)?, a.unit_amount.unwrap_or(Decimal::ZERO)),
+        PriceModel::Graduated if new >= old => graduated_between(a.tiers.as_deref().unwrap_or(&[]), old, new),
+        PriceModel::Graduated => Ok(-graduated_between(a.tiers.as_deref().unwrap_or(&[]), new, old)?),
+        _ => sub(
+            charge_quantity(model, a, new, false)?.amount,
+            charge_quantity(model, a, old, false)?.amount,
+        ),
+    }
+}
+
+/// The graduated charge of the units in `(lo, hi]`, with the flat amounts
+/// of the tiers the quantity newly reaches into (`lo <= hi`).
+fn graduated_between(tiers: &[Tier], lo: Decimal, hi: Decimal) -> Result<Decimal, Overflow> {
+    let mut total = Decimal::ZERO;
+    let mut prev = Decimal::ZERO;
+    for (i, t) in tiers.iter().enumerate() {
+        if prev >= hi {
+            break;
+        }
+        let upper = t.up_to.map_or(hi, |u| u.min(hi));
+        let from = prev.max(lo);
+        if upper > from {
+            total = add(total, tier_unit_amount(t, sub(upper, from)?)?)?;
+        }
+        // A tier's flat amount is charged when the quantity first passes its
+        // lower bound (the first tier's is charged at zero, not by events).
+        if i > 0 && lo <= prev && prev < hi {
+            total = add(total, t.flat_amount.unwrap_or(Decimal::ZERO))?;
+        }
+        match t.up_to {
+            Some(u) => prev = u,
+            None => break,
+        }
+    }
+    Ok(total)
+}
+
 /// The fee on one transaction under a `percentage` price:
 /// `amount × percent / 100 + fixed_amount`, clamped to `[min_amount, max_amount]`.
 pub fn transaction_fee(a: &PriceAmounts, amount: Decimal) -> Result<Decimal, Overflow> {

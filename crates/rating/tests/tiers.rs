@@ -411,3 +411,40 @@ fn unit_prices_keep_their_precision_and_the_line_rounds_once() {
     assert_eq!(l["tiers"][0]["amount"], "0.9999");
     assert_eq!(l["tiers"][0]["unit_amount"], "0.3333");
 }
+
+mod charge_delta_matches_the_difference {
+    use proptest::prelude::*;
+    use rating::price::{charge_delta, charge_quantity};
+    use rating::price_book::{PriceAmounts, PriceModel, Tier};
+    use rust_decimal::Decimal;
+
+    fn tiers() -> impl Strategy<Value = Vec<Tier>> {
+        prop::collection::vec((1u32..500, 0u32..5000, 0u32..3000), 1..5).prop_map(|spec| {
+            let mut bound = 0u32;
+            let n = spec.len();
+            spec.into_iter()
+                .enumerate()
+                .map(|(i, (w, unit, flat))| {
+                    bound += w;
+                    Tier {
+                        up_to: (i + 1 < n).then(|| Decimal::from(bound)),
+                        unit_amount: Some(Decimal::new(i64::from(unit), 4)),
+                        flat_amount: (flat % 3 == 0).then(|| Decimal::new(i64::from(flat), 2)),
+                        percent: None,
+                    }
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn graduated(t in tiers(), a in 0u32..3000, b in 0u32..3000) {
+            let amounts = PriceAmounts { tiers: Some(t), ..Default::default() };
+            let (old, new) = (Decimal::new(i64::from(a), 1), Decimal::new(i64::from(b), 1));
+            let expected = charge_quantity(PriceModel::Graduated, &amounts, new, false).unwrap().amount
+                - charge_quantity(PriceModel::Graduated, &amounts, old, false).unwrap().amount;
+            prop_assert_eq!(charge_delta(PriceModel::Graduated, &amounts, old, new).unwrap(), expected);
+        }
+    }
+}

@@ -57,10 +57,13 @@ pub(crate) fn factor(
 }
 
 pub(crate) fn usage_cap(m: &Meter, book: &PriceBook, product: &Product, item: &PlanItem) -> Option<Decimal> {
-    let plans = m.plans(book);
-    let mut named: Option<Option<Decimal>> = plans.first().and_then(|b| b.limits.get(&product.id)).map(|v| Some(*v));
+    let base_plan = book.plan(&m.plan);
+    let mut named: Option<Option<Decimal>> = base_plan.and_then(|b| b.limits.get(&product.id)).map(|v| Some(*v));
     let mut base = if named.is_some() { None } else { item.limit.map(Some) };
-    for p in plans.iter().skip(1) {
+    if named.is_none() && base.is_none() {
+        return None;
+    }
+    for p in m.addons.iter().filter_map(|a| book.plan(a)) {
         if let Some(u) = p.unlocks.get(&product.id) {
             let target = if named.is_some() { &mut named } else { &mut base };
             if let Some(cur) = target.as_mut() {

@@ -1,24 +1,34 @@
 //! Deduplication of events by (`source`, `id`) within a window.
 //!
-//! Entries are kept in arrival order; an entry is evicted when it is older
-//! than the window (measured from the latest arrival time seen) or when the
-//! number of entries exceeds `max_entries` (oldest first). Memory is
-//! therefore bounded by `max_entries` whatever the event rate.
+//! Keys are 128-bit FNV-1a hashes of `source` and `id` (stable across
+//! builds, so persisted state stays valid). Entries are kept in arrival
+//! order; an entry is evicted when it is older than the window (measured
+//! from the latest arrival time seen) or when the number of entries
+//! exceeds `max_entries` (oldest first). Memory is therefore bounded by
+//! `max_entries` whatever the event rate: about 100 bytes an entry.
 
 use crate::period::Timestamp;
+use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// What is remembered of a first event, to answer its duplicates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seen {
     /// Fingerprint of the first event's payload.
     pub fingerprint: u64,
-    /// The first receipt's status (`accepted` or `dropped`).
-    pub status: String,
-    /// The first receipt's amount, as printed.
-    pub amount: Option<String>,
+    /// The first receipt was `dropped` (else `accepted`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dropped: bool,
+    /// The first receipt's exact amount and the scale it was printed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<(Decimal, u32)>,
+    /// The first receipt's unit, when not the book's currency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
     /// The first receipt's price key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_key: Option<String>,
     /// When it arrived.
     pub at: Timestamp,
@@ -26,22 +36,62 @@ pub struct Seen {
 
 /// The dedup window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "DedupRepr", into = "DedupRepr")]
 pub struct Dedup {
     window_seconds: i64,
     max_entries: usize,
-    order: VecDeque<(String, String)>,
-    seen: HashMap<String, Seen>,
+    order: VecDeque<u128>,
+    seen: FxHashMap<u128, Seen>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DedupRepr {
+    window_seconds: i64,
+    max_entries: usize,
+    /// `[key as 32 hex digits, first receipt]`, oldest first.
+    entries: Vec<(String, Seen)>,
+}
+
+impl From<Dedup> for DedupRepr {
+    fn from(d: Dedup) -> DedupRepr {
+        let entries = d
+            .order
+            .iter()
+            .filter_map(|k| d.seen.get(k).map(|s| (format!("{k:032x}"), s.clone())))
+            .collect();
+        DedupRepr {
+            window_seconds: d.window_seconds,
+            max_entries: d.max_entries,
+            entries,
+        }
+    }
+}
+
+impl From<DedupRepr> for Dedup {
+    fn from(r: DedupRepr) -> Dedup {
+        let mut d = Dedup::new(r.window_seconds, r.max_entries);
+        for (k, s) in r.entries {
+            if let Ok(k) = u128::from_str_radix(&k, 16) {
+                d.order.push_back(k);
+                d.seen.insert(k, s);
+            }
+        }
+        d
+    }
 }
 
 /// Default bound on remembered keys per meter.
 pub const DEFAULT_MAX_ENTRIES: usize = 1_000_000;
 
-fn key(source: &str, id: &str) -> String {
-    let mut k = String::with_capacity(source.len() + id.len() + 1);
-    k.push_str(source);
-    k.push('\u{1f}');
-    k.push_str(id);
-    k
+/// The dedup key of (`source`, `id`): FNV-1a, 128 bits.
+pub fn key(source: &str, id: &str) -> u128 {
+    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013B;
+    let mut h: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    for b in source.bytes().chain(std::iter::once(0x1f)).chain(id.bytes()) {
+        h ^= u128::from(b);
+        h = h.wrapping_mul(PRIME);
+    }
+    h
 }
 
 impl Dedup {
@@ -51,28 +101,32 @@ impl Dedup {
             window_seconds,
             max_entries,
             order: VecDeque::new(),
-            seen: HashMap::new(),
+            seen: FxHashMap::default(),
         }
     }
 
     /// The first receipt for (`source`, `id`), if still remembered.
     pub fn get(&self, source: &str, id: &str) -> Option<&Seen> {
+        if self.seen.is_empty() {
+            return None;
+        }
         self.seen.get(&key(source, id))
     }
 
     /// Remembers a first event and evicts what fell out of the window.
     pub fn insert(&mut self, source: &str, id: &str, seen: Seen) {
         let at = seen.at;
-        self.seen.insert(key(source, id), seen);
-        self.order.push_back((source.to_string(), id.to_string()));
-        while let Some((s, i)) = self.order.front() {
-            let k = key(s, i);
+        let k = key(source, id);
+        if self.seen.insert(k, seen).is_none() {
+            self.order.push_back(k);
+        }
+        while let Some(front) = self.order.front() {
             let expired = self
                 .seen
-                .get(&k)
+                .get(front)
                 .is_none_or(|e| (at - e.at).num_seconds() > self.window_seconds);
             if expired || self.order.len() > self.max_entries {
-                self.seen.remove(&k);
+                self.seen.remove(front);
                 self.order.pop_front();
             } else {
                 break;

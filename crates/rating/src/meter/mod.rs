@@ -277,8 +277,9 @@ impl Meter {
 
     /// The item (and its plan) that prices a product.
     pub(crate) fn item_for<'b>(&self, book: &'b PriceBook, product: &str) -> Option<(&'b Plan, &'b PlanItem)> {
-        self.plans(book)
-            .into_iter()
+        std::iter::once(&self.plan)
+            .chain(self.addons.iter())
+            .filter_map(|id| book.plan(id))
             .find_map(|p| p.items.iter().find(|i| i.product == product).map(|i| (p, i)))
     }
 
@@ -297,12 +298,14 @@ impl Meter {
     pub fn record(&mut self, book: &PriceBook, ev: &UsageEvent, at: Timestamp) -> Receipt {
         if let Some(seen) = self.dedup.get(&ev.source, &ev.id) {
             self.counts.duplicate += 1;
-            let currency = seen.amount.as_ref().map(|_| book.doc().currency.clone());
+            let currency = seen
+                .amount
+                .map(|_| seen.unit.clone().unwrap_or_else(|| book.doc().currency.clone()));
             return Receipt {
                 id: ev.id.clone(),
                 source: ev.source.clone(),
                 status: Status::Duplicate,
-                amount: seen.amount.clone(),
+                amount: seen.amount.map(|(a, scale)| fmt_exact(a, scale)),
                 currency,
                 price_key: seen.price_key.clone(),
                 price_key_remapped: None,
@@ -312,27 +315,23 @@ impl Meter {
             };
         }
         match self.rate(book, ev, at) {
-            Ok(r) => {
-                match r.status {
-                    Status::Dropped => self.counts.dropped += 1,
-                    _ => self.counts.accepted += 1,
-                }
-                let status = if r.status == Status::Dropped {
-                    "dropped"
+            Ok((r, exact)) => {
+                let dropped = r.status == Status::Dropped;
+                if dropped {
+                    self.counts.dropped += 1;
                 } else {
-                    "accepted"
+                    self.counts.accepted += 1;
+                }
+                let unit = r.currency.as_ref().filter(|c| **c != book.doc().currency).cloned();
+                let seen = Seen {
+                    fingerprint: ev.fingerprint,
+                    dropped,
+                    amount: exact,
+                    unit,
+                    price_key: r.price_key.clone(),
+                    at,
                 };
-                self.dedup.insert(
-                    &ev.source,
-                    &ev.id,
-                    Seen {
-                        fingerprint: ev.fingerprint,
-                        status: status.into(),
-                        amount: r.amount.clone(),
-                        price_key: r.price_key.clone(),
-                        at,
-                    },
-                );
+                self.dedup.insert(&ev.source, &ev.id, seen);
                 r
             }
             Err(p) => {
@@ -342,13 +341,15 @@ impl Meter {
         }
     }
 
-    fn rate(&mut self, book: &PriceBook, ev: &UsageEvent, at: Timestamp) -> Result<Receipt, Problem> {
+    fn rate(
+        &mut self,
+        book: &PriceBook,
+        ev: &UsageEvent,
+        at: Timestamp,
+    ) -> Result<(Receipt, Option<(Decimal, u32)>), Problem> {
         if ev.customer != self.customer {
-            return Err(problem(
-                codes::INVALID_VALUE,
-                "subject",
-                format!("the event is for {:?}, not {:?}", ev.customer, self.customer),
-            ));
+            let msg = format!("the event is for {:?}, not {:?}", ev.customer, self.customer);
+            return Err(problem(codes::INVALID_VALUE, "subject", msg));
         }
         let t = ev.time.unwrap_or(at);
         if t > at + Duration::seconds(MAX_FUTURE_SECONDS) {
@@ -365,11 +366,6 @@ impl Meter {
                 "time is before the subscription started",
             ));
         }
-        if let Some(end) = self.ended_at {
-            if t >= end {
-                return Err(problem("subscription_ended", "time", "the subscription has ended"));
-            }
-        }
         let product = book
             .product(&ev.product)
             .ok_or_else(|| problem(codes::UNKNOWN_PRODUCT, "type", format!("no product {:?}", ev.product)))?;
@@ -380,6 +376,14 @@ impl Meter {
                 format!("{:?} is not a metered product", product.id),
             ));
         }
+        // Bring the meter up to the event's time, closing periods that ended.
+        if self.period.end <= t.max(at) {
+            self.advance_to(book, t.max(at))
+                .map_err(|e| problem(e.code, e.path.as_deref().unwrap_or(""), e.message))?;
+        }
+        if self.ended_at.is_some_and(|end| t >= end) {
+            return Err(problem("subscription_ended", "time", "the subscription has ended"));
+        }
         let (_, item) = self.item_for(book, &product.id).ok_or_else(|| {
             problem(
                 codes::PRODUCT_NOT_IN_PLAN,
@@ -387,18 +391,13 @@ impl Meter {
                 format!("{:?} is not in the customer's plan", product.id),
             )
         })?;
-        // Bring the meter up to the event's time, closing periods that ended.
-        self.advance_to(book, t.max(at))
-            .map_err(|e| problem(e.code, e.path.as_deref().unwrap_or(""), e.message))?;
-        if let Some(end) = self.ended_at {
-            if t >= end {
-                return Err(problem("subscription_ended", "time", "the subscription has ended"));
-            }
-        }
-        let grace = book.doc().late_event_grace.map(|g| g.boundary(self.period.start, -1));
         let late = t < self.period.start;
         if late {
-            let earliest = grace.flatten().unwrap_or(self.period.start);
+            let earliest = book
+                .doc()
+                .late_event_grace
+                .and_then(|g| g.boundary(self.period.start, -1))
+                .unwrap_or(self.period.start);
             if t < earliest || !self.closed.iter().any(|c| c.start <= t && t < c.end) {
                 return Err(problem(
                     "event_too_late",
@@ -407,6 +406,7 @@ impl Meter {
                 ));
             }
         }
+        let keyed = product.price_key_label.is_some();
         let key = match &product.price_key_label {
             None => String::new(),
             Some(label) => {
@@ -420,7 +420,6 @@ impl Meter {
                 })?
             }
         };
-        let keyed = product.price_key_label.is_some();
         let (price, remapped) = match resolve(
             book,
             product,
@@ -431,18 +430,21 @@ impl Meter {
         ) {
             Resolution::Priced { price, remapped, .. } => (price, remapped),
             Resolution::Dropped => {
-                return Ok(Receipt {
-                    id: ev.id.clone(),
-                    source: ev.source.clone(),
-                    status: Status::Dropped,
-                    amount: None,
-                    currency: None,
-                    price_key: Some(key),
-                    price_key_remapped: None,
-                    price_book: Some(book.hash().to_string()),
-                    conflict: None,
-                    error: None,
-                });
+                return Ok((
+                    Receipt {
+                        id: ev.id.clone(),
+                        source: ev.source.clone(),
+                        status: Status::Dropped,
+                        amount: None,
+                        currency: None,
+                        price_key: Some(key),
+                        price_key_remapped: None,
+                        price_book: Some(book.hash().to_string()),
+                        conflict: None,
+                        error: None,
+                    },
+                    None,
+                ));
             }
             Resolution::Rejected => {
                 let label = product
@@ -450,11 +452,8 @@ impl Meter {
                     .as_ref()
                     .map(|l| l.properties().join("/"))
                     .unwrap_or_default();
-                return Err(problem(
-                    codes::UNKNOWN_PRICE_KEY,
-                    &join("data", &label),
-                    format!("{:?} has no price for {key:?}", product.id),
-                ));
+                let msg = format!("{:?} has no price for {key:?}", product.id);
+                return Err(problem(codes::UNKNOWN_PRICE_KEY, &join("data", &label), msg));
             }
         };
         let currency = book.doc().currency.as_str();
@@ -470,11 +469,10 @@ impl Meter {
             amounts,
         };
         let measure = measure(product, ev)?;
-
-        // Hard cap.
         let cap = cycle::usage_cap(self, book, product, item);
         let trial = !late && self.period.trial;
-        let customer = self.customer.clone();
+        let credit_priced = book.is_custom_unit(unit);
+        let customer = &self.customer;
         let state: &mut ProductState = if late {
             let c = self
                 .closed
@@ -482,38 +480,48 @@ impl Meter {
                 .find(|c| c.start <= t && t < c.end)
                 .ok_or_else(|| problem("event_too_late", "time", "period not kept"))?;
             c.products.entry(product.id.clone()).or_default()
+        } else if let Some(s) = self.products.get_mut(product.id.as_str()) {
+            s
         } else {
             self.products.entry(product.id.clone()).or_default()
         };
-        let credit_priced = book.is_custom_unit(unit);
         let snapshot = credit_priced.then(|| state.clone());
-        let used_before = state.used();
-        let old = state.keys.get(&key).cloned();
-        let mut ks = old.clone().unwrap_or_else(|| KeyState {
-            unit: unit.to_string(),
-            remapped,
-            ..Default::default()
-        });
-        apply(&mut ks, product, ev, t, &measure).map_err(|_| overflow())?;
+        let used_before = if cap.is_some() { state.used() } else { Decimal::ZERO };
+        let existed = state.keys.contains_key(&key);
+        if !existed {
+            let ks = KeyState {
+                unit: unit.to_string(),
+                remapped,
+                ..Default::default()
+            };
+            state.keys.insert(key.clone(), ks);
+        }
+        let Some(ks) = state.keys.get_mut(&key) else {
+            return Err(overflow());
+        };
+        let undo = Undo::of(ks, product.aggregation());
+        if apply(ks, product, ev, t, &measure).is_err() {
+            undo.restore(state, &key, existed, &measure);
+            return Err(overflow());
+        }
         if let Some(cap) = cap {
-            let old_q = old.as_ref().map_or(Decimal::ZERO, |k| k.quantity);
-            let after = used_before.checked_sub(old_q).and_then(|u| u.checked_add(ks.quantity));
+            let old_q = undo.quantity;
+            let new_q = state.keys.get(&key).map_or(Decimal::ZERO, |k| k.quantity);
+            let after = used_before.checked_sub(old_q).and_then(|u| u.checked_add(new_q));
             if after.is_none_or(|u| u > cap) {
-                return Err(problem(
-                    codes::LIMIT_EXCEEDED,
-                    "data.quantity",
-                    format!("usage of {:?} would pass its limit of {}", product.id, fmt_qty(cap)),
-                ));
+                undo.restore(state, &key, existed, &measure);
+                let msg = format!("usage of {:?} would pass its limit of {}", product.id, fmt_qty(cap));
+                return Err(problem(codes::LIMIT_EXCEEDED, "data.quantity", msg));
             }
         }
         let amount = if trial {
             // Trial usage counts toward the allowance state but is free.
-            state.keys.insert(key.clone(), ks);
             Decimal::ZERO
         } else {
-            let priced = (|| -> Result<(Decimal, Vec<usage::Change>), Overflow> {
+            let priced = (|| -> Result<Decimal, Overflow> {
+                let ks = state.keys.get_mut(&key).ok_or(Overflow)?;
                 let mut amount = Decimal::ZERO;
-                if old.is_none() {
+                if !existed {
                     ks.exact = base_charge(line_price)?;
                     amount = ks.exact;
                 }
@@ -522,34 +530,28 @@ impl Meter {
                     ks.exact = add(ks.exact, fee)?;
                     amount = add(amount, fee)?;
                 }
-                Ok((amount, Vec::new()))
+                let mut price_of = |k: &str| -> Option<LinePrice> {
+                    if k == key {
+                        return Some(line_price);
+                    }
+                    match resolve(book, product, item, keyed.then_some(k), Some(customer), Some(t)) {
+                        Resolution::Priced { price, .. } => amounts_in(book, price, currency).map(|(a, _)| LinePrice {
+                            model: price.model,
+                            amounts: a,
+                        }),
+                        _ => None,
+                    }
+                };
+                let changes = reprice(state, &mut price_of)?;
+                add(amount, usage::commit(state, changes)?)
             })();
-            let (mut amount, _) = priced.map_err(|_| overflow())?;
-            state.keys.insert(key.clone(), ks);
-            let mut price_of = |k: &str| -> Option<LinePrice> {
-                match resolve(book, product, item, keyed.then_some(k), Some(&customer), Some(t)) {
-                    Resolution::Priced { price, .. } => amounts_in(book, price, currency).map(|(a, _)| LinePrice {
-                        model: price.model,
-                        amounts: a,
-                    }),
-                    _ => None,
-                }
-            };
-            let outcome = reprice(state, &mut price_of)
-                .and_then(|changes| usage::commit(state, changes))
-                .and_then(|d| add(amount, d));
-            match outcome {
-                Ok(a) => amount = a,
+            match priced {
+                Ok(a) => a,
                 Err(_) => {
-                    // Leave the state as it was.
-                    match old {
-                        Some(o) => state.keys.insert(key.clone(), o),
-                        None => state.keys.remove(&key),
-                    };
+                    undo.restore(state, &key, existed, &measure);
                     return Err(overflow());
                 }
             }
-            amount
         };
         let scale = book.scale_of(unit).unwrap_or(2);
         if credit_priced && !trial && !amount.is_zero() {
@@ -574,7 +576,7 @@ impl Meter {
         if late {
             cycle::add_late(self, item, product, &key, t, measure.quantity, amount, unit);
         }
-        Ok(Receipt {
+        let receipt = Receipt {
             id: ev.id.clone(),
             source: ev.source.clone(),
             status: Status::Accepted,
@@ -585,7 +587,62 @@ impl Meter {
             price_book: Some(book.hash().to_string()),
             conflict: None,
             error: None,
-        })
+        };
+        Ok((receipt, Some((amount, scale))))
+    }
+}
+
+/// What `apply` changed on a line, to put it back when the event is refused.
+struct Undo {
+    quantity: Decimal,
+    events: u64,
+    last: Option<(Timestamp, String)>,
+    billable: Decimal,
+    exact: Decimal,
+}
+
+impl Undo {
+    fn of(ks: &KeyState, agg: Aggregation) -> Undo {
+        Undo {
+            quantity: ks.quantity,
+            events: ks.events,
+            last: if agg == Aggregation::Last {
+                ks.last.clone()
+            } else {
+                None
+            },
+            billable: ks.billable,
+            exact: ks.exact,
+        }
+    }
+
+    fn restore(self, state: &mut ProductState, key: &str, existed: bool, m: &Measure) {
+        if !existed {
+            state.keys.remove(key);
+            return;
+        }
+        if let Some(ks) = state.keys.get_mut(key) {
+            let had_unique = ks
+                .uniques
+                .as_ref()
+                .is_some_and(|u| u.len() as u64 == Self::count(self.quantity));
+            if let (Some(u), Some(set)) = (&m.unique, ks.uniques.as_mut()) {
+                if !had_unique {
+                    set.remove(u);
+                }
+            }
+            ks.quantity = self.quantity;
+            ks.events = self.events;
+            if self.last.is_some() {
+                ks.last = self.last;
+            }
+            ks.billable = self.billable;
+            ks.exact = self.exact;
+        }
+    }
+
+    fn count(q: Decimal) -> u64 {
+        u64::try_from(q.trunc().mantissa().max(0)).unwrap_or(0)
     }
 }
 

@@ -123,7 +123,7 @@ pub fn reprice<'b>(
         let delta = if p.model == PriceModel::Percentage {
             Decimal::ZERO
         } else {
-            sub(charge(p, billable)?, charge(p, ks.billable)?)?
+            crate::price::charge_delta(p.model, p.amounts, ks.billable, billable)?
         };
         changes.push((key.clone(), billable, delta));
     }

@@ -10,9 +10,9 @@ pub use validate::model_name;
 use crate::error::{codes, Error, Problem};
 use crate::json::{parse_json, Reader};
 use crate::money::iso_scale;
+use rustc_hash::FxHashMap as HashMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 
 /// A parsed, validated price book with its canonical hash and indexes.
 #[derive(Debug, Clone)]
@@ -21,6 +21,8 @@ pub struct PriceBook {
     hash: String,
     products: HashMap<String, usize>,
     plans: HashMap<String, usize>,
+    /// Scale of the book's currency, looked up once.
+    currency_scale: u32,
 }
 
 impl PriceBook {
@@ -52,11 +54,13 @@ impl PriceBook {
             .map(|(i, p)| (p.id.clone(), i))
             .collect();
         let plans = doc.plans.iter().enumerate().map(|(i, p)| (p.id.clone(), i)).collect();
+        let currency_scale = iso_scale(&doc.currency).unwrap_or(2);
         PriceBook {
             doc,
             hash,
             products,
             plans,
+            currency_scale,
         }
     }
 
@@ -98,6 +102,9 @@ impl PriceBook {
 
     /// The scale (decimal places) of a currency or custom unit.
     pub fn scale_of(&self, code: &str) -> Option<u32> {
+        if code == self.doc.currency {
+            return Some(self.currency_scale);
+        }
         iso_scale(code).or_else(|| self.doc.units.iter().find(|u| u.code == code).map(|u| u.scale))
     }
 
