@@ -1,0 +1,340 @@
+//! `Meter`: one customer's subscription, rated event by event (SPEC §5-6).
+//! The meter is plain data kept in the WebAssembly instance; `toJSON()`
+//! exports it and `book.restoreMeter(state)` brings it back, for callers
+//! that keep the state themselves.
+
+use crate::convert::{amount_in, json_in, json_out, string_in, time_in, time_or_now};
+use crate::error;
+use crate::price_book::PriceBook;
+use rating::error::{codes, Problem};
+use rating::event::{ids_of, parse_event};
+use rating::json::{index, join, Reader};
+use rating::meter::{Receipt, Subscription};
+use serde_json::Value;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+/// One customer's subscription state: plan, period, seats, allowances,
+/// wallet, usage so far and the dedup keys seen. Every method that takes
+/// a time takes it as an RFC 3339 string or a `Date`; the meter never
+/// reads a clock except where a method says it defaults to now.
+#[wasm_bindgen]
+pub struct Meter {
+    book: Rc<rating::PriceBook>,
+    meter: rating::meter::Meter,
+}
+
+#[wasm_bindgen]
+impl PriceBook {
+    /// Subscribes a customer to a plan and returns its meter. The first
+    /// invoice (setup fee, one-time items, the first period's recurring and
+    /// seat charges unless the plan starts with a free trial) is issued at
+    /// `start`: take it with `closePeriod(start)` or `takeInvoices()`.
+    pub fn meter(
+        &self,
+        #[wasm_bindgen(
+            unchecked_param_type = "SubscriptionRequest | string",
+            param_description = "`{customer, plan, start, anchor?, quantities?, addons?}`"
+        )]
+        subscription: JsValue,
+    ) -> Result<Meter, JsValue> {
+        let value = json_in(&subscription, "the subscription")?;
+        let sub = read_subscription(&value).map_err(|e| error::to_js(&e))?;
+        let meter = rating::meter::subscribe(&self.book, &sub).map_err(|e| error::to_js(&e))?;
+        Ok(Meter {
+            book: Rc::clone(&self.book),
+            meter,
+        })
+    }
+
+    /// Restores a meter from the state `meter.toJSON()` exported (invoices
+    /// not yet taken are not part of the state).
+    #[wasm_bindgen(js_name = restoreMeter)]
+    pub fn restore_meter(
+        &self,
+        #[wasm_bindgen(
+            unchecked_param_type = "MeterState | string",
+            param_description = "what `meter.toJSON()` returned, or its JSON text"
+        )]
+        state: JsValue,
+    ) -> Result<Meter, JsValue> {
+        let value = json_in(&state, "the meter state")?;
+        let meter: rating::meter::Meter = serde_json::from_value(value).map_err(|e| {
+            error::problem_to_js(Problem::general(
+                codes::INVALID_VALUE,
+                format!("not a meter state: {e}"),
+            ))
+        })?;
+        Ok(Meter {
+            book: Rc::clone(&self.book),
+            meter,
+        })
+    }
+}
+
+#[wasm_bindgen]
+impl Meter {
+    /// Rates one usage event (a CloudEvent 1.0: `type` is the product,
+    /// `subject` the customer, `data.quantity`/`data.amount` decimals)
+    /// received at `at` (default: now). Never throws for a bad event: the
+    /// receipt says `rejected` with its `error`, and nothing changes. A
+    /// duplicate (same `source` and `id`) repeats the first receipt's amount.
+    #[wasm_bindgen(unchecked_return_type = "Receipt")]
+    pub fn record(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "UsageEvent | string")] event: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "string | Date")] at: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let at = time_or_now(&at, "at")?;
+        let value = json_in(&event, "the event")?;
+        json_out(&self.record_value(&value, at))
+    }
+
+    /// Rates a batch of events in order, one receipt per event.
+    #[wasm_bindgen(js_name = recordBatch, unchecked_return_type = "Receipt[]")]
+    pub fn record_batch(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "UsageEvent[] | string")] events: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "string | Date")] at: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let at = time_or_now(&at, "at")?;
+        let value = json_in(&events, "the events")?;
+        let Value::Array(list) = value else {
+            return Err(error::problem_to_js(Problem::general(
+                codes::INVALID_TYPE,
+                "a batch is a JSON array of events",
+            )));
+        };
+        let receipts: Vec<Receipt> = list.iter().map(|ev| self.record_value(ev, at)).collect();
+        json_out(&receipts)
+    }
+
+    /// Changes a seat (or recurring) quantity at `at`; the difference for
+    /// the rest of the period is prorated onto the next invoice.
+    #[wasm_bindgen(js_name = changeQuantity)]
+    pub fn change_quantity(
+        &mut self,
+        product: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | number")] quantity: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | Date")] at: JsValue,
+    ) -> Result<(), JsValue> {
+        let product = string_in(&product, "product")?;
+        let quantity = amount_in(&quantity, &join("quantities", &product))?;
+        let at = time_in(&at, "at")?;
+        self.meter
+            .change_quantity(&self.book, &product, quantity, at)
+            .map_err(|e| error::to_js(&e))
+    }
+
+    /// Moves the subscription to another base plan: `"immediate"` (default)
+    /// bills usage so far on the old plan, credits the unused part of what
+    /// was paid ahead, charges the rest of the period on the new plan and
+    /// adds its allowance pro rata; `"period_end"` switches at the period end.
+    #[wasm_bindgen(js_name = transitionPlan)]
+    pub fn transition_plan(
+        &mut self,
+        plan: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | Date")] at: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "\"immediate\" | \"period_end\"")] mode: JsValue,
+    ) -> Result<(), JsValue> {
+        let plan = string_in(&plan, "plan")?;
+        let at = time_in(&at, "at")?;
+        let immediate = mode_in(&mode, "transition")?;
+        self.meter
+            .transition_plan(&self.book, &plan, at, immediate)
+            .map_err(|e| error::to_js(&e))
+    }
+
+    /// Cancels: `"immediate"` issues a final invoice at `at` (usage so far
+    /// and a credit for the unused part of what was paid ahead);
+    /// `"period_end"` (default) stops renewing at the end of the period.
+    pub fn cancel(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string | Date")] at: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "\"immediate\" | \"period_end\"")] mode: JsValue,
+    ) -> Result<(), JsValue> {
+        let at = time_in(&at, "at")?;
+        let immediate = if mode.is_undefined() || mode.is_null() {
+            false
+        } else {
+            mode_in(&mode, "cancel")?
+        };
+        self.meter
+            .cancel(&self.book, at, immediate)
+            .map_err(|e| error::to_js(&e))
+    }
+
+    /// Buys a credit pack at `at`: its credits (and bonus) go to the
+    /// wallet and its price onto an invoice issued at `at`.
+    #[wasm_bindgen(js_name = purchaseCredits)]
+    pub fn purchase_credits(
+        &mut self,
+        pack: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | Date")] at: JsValue,
+    ) -> Result<(), JsValue> {
+        let pack = string_in(&pack, "pack")?;
+        let at = time_in(&at, "at")?;
+        self.meter
+            .purchase_credits(&self.book, &pack, at)
+            .map_err(|e| error::to_js(&e))
+    }
+
+    /// Allowance state per metered dimension at `at`: `included`,
+    /// `rolled_over`, `used`, `remaining`, `billable_usage`,
+    /// `overage_amount`, `percent_used`. Changes nothing.
+    #[wasm_bindgen(js_name = allowanceState, unchecked_return_type = "AllowanceState")]
+    pub fn allowance_state(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | Date")] at: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let at = time_in(&at, "at")?;
+        let state = self
+            .meter
+            .allowance_state(&self.book, at)
+            .map_err(|e| error::to_js(&e))?;
+        json_out(&state)
+    }
+
+    /// The invoice the open period would get if it closed at `at` (usage so
+    /// far and pending prorations). Changes nothing.
+    #[wasm_bindgen(js_name = previewInvoice, unchecked_return_type = "Invoice")]
+    pub fn preview_invoice(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | Date")] at: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let at = time_in(&at, "at")?;
+        let invoice = self
+            .meter
+            .preview_invoice(&self.book, at)
+            .map_err(|e| error::to_js(&e))?;
+        json_out(&invoice)
+    }
+
+    /// The open period's usage projected linearly to its end, priced.
+    /// Changes nothing.
+    #[wasm_bindgen(unchecked_return_type = "Forecast")]
+    pub fn forecast(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | Date")] at: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let at = time_in(&at, "at")?;
+        let forecast = self.meter.forecast(&self.book, at).map_err(|e| error::to_js(&e))?;
+        json_out(&forecast)
+    }
+
+    /// Closes every period that ends at or before `at` and returns every
+    /// invoice issued since the last call, in order: the subscription's
+    /// first invoice, each closed period's (usage in arrears, the next
+    /// period's recurring and seat charges in advance, rollover applied),
+    /// and those of immediate cancellations, transitions and credit
+    /// purchases. Empty when nothing was issued.
+    #[wasm_bindgen(js_name = closePeriod, unchecked_return_type = "Invoice[]")]
+    pub fn close_period(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string | Date")] at: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let at = time_in(&at, "at")?;
+        self.meter.advance_to(&self.book, at).map_err(|e| error::to_js(&e))?;
+        json_out(&self.meter.take_invoices())
+    }
+
+    /// Every invoice issued since the last call (without closing anything).
+    #[wasm_bindgen(js_name = takeInvoices, unchecked_return_type = "Invoice[]")]
+    pub fn take_invoices(&mut self) -> Result<JsValue, JsValue> {
+        json_out(&self.meter.take_invoices())
+    }
+
+    /// Notable changes since the last call (`allowance.rolled_over`,
+    /// `subscription.plan_changed`, ...), for webhooks and analytics.
+    #[wasm_bindgen(js_name = takeRecords, unchecked_return_type = "MeterRecord[]")]
+    pub fn take_records(&mut self) -> Result<JsValue, JsValue> {
+        json_out(&self.meter.take_records())
+    }
+
+    /// The customer id.
+    #[wasm_bindgen(getter)]
+    pub fn customer(&self) -> String {
+        self.meter.customer.clone()
+    }
+
+    /// The current base plan id.
+    #[wasm_bindgen(getter)]
+    pub fn plan(&self) -> String {
+        self.meter.plan.clone()
+    }
+
+    /// The meter's state as JSON, for `book.restoreMeter(state)`
+    /// (`JSON.stringify(meter)` uses it). Invoices not yet taken are not
+    /// part of it.
+    #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "MeterState")]
+    pub fn to_json(&self) -> Result<JsValue, JsValue> {
+        json_out(&self.meter)
+    }
+}
+
+impl Meter {
+    /// Validates and rates one event value; a bad event is a rejected receipt.
+    fn record_value(&mut self, value: &Value, at: rating::period::Timestamp) -> Receipt {
+        match parse_event(value) {
+            Ok(ev) => self.meter.record(&self.book, &ev, at),
+            Err(problem) => {
+                let (id, source) = ids_of(value);
+                Receipt::rejected(&id, &source, problem)
+            }
+        }
+    }
+}
+
+/// `"immediate"` → true, `"period_end"` → false; absent → immediate.
+fn mode_in(v: &JsValue, path: &str) -> Result<bool, JsValue> {
+    match v.as_string().as_deref() {
+        None if v.is_undefined() || v.is_null() => Ok(true),
+        Some("immediate") => Ok(true),
+        Some("period_end") => Ok(false),
+        _ => Err(error::problem_to_js(Problem::at(
+            codes::INVALID_VALUE,
+            path,
+            "must be one of immediate, period_end",
+        ))),
+    }
+}
+
+/// Reads `{customer, plan, start, anchor?, quantities?, addons?}` (the
+/// subscription fields of SPEC §7 `PUT .../subscription`).
+fn read_subscription(v: &Value) -> Result<Subscription, rating::Error> {
+    let mut r = Reader::default();
+    let mut sub = Subscription::default();
+    if let Some(mut o) = r.object(v, "") {
+        sub.customer = o.req_string(&mut r, "customer").unwrap_or_default();
+        sub.plan = o.req_string(&mut r, "plan").unwrap_or_default();
+        sub.start = o.req(&mut r, "start").and_then(|v| r.timestamp(v, "start"));
+        sub.anchor = o.opt_timestamp(&mut r, "anchor");
+        if let Some(q) = o.opt("quantities") {
+            if let Some(map) = r.object(q, "quantities") {
+                for (k, v) in map.map() {
+                    if let Some(d) = r.amount(v, &join("quantities", k)) {
+                        sub.quantities.insert(k.clone(), d);
+                    }
+                }
+            }
+        }
+        if let Some(a) = o.opt("addons") {
+            if let Some(list) = r.array(a, "addons") {
+                for (i, x) in list.iter().enumerate() {
+                    if let Some(s) = r.string(x, &index("addons", i)) {
+                        sub.addons.push(s);
+                    }
+                }
+            }
+        }
+        o.finish(&mut r);
+    }
+    if r.failed() {
+        return Err(rating::Error::many(
+            codes::INVALID_REQUEST,
+            "the subscription",
+            r.problems,
+        ));
+    }
+    Ok(sub)
+}

@@ -1,0 +1,70 @@
+//! Quotes and plan comparisons (SPEC §4, `docs/quote.md`).
+
+use crate::convert::{json_in, json_out, text_out};
+use crate::error;
+use crate::price_book::PriceBook;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+impl PriceBook {
+    /// Prices one period of a plan (and its add-ons) for the given
+    /// quantities and usage, or `periods` paid ahead. Every line is rounded
+    /// once to the currency's minor unit; `total` is the sum of the lines.
+    /// Money and quantities are decimal strings. Throws a `RatingError`
+    /// for a request the book cannot price (`unknown_plan`,
+    /// `limit_exceeded`, `currency_unavailable`, ...).
+    #[wasm_bindgen(unchecked_return_type = "Quote")]
+    pub fn quote(
+        &self,
+        #[wasm_bindgen(
+            unchecked_param_type = "QuoteRequest | string",
+            param_description = "the request: JSON text or an object; decimals as strings or numbers"
+        )]
+        request: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let req = json_in(&request, "the request")?;
+        let quote = rating::quote::quote_value(&self.book, &req).map_err(|e| error::to_js(&e))?;
+        json_out(&quote)
+    }
+
+    /// Prices the same usage on every base plan: priced plans cheapest
+    /// first (ties in book order), then the plans the usage cannot be
+    /// quoted on, each with its `error`. `cheapest` is null when no plan
+    /// could be priced.
+    #[wasm_bindgen(unchecked_return_type = "Comparison")]
+    pub fn compare(
+        &self,
+        #[wasm_bindgen(
+            unchecked_param_type = "CompareRequest | string",
+            param_description = "a quote request without `plan`: JSON text or an object"
+        )]
+        usage: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let req = json_in(&usage, "the usage")?;
+        let comparison = rating::quote::compare_value(&self.book, &req).map_err(|e| error::to_js(&e))?;
+        json_out(&comparison)
+    }
+
+    /// `quote` on JSON text, returning the engine's JSON text untouched
+    /// (compact): the exact bytes, for callers that store or forward them.
+    #[wasm_bindgen(js_name = quoteJson)]
+    pub fn quote_json(
+        &self,
+        #[wasm_bindgen(param_description = "the request as JSON text")] request: &str,
+    ) -> Result<String, JsValue> {
+        let req = rating::json::parse_json(request).map_err(error::problem_to_js)?;
+        let quote = rating::quote::quote_value(&self.book, &req).map_err(|e| error::to_js(&e))?;
+        text_out(&quote)
+    }
+
+    /// `compare` on JSON text, returning the engine's JSON text (compact).
+    #[wasm_bindgen(js_name = compareJson)]
+    pub fn compare_json(
+        &self,
+        #[wasm_bindgen(param_description = "the usage as JSON text")] usage: &str,
+    ) -> Result<String, JsValue> {
+        let req = rating::json::parse_json(usage).map_err(error::problem_to_js)?;
+        let comparison = rating::quote::compare_value(&self.book, &req).map_err(|e| error::to_js(&e))?;
+        text_out(&comparison)
+    }
+}
