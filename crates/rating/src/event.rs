@@ -58,8 +58,32 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
+/// A hash of a JSON value that ignores object key order and allocates
+/// nothing: object entries are combined commutatively.
+pub fn fingerprint(v: &Value) -> u64 {
+    fn mix(h: u64) -> u64 {
+        let mut z = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    match v {
+        Value::Null => mix(1),
+        Value::Bool(b) => mix(2 + u64::from(*b)),
+        Value::Number(n) => mix(4 ^ fnv1a(n.to_string().as_bytes())),
+        Value::String(s) => mix(5 ^ fnv1a(s.as_bytes())),
+        Value::Array(a) => a.iter().fold(mix(6), |h, x| mix(h ^ fingerprint(x))),
+        Value::Object(o) => {
+            let sum = o.iter().fold(0u64, |acc, (k, x)| {
+                acc.wrapping_add(mix(fnv1a(k.as_bytes()) ^ fingerprint(x).rotate_left(17)))
+            });
+            mix(7 ^ sum)
+        }
+    }
+}
+
 fn decimal_field(data: &Map<String, Value>, key: &str, path: &str) -> Result<Option<Decimal>, Problem> {
-    let p = join(path, key);
+    let p = || join(path, key);
     let text = match data.get(key) {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::String(s)) => s.clone(),
@@ -67,27 +91,27 @@ fn decimal_field(data: &Map<String, Value>, key: &str, path: &str) -> Result<Opt
         Some(other) => {
             return Err(Problem::at(
                 codes::INVALID_TYPE,
-                p,
+                p(),
                 format!("expected a decimal string or number, found {}", type_name(other)),
             ))
         }
     };
     match parse_decimal_text(&text) {
         Ok(d) if d.is_sign_negative() && !d.is_zero() => {
-            Err(Problem::at(codes::NEGATIVE_VALUE, p, "must not be negative"))
+            Err(Problem::at(codes::NEGATIVE_VALUE, p(), "must not be negative"))
         }
         Ok(d) => Ok(Some(d)),
         Err(DecimalError::NotANumber) => {
             let shown: String = text.chars().take(40).collect();
             Err(Problem::at(
                 codes::INVALID_DECIMAL,
-                p,
+                p(),
                 format!("{shown:?} is not a decimal number"),
             ))
         }
         Err(DecimalError::OutOfRange) => Err(Problem::at(
             codes::OUT_OF_RANGE,
-            p,
+            p(),
             "more than 28 significant digits or too large",
         )),
     }
@@ -187,7 +211,7 @@ pub fn parse_event(v: &Value) -> Result<UsageEvent, Problem> {
     };
     let quantity = decimal_field(&data, "quantity", "data")?;
     let amount = decimal_field(&data, "amount", "data")?;
-    let fingerprint = fnv1a(crate::price_book::canonical_json(v).as_bytes());
+    let fingerprint = fingerprint(v);
     Ok(UsageEvent {
         id,
         source,

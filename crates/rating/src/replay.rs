@@ -12,7 +12,7 @@ use crate::money::fmt_money;
 use crate::period::Timestamp;
 use indexmap::IndexMap;
 use rust_decimal::Decimal;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::VecDeque;
 
 /// A change to a subscription at a point in time.
@@ -154,14 +154,17 @@ pub fn read_subscriptions(v: &Value) -> Result<Vec<SubscriptionSpec>, Error> {
 struct Run {
     meter: Meter,
     changes: VecDeque<Change>,
-    invoices: Vec<Invoice>,
+    invoices: Vec<Stored>,
     records: Vec<Record>,
     errors: Vec<Problem>,
+    preview: Option<Stored>,
 }
 
 impl Run {
     fn collect(&mut self) {
-        self.invoices.extend(self.meter.take_invoices());
+        for inv in self.meter.take_invoices() {
+            self.invoices.push(Stored::of(&inv));
+        }
         self.records.extend(self.meter.take_records());
     }
 
@@ -225,6 +228,7 @@ impl<'b> Replay<'b> {
                 invoices: Vec::new(),
                 records: Vec::new(),
                 errors: Vec::new(),
+                preview: None,
             };
             run.collect();
             runs.insert(s.subscription.customer.clone(), run);
@@ -277,47 +281,136 @@ impl<'b> Replay<'b> {
 
     /// Applies the remaining changes up to `at`, closes every period that
     /// ended by then, and returns the SPEC §9 document.
-    pub fn finish(mut self, at: Timestamp) -> Result<Value, Error> {
+    pub fn finish(self, at: Timestamp) -> Result<Value, Error> {
+        let done = self.close(at)?;
+        serde_json::to_value(&done).map_err(|e| Error::one(Problem::general(codes::ARITHMETIC_OVERFLOW, e.to_string())))
+    }
+
+    /// Like [`Replay::finish`], but writes the document to `out` as it is
+    /// produced (pretty-printed with two spaces when `pretty`), so that a
+    /// replay of many customers never holds the whole output in memory.
+    pub fn finish_to(self, at: Timestamp, out: &mut dyn std::io::Write, pretty: bool) -> Result<(), Error> {
+        let done = self.close(at)?;
+        let io =
+            |e: serde_json::Error| Error::one(Problem::general("io_error", format!("cannot write the result: {e}")));
+        if pretty {
+            serde_json::to_writer_pretty(&mut *out, &done).map_err(io)?;
+        } else {
+            serde_json::to_writer(&mut *out, &done).map_err(io)?;
+        }
+        Ok(())
+    }
+
+    /// Closes every customer's periods up to `at` and computes the totals.
+    pub fn close(mut self, at: Timestamp) -> Result<Finished<'b>, Error> {
         let book = self.book;
         let scale = book.scale_of(&book.doc().currency).unwrap_or(2);
-        let mut customers = Vec::new();
         let (mut invoiced, mut open) = (Decimal::ZERO, Decimal::ZERO);
-        for (customer, run) in self.runs.iter_mut() {
+        for run in self.runs.values_mut() {
             run.apply_changes_until(book, at);
             run.meter.advance_to(book, at)?;
             run.collect();
-            let issued: Vec<&Invoice> = run
-                .invoices
-                .iter()
-                .filter(|i| crate::period::parse_timestamp(&i.issued_at).is_some_and(|t| t <= at))
-                .collect();
-            for i in &issued {
-                invoiced = invoiced.checked_add(i.total_value).unwrap_or(invoiced);
+            run.invoices.retain(|i| i.issued_at <= at);
+            for i in &run.invoices {
+                invoiced = invoiced.checked_add(i.total).unwrap_or(invoiced);
             }
-            let mut c = json!({"customer": customer, "invoices": issued});
             if run.meter.ended_at.is_none() {
                 let preview = run.meter.preview_invoice(book, at)?;
                 open = open.checked_add(preview.total_value).unwrap_or(open);
-                c["open_period"] = serde_json::to_value(&preview).unwrap_or(Value::Null);
+                run.preview = Some(Stored::of(&preview));
             }
-            if !run.records.is_empty() {
-                c["records"] = serde_json::to_value(&run.records).unwrap_or(Value::Null);
-            }
-            if !run.errors.is_empty() {
-                c["errors"] = serde_json::to_value(&run.errors).unwrap_or(Value::Null);
-            }
-            customers.push(c);
         }
-        Ok(json!({
-            "customers": customers,
-            "totals": {
-                "currency": book.doc().currency,
-                "invoiced": fmt_money(invoiced, scale),
-                "open": fmt_money(open, scale),
-                "total": fmt_money(invoiced + open, scale),
-            },
-            "receipts": self.counts,
-            "price_book": book.hash(),
+        let totals = Totals {
+            currency: book.doc().currency.clone(),
+            invoiced: fmt_money(invoiced, scale),
+            open: fmt_money(open, scale),
+            total: fmt_money(invoiced.checked_add(open).unwrap_or(invoiced), scale),
+        };
+        Ok(Finished {
+            customers: Customers(self.runs),
+            totals,
+            receipts: self.counts,
+            price_book: book.hash().to_string(),
+            _book: std::marker::PhantomData,
+        })
+    }
+}
+
+/// The totals of a replay.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Totals {
+    /// Currency.
+    pub currency: String,
+    /// Sum of the invoices issued.
+    pub invoiced: String,
+    /// Sum of the open periods' previews.
+    pub open: String,
+    /// `invoiced` + `open`.
+    pub total: String,
+}
+
+/// A finished replay, serialized as the SPEC §9 document.
+#[derive(serde::Serialize)]
+pub struct Finished<'b> {
+    customers: Customers,
+    /// Totals.
+    pub totals: Totals,
+    /// Receipt counts.
+    pub receipts: Counts,
+    /// Price book hash.
+    pub price_book: String,
+    #[serde(skip)]
+    _book: std::marker::PhantomData<&'b ()>,
+}
+
+struct Customers(IndexMap<String, Run>);
+
+/// An issued invoice kept as compact JSON until it is printed: a replay of
+/// many customers holds every invoice, and text is a quarter of the size
+/// of the structure.
+struct Stored {
+    issued_at: Timestamp,
+    total: Decimal,
+    json: Box<str>,
+}
+
+impl Stored {
+    fn of(inv: &Invoice) -> Stored {
+        Stored {
+            issued_at: crate::period::parse_timestamp(&inv.issued_at).unwrap_or_default(),
+            total: inv.total_value,
+            json: serde_json::to_string(inv).unwrap_or_default().into_boxed_str(),
+        }
+    }
+}
+
+impl serde::Serialize for Stored {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let v: Value = serde_json::from_str(&self.json).map_err(serde::ser::Error::custom)?;
+        v.serialize(s)
+    }
+}
+
+impl serde::Serialize for Customers {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|(customer, run)| CustomerOut {
+            customer,
+            invoices: &run.invoices,
+            open_period: run.preview.as_ref(),
+            records: &run.records,
+            errors: &run.errors,
         }))
     }
+}
+
+#[derive(serde::Serialize)]
+struct CustomerOut<'a> {
+    customer: &'a str,
+    invoices: &'a [Stored],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    open_period: Option<&'a Stored>,
+    #[serde(skip_serializing_if = "<[Record]>::is_empty")]
+    records: &'a [Record],
+    #[serde(skip_serializing_if = "<[Problem]>::is_empty")]
+    errors: &'a [Problem],
 }

@@ -361,3 +361,105 @@ fn meter_state_round_trips_through_json() {
     let back: Meter = serde_json::from_str(&text).unwrap();
     assert_eq!(back, m);
 }
+
+#[test]
+fn a_duplicate_with_its_keys_reordered_is_not_a_conflict() {
+    let a = parse_event(&json!({"specversion": "1.0", "id": "1", "source": "s", "type": "bandwidth", "subject": "c", "data": {"quantity": "2", "tld": ".io"}})).unwrap();
+    let b = parse_event(&json!({"data": {"tld": ".io", "quantity": "2"}, "subject": "c", "type": "bandwidth", "source": "s", "id": "1", "specversion": "1.0"})).unwrap();
+    let c = parse_event(&json!({"specversion": "1.0", "id": "1", "source": "s", "type": "bandwidth", "subject": "c", "data": {"quantity": "3", "tld": ".io"}})).unwrap();
+    assert_eq!(a.fingerprint, b.fingerprint);
+    assert_ne!(a.fingerprint, c.fingerprint);
+}
+
+#[test]
+fn calendar_billing_mid_week_and_mid_year_with_and_without_trial() {
+    let b = book("by_second");
+    // Weekly plan anchored on Monday, started on a Thursday: 4 of 7 days.
+    let weekly = PriceBook::from_value(&json!({
+        "format": "price-book/v1", "id": "w", "currency": "USD",
+        "products": [{"id": "platform", "name": "Platform", "type": "recurring"}],
+        "plans": [{"id": "w", "name": "Weekly", "period": {"unit": "week", "length": 1}, "items": [
+            {"product": "platform", "price": {"model": "flat", "amount": "7.00"}}]},
+            {"id": "y", "name": "Yearly", "period": {"unit": "year", "length": 1}, "trial_days": 10, "items": [
+            {"product": "platform", "price": {"model": "flat", "amount": "365.00"}}]}]
+    }))
+    .unwrap();
+    let s = Subscription {
+        customer: "cus_1".into(),
+        plan: "w".into(),
+        start: Some(t("2026-11-26T00:00:00Z")),
+        anchor: Some(t("2026-11-30T00:00:00Z")),
+        ..Default::default()
+    };
+    let mut m = subscribe(&weekly, &s).unwrap();
+    assert_eq!(line(&m.take_invoices()[0], "platform").amount, "4.00");
+    // Yearly plan, calendar years, started July 2 with a 10-day trial:
+    // paid from July 12 to Jan 1 = 173 of 365 days.
+    let s = Subscription {
+        customer: "cus_1".into(),
+        plan: "y".into(),
+        start: Some(t("2026-07-02T00:00:00Z")),
+        anchor: Some(t("2026-01-01T00:00:00Z")),
+        ..Default::default()
+    };
+    let mut m = subscribe(&weekly, &s).unwrap();
+    assert_eq!(m.take_invoices()[0].total, "0.00");
+    m.advance_to(&weekly, t("2026-07-12T00:00:00Z")).unwrap();
+    let inv = m.take_invoices().remove(0);
+    assert_eq!(line(&inv, "platform").amount, "173.00");
+    assert_eq!(line(&inv, "platform").period.end, "2027-01-01T00:00:00Z");
+    // The same without a trial: 183 of 365 days.
+    let mut s2 = sub("pro", "2026-07-02T00:00:00Z", Some("2026-01-01T00:00:00Z"), "1");
+    s2.plan = "pro".into();
+    let m2 = subscribe(&b, &s2).unwrap();
+    assert_eq!(m2.period.end, t("2026-08-01T00:00:00Z")); // monthly plan: next 1st
+}
+
+#[test]
+fn cancelling_at_period_end_after_several_periods() {
+    let b = book("by_second");
+    let mut m = subscribe(&b, &sub("pro", "2026-01-15T00:00:00Z", None, "1")).unwrap();
+    m.advance_to(&b, t("2026-03-20T00:00:00Z")).unwrap();
+    m.cancel(&b, t("2026-03-20T00:00:00Z"), false).unwrap();
+    m.advance_to(&b, t("2026-06-01T00:00:00Z")).unwrap();
+    let invs = m.take_invoices();
+    // Start, Feb 15 and Mar 15 closes, then the final close on Apr 15 with
+    // no advance charges.
+    assert_eq!(invs.len(), 4);
+    let last = invs.last().unwrap();
+    assert_eq!(last.issued_at, "2026-04-15T00:00:00Z");
+    assert!(last.lines.iter().all(|l| l.kind == rating::quote::LineKind::Usage));
+    assert_eq!(m.ended_at, Some(t("2026-04-15T00:00:00Z")));
+}
+
+mod allowance_invariants {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// `remaining` is never negative, and within the allowance
+        /// `used + remaining = included + rolled_over`.
+        #[test]
+        fn remaining_is_never_negative(qs in prop::collection::vec((1u32..90_000, 0u32..80), 1..40)) {
+            let b = book("by_second");
+            let mut m = subscribe(&b, &sub("pro", "2026-01-01T00:00:00Z", None, "1")).unwrap();
+            for (i, (q, day)) in qs.iter().enumerate() {
+                let time = format!("2026-{:02}-{:02}T00:00:00Z", 1 + day / 28, 1 + day % 28);
+                let e = ev(&format!("p{i}"), "bandwidth", &time, json!({"quantity": Decimal::new(i64::from(*q), 2).to_string()}));
+                m.record(&b, &e, e.time.unwrap());
+                let st = m.allowance_state(&b, e.time.unwrap()).unwrap();
+                let dim = &st["dimensions"][0];
+                let get = |k: &str| d(dim[k].as_str().unwrap());
+                prop_assert!(get("remaining") >= Decimal::ZERO);
+                let total = get("included") + get("rolled_over");
+                if get("used") <= total {
+                    prop_assert_eq!(get("used") + get("remaining"), total);
+                    prop_assert_eq!(get("billable_usage"), Decimal::ZERO);
+                } else {
+                    prop_assert_eq!(get("used") - total, get("billable_usage"));
+                }
+            }
+        }
+    }
+}

@@ -70,10 +70,12 @@ pub fn replay(
     at: &str,
     receipts: Option<&std::path::Path>,
 ) -> Result<Value, CliError> {
+    // Returns `Value::Null` once it has printed the document itself.
     let at = parse_at(at)?;
     let book = read_book(book)?;
     let subs = read_subs(subscriptions)?;
     let mut replays = [Replay::new(&book, &subs).map_err(|e| CliError::from(e).in_file(subscriptions))?];
+    drop(subs);
     let mut file = match receipts {
         Some(p) => {
             Some(std::io::BufWriter::new(std::fs::File::create(p).map_err(|e| {
@@ -88,7 +90,14 @@ pub fn replay(
             .map_err(|e| CliError::io(format!("cannot write receipts: {e}")))?;
     }
     let [r] = replays;
-    r.finish(at).map_err(CliError::from)
+    // Streamed straight to stdout: the document can be large.
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    r.finish_to(at, &mut out, true).map_err(CliError::from)?;
+    out.write_all(b"\n")
+        .and_then(|()| out.flush())
+        .map_err(|e| CliError::io(format!("cannot write to stdout: {e}")))?;
+    Ok(Value::Null)
 }
 
 fn customer_totals(doc: &Value) -> Vec<(String, Decimal)> {

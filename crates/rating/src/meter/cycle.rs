@@ -128,7 +128,7 @@ fn open_products(m: &Meter, book: &PriceBook, rolled: &IndexMap<String, Decimal>
                             amounts: a,
                         })
                         .unwrap_or(Decimal::ZERO);
-                        ps.keys.insert(
+                        ps.keys.insert_sorted(
                             String::new(),
                             KeyState {
                                 exact: base,

@@ -494,7 +494,7 @@ impl Meter {
                 remapped,
                 ..Default::default()
             };
-            state.keys.insert(key.clone(), ks);
+            state.keys.insert_sorted(key.clone(), ks);
         }
         let Some(ks) = state.keys.get_mut(&key) else {
             return Err(overflow());
@@ -618,7 +618,7 @@ impl Undo {
 
     fn restore(self, state: &mut ProductState, key: &str, existed: bool, m: &Measure) {
         if !existed {
-            state.keys.remove(key);
+            state.keys.shift_remove(key);
             return;
         }
         if let Some(ks) = state.keys.get_mut(key) {

@@ -8,9 +8,10 @@
 use crate::period::Timestamp;
 use crate::price::{add, charge_quantity, sub, transaction_fee, Overflow};
 use crate::price_book::{PriceAmounts, PriceModel};
+use indexmap::IndexMap;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// Aggregated usage of one (product, price key) in a period.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -45,8 +46,9 @@ pub struct ProductState {
     pub rolled_over: Decimal,
     /// Whether the item has an allowance at all.
     pub has_allowance: bool,
-    /// Lines by price key (`""` for unkeyed products), in key order.
-    pub keys: BTreeMap<String, KeyState>,
+    /// Lines by price key (`""` for unkeyed products), kept sorted by key
+    /// (the allowance is drawn in that order, whatever the arrival order).
+    pub keys: IndexMap<String, KeyState>,
 }
 
 impl ProductState {
