@@ -1770,6 +1770,7 @@ fn check_quote_output(book: &PriceBook, q: &Value) {
     let scale = book.scale_of(currency).unwrap();
     let mut subtotal = Decimal::ZERO;
     let mut discount = Decimal::ZERO;
+    let periods = q.get("periods").map_or(1, |p| p.as_u64().unwrap());
     for l in q["lines"].as_array().unwrap() {
         let a = parse_money(&l["amount"]);
         if l["kind"] == "discount" {
@@ -1777,6 +1778,7 @@ fn check_quote_output(book: &PriceBook, q: &Value) {
         } else {
             assert!(a >= Decimal::ZERO, "{l}");
         }
+        check_line_explains_itself(book, currency, periods, l);
         if l.get("currency").is_some() {
             continue;
         }
@@ -1790,6 +1792,24 @@ fn check_quote_output(book: &PriceBook, q: &Value) {
     assert_eq!(parse_money(&q["discount"]), discount, "{q}");
     assert_eq!(parse_money(&q["total"]), subtotal - discount, "{q}");
     assert!(q["price_book"].as_str() == Some(book.hash()));
+    // Lines in custom units (credits) are totalled per unit, apart from money.
+    let mut credits: Map<String, Value> = Map::new();
+    for l in q["lines"].as_array().unwrap() {
+        if let Some(unit) = l.get("currency").and_then(Value::as_str) {
+            let sum = credits.get(unit).map_or(Decimal::ZERO, parse_money) + parse_money(&l["amount"]);
+            credits.insert(unit.to_string(), json!(sum.to_string()));
+        }
+    }
+    match q.get("credits").and_then(Value::as_object) {
+        None => assert!(credits.is_empty(), "credit lines without a credits total: {q}"),
+        Some(c) => {
+            assert_eq!(c.len(), credits.len(), "{q}");
+            for (unit, total) in c {
+                assert_eq!(parse_money(total), parse_money(&credits[unit]), "{unit} total: {q}");
+                assert_eq!(places(total), book.scale_of(unit).unwrap() as usize, "{q}");
+            }
+        }
+    }
     // Money carries exactly the currency's minor-unit digits, however large.
     let money_lines = q["lines"]
         .as_array()
@@ -1801,6 +1821,51 @@ fn check_quote_output(book: &PriceBook, q: &Value) {
         .chain(money_lines.map(|l| &l["amount"]))
     {
         assert_eq!(places(m), scale as usize, "{m} in {currency}: {q}");
+    }
+}
+
+/// A line explains its amount: `included + billable = quantity`, and the
+/// tier entries add up to the billable quantity and, rounded once, to the
+/// line's amount (recurring and seat tiers are one period's: their sum is
+/// multiplied by `periods`).
+fn check_line_explains_itself(book: &PriceBook, currency: &str, periods: u64, l: &Value) {
+    let dec_of =
+        |v: &Value| Decimal::from_str(v.as_str().unwrap_or_else(|| panic!("a decimal string: {v} in {l}"))).unwrap();
+    let quantity = dec_of(&l["quantity"]);
+    let billable = match (l.get("included"), l.get("billable")) {
+        (Some(i), Some(b)) => {
+            let (i, b) = (dec_of(i), dec_of(b));
+            assert!(i >= Decimal::ZERO && b >= Decimal::ZERO, "{l}");
+            assert_eq!(i + b, quantity, "included + billable = quantity: {l}");
+            b
+        }
+        (None, None) => quantity,
+        _ => panic!("included and billable come together: {l}"),
+    };
+    let Some(tiers) = l.get("tiers").and_then(Value::as_array) else {
+        return;
+    };
+    assert!(!tiers.is_empty(), "{l}");
+    let units: Decimal = tiers.iter().map(|t| dec_of(&t["quantity"])).sum();
+    let mut exact: Decimal = tiers.iter().map(|t| dec_of(&t["amount"])).sum();
+    if l["kind"] == "recurring" || l["kind"] == "seat" {
+        exact *= Decimal::from(periods);
+    }
+    assert_eq!(units, billable, "tier quantities add up to the billable quantity: {l}");
+    let scale = book
+        .scale_of(l.get("currency").and_then(Value::as_str).unwrap_or(currency))
+        .unwrap();
+    assert_eq!(
+        fmt_money(book.doc().rounding.round(exact, scale), scale),
+        l["amount"].as_str().unwrap(),
+        "the line is its tiers' sum rounded once: {l}"
+    );
+    for (i, t) in tiers.iter().enumerate() {
+        assert!(t["index"].as_u64().unwrap() >= i as u64, "{l}");
+        assert!(
+            t.get("unit_amount").is_some() != t.get("percent").is_some(),
+            "unit_amount or percent: {l}"
+        );
     }
 }
 
@@ -1864,6 +1929,30 @@ proptest! {
         let book = parse_ok(&v);
         let req = request_for(&book, &seed);
         check_quote(&book, &req);
+        let quoted = quote_value(&book, &req);
+        // The order of products in `quantities` and `usage` changes nothing
+        // (lines follow the plan's item order).
+        let mut reordered = req.clone();
+        for k in ["quantities", "usage"] {
+            if let Some(Value::Object(m)) = reordered.get_mut(k) {
+                *m = std::mem::take(m).into_iter().rev().collect();
+            }
+        }
+        prop_assert_eq!(quote_value(&book, &reordered).map_err(|e| e.code), quoted.clone().map_err(|e| e.code));
+        // Compare prices each base plan as a quote would.
+        let mut usage_only = req.clone();
+        usage_only.as_object_mut().unwrap().shift_remove("plan");
+        if let Ok(c) = compare_value(&book, &usage_only) {
+            for p in c["plans"].as_array().unwrap() {
+                let mut r = usage_only.clone();
+                r["plan"] = p["plan"].clone();
+                match (p.get("total"), quote_value(&book, &r)) {
+                    (Some(t), Ok(q)) => prop_assert_eq!(t, &q["total"]),
+                    (None, Err(e)) => prop_assert_eq!(p["error"]["code"].as_str(), Some(e.errors[0].code)),
+                    (t, q) => prop_assert!(false, "compare says {:?}, quote says {:?}", t, q),
+                }
+            }
+        }
     }
 }
 
@@ -2031,6 +2120,11 @@ proptest! {
             prop_assert!((half_up - x).abs() <= unit / Decimal::TWO);
         }
     }
+
+}
+
+proptest! {
+    #![proptest_config(config(200))]
 
     #[test]
     fn quote_lines_round_within_one_minor_unit(unit_amount in decimal(10_000_000_000_000, 12), qty in decimal(10_000_000, 4),
