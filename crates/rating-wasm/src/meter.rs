@@ -76,9 +76,10 @@ impl PriceBook {
 impl Meter {
     /// Rates one usage event (a CloudEvent 1.0: `type` is the product,
     /// `subject` the customer, `data.quantity`/`data.amount` decimals)
-    /// received at `at` (default: now). Never throws for a bad event: the
-    /// receipt says `rejected` with its `error`, and nothing changes. A
-    /// duplicate (same `source` and `id`) repeats the first receipt's amount.
+    /// received at `at` (default: now). A bad event does not throw: its
+    /// receipt says `rejected` with the `error`, and nothing changes (only
+    /// text that is not JSON at all, or a bad `at`, throws). A duplicate
+    /// (same `source` and `id`) repeats the first receipt's amount.
     #[wasm_bindgen(unchecked_return_type = "Receipt")]
     pub fn record(
         &mut self,
@@ -261,6 +262,14 @@ impl Meter {
     #[wasm_bindgen(getter)]
     pub fn plan(&self) -> String {
         self.meter.plan.clone()
+    }
+
+    /// When the subscription ended (an immediate cancellation, or the end
+    /// of the period it was cancelled at), as RFC 3339; `undefined` while
+    /// it runs.
+    #[wasm_bindgen(getter, js_name = endedAt)]
+    pub fn ended_at(&self) -> Option<String> {
+        self.meter.ended_at.map(rating::period::fmt_timestamp)
     }
 
     /// The meter's state as JSON, for `book.restoreMeter(state)`
