@@ -7,32 +7,42 @@
 //! exceeds `max_entries` (oldest first). Memory is therefore bounded by
 //! `max_entries` whatever the event rate: about 100 bytes an entry.
 
-use crate::period::Timestamp;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
-/// What is remembered of a first event, to answer its duplicates.
+/// What is remembered of a first event, to answer its duplicates: 48
+/// bytes, as a meter may remember hundreds of thousands of them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seen {
     /// Fingerprint of the first event's payload.
     pub fingerprint: u64,
+    /// When it arrived (Unix seconds).
+    pub at: i64,
+    /// The first receipt's exact amount.
+    pub amount: Decimal,
+    /// Scale the amount was printed with; `NO_AMOUNT` when it had none.
+    pub scale: u8,
     /// The first receipt was `dropped` (else `accepted`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dropped: bool,
-    /// The first receipt's exact amount and the scale it was printed with.
+    /// Unit (when not the book's currency) and price key of the first receipt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amount: Option<(Decimal, u32)>,
-    /// The first receipt's unit, when not the book's currency.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unit: Option<String>,
-    /// The first receipt's price key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_key: Option<String>,
-    /// When it arrived.
-    pub at: Timestamp,
+    pub extra: Option<Box<SeenExtra>>,
 }
+
+/// The rarely present parts of [`Seen`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenExtra {
+    /// Unit, when not the book's currency.
+    pub unit: Option<String>,
+    /// Price key.
+    pub price_key: Option<String>,
+}
+
+/// `Seen::scale` of a receipt without an amount.
+pub const NO_AMOUNT: u8 = u8::MAX;
 
 /// The dedup window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,7 +134,7 @@ impl Dedup {
             let expired = self
                 .seen
                 .get(front)
-                .is_none_or(|e| (at - e.at).num_seconds() > self.window_seconds);
+                .is_none_or(|e| at - e.at > self.window_seconds);
             if expired || self.order.len() > self.max_entries {
                 self.seen.remove(front);
                 self.order.pop_front();

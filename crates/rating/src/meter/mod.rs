@@ -298,16 +298,16 @@ impl Meter {
     pub fn record(&mut self, book: &PriceBook, ev: &UsageEvent, at: Timestamp) -> Receipt {
         if let Some(seen) = self.dedup.get(&ev.source, &ev.id) {
             self.counts.duplicate += 1;
-            let currency = seen
-                .amount
-                .map(|_| seen.unit.clone().unwrap_or_else(|| book.doc().currency.clone()));
+            let has_amount = seen.scale != dedup::NO_AMOUNT;
+            let extra = seen.extra.as_deref();
+            let currency = has_amount.then(|| extra.and_then(|x| x.unit.clone()).unwrap_or_else(|| book.doc().currency.clone()));
             return Receipt {
                 id: ev.id.clone(),
                 source: ev.source.clone(),
                 status: Status::Duplicate,
-                amount: seen.amount.map(|(a, scale)| fmt_exact(a, scale)),
+                amount: has_amount.then(|| fmt_exact(seen.amount, u32::from(seen.scale))),
                 currency,
-                price_key: seen.price_key.clone(),
+                price_key: extra.and_then(|x| x.price_key.clone()),
                 price_key_remapped: None,
                 price_book: Some(book.hash().to_string()),
                 conflict: (seen.fingerprint != ev.fingerprint).then_some(true),
@@ -322,15 +322,11 @@ impl Meter {
                 } else {
                     self.counts.accepted += 1;
                 }
-                let unit = r.currency.as_ref().filter(|c| **c != book.doc().currency).cloned();
-                let seen = Seen {
-                    fingerprint: ev.fingerprint,
-                    dropped,
-                    amount: exact,
-                    unit,
-                    price_key: r.price_key.clone(),
-                    at,
-                };
+                let unit = r.currency.as_deref().filter(|c| *c != book.doc().currency).map(str::to_string);
+                let extra = (unit.is_some() || r.price_key.is_some())
+                    .then(|| Box::new(dedup::SeenExtra { unit, price_key: r.price_key.clone() }));
+                let (amount, scale) = exact.map_or((Decimal::ZERO, dedup::NO_AMOUNT), |(a, s)| (a, s.min(254) as u8));
+                let seen = Seen { fingerprint: ev.fingerprint, at: at.timestamp(), amount, scale, dropped, extra };
                 self.dedup.insert(&ev.source, &ev.id, seen);
                 r
             }
