@@ -48,6 +48,8 @@ pub fn type_name(v: &Value) -> &'static str {
 pub struct Reader {
     /// Every problem so far, in reading order.
     pub problems: Vec<Problem>,
+    /// How many list entries were left out because they had a problem.
+    pub dropped: usize,
 }
 
 /// An object being read: fields taken are remembered so that the rest can

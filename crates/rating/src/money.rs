@@ -190,7 +190,11 @@ pub fn fmt_money(value: Decimal, scale: u32) -> String {
     if v.scale() > scale {
         v.rescale(scale);
     }
-    pad_to_scale(v, scale)
+    let pad = 10u128.checked_pow(scale - v.scale());
+    match pad.and_then(|p| v.mantissa().unsigned_abs().checked_mul(p)) {
+        Some(m) => write_fixed(v.is_sign_negative() && !v.is_zero(), m, scale),
+        None => pad_to_scale(v, scale),
+    }
 }
 
 /// Writes `mantissa × 10^-scale` as decimal text (the hot path of
@@ -274,7 +278,7 @@ pub fn fmt_qty(value: Decimal) -> String {
     if v.is_zero() {
         return "0".to_string();
     }
-    v.to_string()
+    write_fixed(v.is_sign_negative(), v.mantissa().unsigned_abs(), v.scale())
 }
 
 /// Parses a decimal from text known to be valid (used for constants).
@@ -324,6 +328,14 @@ mod tests {
                     "{v} at {scale}"
                 );
             }
+            assert_eq!(fmt_qty(dec(v)), {
+                let n = dec(v).normalize();
+                if n.is_zero() {
+                    "0".to_string()
+                } else {
+                    n.to_string()
+                }
+            });
         }
     }
 

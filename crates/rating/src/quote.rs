@@ -427,6 +427,26 @@ pub fn quote(book: &PriceBook, req: &QuoteRequest) -> Result<Quote, Error> {
         }
         Some(p) => p,
     };
+    // The typed API gets the same checks the JSON reader makes.
+    if req.periods == 0 {
+        problems.push(Problem::at(
+            codes::INVALID_VALUE,
+            "periods",
+            "must be a whole number from 1 to 1200",
+        ));
+    }
+    for (k, q) in &req.quantities {
+        if q.is_sign_negative() && !q.is_zero() {
+            problems.push(Problem::at(
+                codes::NEGATIVE_VALUE,
+                join("quantities", k),
+                "must not be negative",
+            ));
+        }
+    }
+    for (k, u) in &req.usage {
+        check_usage(book, k, u, &join("usage", k), true, &mut problems);
+    }
     let mut plans: Vec<&Plan> = vec![base];
     for (i, a) in req.addons.iter().enumerate() {
         let p = index("addons", i);
@@ -962,8 +982,10 @@ fn usage_lines<'b>(
         } else {
             Decimal::ZERO
         };
-        allowance -= included;
-        let billable = qty - included;
+        allowance = allowance.checked_sub(included).unwrap_or(Decimal::ZERO);
+        let Some(billable) = qty.checked_sub(included) else {
+            return cx.overflow(&path);
+        };
         let charge = match u {
             Some(Usage::Transactions(tx)) => charge_transactions(price.model, amounts, tx, billable, true),
             _ => charge_quantity(price.model, amounts, billable, true).map_err(ChargeError::from),
@@ -1012,6 +1034,52 @@ fn usage_lines<'b>(
             value,
             exact: charge.amount,
         });
+    }
+}
+
+/// Checks a typed usage value the way `read_usage` checks JSON.
+fn check_usage(book: &PriceBook, product: &str, u: &Usage, path: &str, top: bool, problems: &mut Vec<Problem>) {
+    let Some(p) = book.product(product) else { return };
+    let keyed = p.price_key_label.is_some();
+    let amount_based = p.aggregation() == Aggregation::Amount;
+    let negative = |d: &Decimal| d.is_sign_negative() && !d.is_zero();
+    let shape_ok = match u {
+        Usage::Keyed(_) => keyed && top,
+        Usage::Transactions(_) => amount_based && !(keyed && top),
+        Usage::Quantity(_) => !amount_based && !(keyed && top),
+    };
+    if !shape_ok {
+        problems.push(Problem::at(
+            codes::INVALID_USAGE,
+            path,
+            format!("this usage shape does not fit product {product:?}"),
+        ));
+        return;
+    }
+    match u {
+        Usage::Quantity(q) if negative(q) => {
+            problems.push(Problem::at(codes::NEGATIVE_VALUE, path, "must not be negative"))
+        }
+        Usage::Transactions(Transactions::Amounts(v)) => {
+            if v.iter().any(negative) {
+                problems.push(Problem::at(
+                    codes::NEGATIVE_VALUE,
+                    join(path, "amounts"),
+                    "must not be negative",
+                ));
+            }
+        }
+        Usage::Transactions(Transactions::Summary { count, total }) => {
+            if negative(count) || negative(total) {
+                problems.push(Problem::at(codes::NEGATIVE_VALUE, path, "must not be negative"));
+            }
+        }
+        Usage::Keyed(m) => {
+            for (k, inner) in m {
+                check_usage(book, product, inner, &join(path, k), false, problems);
+            }
+        }
+        _ => {}
     }
 }
 

@@ -362,7 +362,6 @@ fn every_rule_problem_is_reported_at_once() {
 /// the cross-reference rules from running, so their problems go unreported
 /// until the first ones are fixed.
 #[test]
-#[ignore = "engine: reading problems hide cross-reference problems (PriceBook::from_value skips check_book)"]
 fn field_and_rule_problems_are_reported_together() {
     let mut v = spec_book();
     v["plans"][0]["items"][2]["inclued_quantity"] = json!("5");

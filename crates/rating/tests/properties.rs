@@ -2052,7 +2052,6 @@ proptest! {
 /// panics ("Subtraction overflowed") instead of returning an error.
 /// `read_request` refuses negatives, so only typed callers can reach it.
 #[test]
-#[ignore = "engine: quote() panics on a typed negative usage (unchecked allowance -= included)"]
 fn negative_typed_usage_does_not_panic() {
     let book = fixed_book();
     for q in [Decimal::MIN, Decimal::NEGATIVE_ONE] {

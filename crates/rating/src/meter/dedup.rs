@@ -131,10 +131,7 @@ impl Dedup {
             self.order.push_back(k);
         }
         while let Some(front) = self.order.front() {
-            let expired = self
-                .seen
-                .get(front)
-                .is_none_or(|e| at - e.at > self.window_seconds);
+            let expired = self.seen.get(front).is_none_or(|e| at - e.at > self.window_seconds);
             if expired || self.order.len() > self.max_entries {
                 self.seen.remove(front);
                 self.order.pop_front();

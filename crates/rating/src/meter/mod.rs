@@ -300,7 +300,11 @@ impl Meter {
             self.counts.duplicate += 1;
             let has_amount = seen.scale != dedup::NO_AMOUNT;
             let extra = seen.extra.as_deref();
-            let currency = has_amount.then(|| extra.and_then(|x| x.unit.clone()).unwrap_or_else(|| book.doc().currency.clone()));
+            let currency = has_amount.then(|| {
+                extra
+                    .and_then(|x| x.unit.clone())
+                    .unwrap_or_else(|| book.doc().currency.clone())
+            });
             return Receipt {
                 id: ev.id.clone(),
                 source: ev.source.clone(),
@@ -322,11 +326,26 @@ impl Meter {
                 } else {
                     self.counts.accepted += 1;
                 }
-                let unit = r.currency.as_deref().filter(|c| *c != book.doc().currency).map(str::to_string);
-                let extra = (unit.is_some() || r.price_key.is_some())
-                    .then(|| Box::new(dedup::SeenExtra { unit, price_key: r.price_key.clone() }));
+                let unit = r
+                    .currency
+                    .as_deref()
+                    .filter(|c| *c != book.doc().currency)
+                    .map(str::to_string);
+                let extra = (unit.is_some() || r.price_key.is_some()).then(|| {
+                    Box::new(dedup::SeenExtra {
+                        unit,
+                        price_key: r.price_key.clone(),
+                    })
+                });
                 let (amount, scale) = exact.map_or((Decimal::ZERO, dedup::NO_AMOUNT), |(a, s)| (a, s.min(254) as u8));
-                let seen = Seen { fingerprint: ev.fingerprint, at: at.timestamp(), amount, scale, dropped, extra };
+                let seen = Seen {
+                    fingerprint: ev.fingerprint,
+                    at: at.timestamp(),
+                    amount,
+                    scale,
+                    dropped,
+                    extra,
+                };
                 self.dedup.insert(&ev.source, &ev.id, seen);
                 r
             }

@@ -36,7 +36,11 @@ impl PriceBook {
     pub fn from_value(value: &Value) -> Result<PriceBook, Error> {
         let mut r = Reader::default();
         let doc = parse::read_book(&mut r, value);
-        if let (Some(doc), false) = (&doc, r.failed()) {
+        // The cross-reference rules run whenever every entry could be read
+        // (a typo'd field is reported and skipped), so that field problems
+        // and rule problems come back together. When an entry had to be
+        // left out, positions would no longer match the document's paths.
+        if let (Some(doc), 0) = (&doc, r.dropped) {
             validate::check_book(&mut r, doc);
         }
         match doc {
@@ -136,13 +140,64 @@ pub fn canonical_json(v: &Value) -> String {
 
 fn canonical_hash(doc: &PriceBookDoc) -> String {
     let v = serde_json::to_value(doc).unwrap_or(Value::Null);
-    let digest = Sha256::digest(canonical_json(&v).as_bytes());
+    let mut hasher = HashWriter(Sha256::new());
+    write_canonical(&v, &mut hasher);
+    let digest = hasher.0.finalize();
     let mut s = String::with_capacity(71);
     s.push_str("sha256:");
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     for b in digest.iter() {
-        s.push_str(&format!("{b:02x}"));
+        s.push(HEX[usize::from(b >> 4)] as char);
+        s.push(HEX[usize::from(b & 15)] as char);
     }
     s
+}
+
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes exactly what [`canonical_json`] returns, without building a
+/// sorted copy of the value.
+fn write_canonical(v: &Value, w: &mut HashWriter) {
+    use std::io::Write;
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let _ = w.write_all(b"{");
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    let _ = w.write_all(b",");
+                }
+                let _ = serde_json::to_writer(&mut *w, k);
+                let _ = w.write_all(b":");
+                write_canonical(&m[k], w);
+            }
+            let _ = w.write_all(b"}");
+        }
+        Value::Array(a) => {
+            let _ = w.write_all(b"[");
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    let _ = w.write_all(b",");
+                }
+                write_canonical(x, w);
+            }
+            let _ = w.write_all(b"]");
+        }
+        other => {
+            let _ = serde_json::to_writer(&mut *w, other);
+        }
+    }
 }
 
 /// Problems found when a value is not the format expected.

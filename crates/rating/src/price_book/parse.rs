@@ -80,16 +80,20 @@ fn list<T>(
 ) -> Option<Vec<T>> {
     let path = o.path(key);
     let Some(v) = o.opt(key) else { return Some(Vec::new()) };
-    let arr = r.array(v, &path)?;
+    // Entries that have a problem are left out (the problem is recorded),
+    // so that the rest of the book can still be checked and every problem
+    // reported at once.
+    let Some(arr) = r.array(v, &path) else {
+        return Some(Vec::new());
+    };
     let mut out = Vec::with_capacity(arr.len());
-    let mut ok = true;
     for (i, e) in arr.iter().enumerate() {
         match f(r, e, &index(&path, i)) {
             Some(t) => out.push(t),
-            None => ok = false,
+            None => r.dropped += 1,
         }
     }
-    ok.then_some(out)
+    Some(out)
 }
 
 fn list_req<T>(
