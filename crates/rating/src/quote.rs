@@ -1046,7 +1046,7 @@ fn check_usage(book: &PriceBook, product: &str, u: &Usage, path: &str, top: bool
     let shape_ok = match u {
         Usage::Keyed(_) => keyed && top,
         Usage::Transactions(_) => amount_based && !(keyed && top),
-        Usage::Quantity(_) => !amount_based && !(keyed && top),
+        Usage::Quantity(_) => !(amount_based || keyed && top),
     };
     if !shape_ok {
         problems.push(Problem::at(
