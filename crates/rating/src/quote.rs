@@ -1060,19 +1060,15 @@ fn check_usage(book: &PriceBook, product: &str, u: &Usage, path: &str, top: bool
         Usage::Quantity(q) if negative(q) => {
             problems.push(Problem::at(codes::NEGATIVE_VALUE, path, "must not be negative"))
         }
-        Usage::Transactions(Transactions::Amounts(v)) => {
-            if v.iter().any(negative) {
-                problems.push(Problem::at(
-                    codes::NEGATIVE_VALUE,
-                    join(path, "amounts"),
-                    "must not be negative",
-                ));
-            }
+        Usage::Transactions(Transactions::Amounts(v)) if v.iter().any(negative) => {
+            problems.push(Problem::at(
+                codes::NEGATIVE_VALUE,
+                join(path, "amounts"),
+                "must not be negative",
+            ));
         }
-        Usage::Transactions(Transactions::Summary { count, total }) => {
-            if negative(count) || negative(total) {
-                problems.push(Problem::at(codes::NEGATIVE_VALUE, path, "must not be negative"));
-            }
+        Usage::Transactions(Transactions::Summary { count, total }) if negative(count) || negative(total) => {
+            problems.push(Problem::at(codes::NEGATIVE_VALUE, path, "must not be negative"));
         }
         Usage::Keyed(m) => {
             for (k, inner) in m {
