@@ -1,9 +1,40 @@
-//! The Cloudflare Worker: usage ingest and the HTTP API of SPEC §7.
+//! The Cloudflare Worker of the rating engine (SPEC §6-7).
+//!
+//! - The front Worker ([`routes`]) authenticates every request, validates
+//!   and splits event batches ([`ingest`]) and answers stateless quotes.
+//! - A [`customer::Customer`] Durable Object per (tenant, customer) owns
+//!   the customer's meter: it deduplicates, rates and commits events with
+//!   their dedup keys and the meter in one SQLite transaction, then
+//!   forwards them through its outbox to the `EVENTS` Queue.
+//! - A [`tenant::Tenant`] Durable Object per tenant keeps the versions of
+//!   its price book ([`books`]).
+//! - The Queue consumer ([`forward`]) writes the events to D1, the
+//!   tenant-wide store.
+//!
+//! `docs/worker.md` describes the design; `worker/openapi.json` the API.
 #![forbid(unsafe_code)]
 
-use worker::*;
+pub mod auth;
+pub mod books;
+pub mod customer;
+pub mod forward;
+pub mod http;
+pub mod ingest;
+pub mod problem;
+pub mod routes;
+pub mod tenant;
+
+pub use customer::Customer;
+pub use tenant::Tenant;
+
+use worker::{event, Context, Env, MessageBatch, Request, Response};
 
 #[event(fetch)]
-async fn fetch(_req: Request, _env: Env, _ctx: Context) -> Result<Response> {
-    Response::ok("ok")
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    routes::handle(req, env).await
+}
+
+#[event(queue)]
+async fn queue(batch: MessageBatch<serde_json::Value>, env: Env, _ctx: Context) -> worker::Result<()> {
+    forward::consume(batch, env).await
 }

@@ -1,0 +1,291 @@
+//! The SQLite storage of a customer's Durable Object.
+//!
+//! - `meta`: the tenant and customer names, the meter (engine state as
+//!   JSON, with an empty dedup window), the next event sequence number and
+//!   the hash of the last price book used.
+//! - `events`: every accepted or dropped event with its receipt fields,
+//!   `forwarded = 0` until the Queue has taken it (the outbox).
+//! - `dedup`: (source, id) -> first event, for the dedup window. This table
+//!   is the source of truth for duplicates; see `docs/worker.md`.
+//! - `invoices`, `records`: documents the meter issued.
+//!
+//! Rows go in through `json_each` of one JSON parameter, so that a batch
+//! of events costs a handful of statements whatever its size.
+
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::{SqlStorage, SqlStorageValue, Storage};
+
+/// Creates the tables (idempotent).
+pub const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, source TEXT NOT NULL, id TEXT NOT NULL, \
+     type TEXT NOT NULL, time TEXT NOT NULL, received_at INTEGER NOT NULL, status TEXT NOT NULL, \
+     amount TEXT, currency TEXT, price_key TEXT, price_book TEXT NOT NULL, event TEXT NOT NULL, \
+     forwarded INTEGER NOT NULL DEFAULT 0)",
+    "CREATE INDEX IF NOT EXISTS events_outbox ON events (seq) WHERE forwarded = 0",
+    "CREATE INDEX IF NOT EXISTS events_dropped ON events (seq) WHERE status = 'dropped'",
+    "CREATE TABLE IF NOT EXISTS dedup (source TEXT NOT NULL, id TEXT NOT NULL, fingerprint TEXT NOT NULL, \
+     seq INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (source, id)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS dedup_at ON dedup (at)",
+    "CREATE TABLE IF NOT EXISTS invoices (n INTEGER PRIMARY KEY AUTOINCREMENT, issued_at TEXT NOT NULL, invoice TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS records (n INTEGER PRIMARY KEY AUTOINCREMENT, record TEXT NOT NULL)",
+];
+
+/// An accepted or dropped event, as stored and as forwarded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventRow {
+    /// Sequence number in this customer's object.
+    pub seq: i64,
+    /// CloudEvents `source`.
+    pub source: String,
+    /// CloudEvents `id`.
+    pub id: String,
+    /// Product (`type`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Usage time (the event's, else the receipt time), RFC 3339.
+    pub time: String,
+    /// Receipt time, ms since the epoch.
+    pub received_at: i64,
+    /// `accepted` or `dropped`.
+    pub status: String,
+    /// Receipt amount.
+    pub amount: Option<String>,
+    /// Receipt currency.
+    pub currency: Option<String>,
+    /// Receipt price key.
+    pub price_key: Option<String>,
+    /// Hash of the price book that rated it.
+    pub price_book: String,
+    /// The event as received (JSON text).
+    pub event: String,
+    /// Fingerprint of the payload (for conflicting duplicates); not forwarded.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub fingerprint: String,
+}
+
+/// The first receipt of an event seen before.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Seen {
+    /// CloudEvents `source`.
+    pub source: String,
+    /// CloudEvents `id`.
+    pub id: String,
+    /// Fingerprint of the first payload.
+    pub fingerprint: String,
+    /// First receipt's status.
+    pub status: String,
+    /// First receipt's amount.
+    pub amount: Option<String>,
+    /// First receipt's currency.
+    pub currency: Option<String>,
+    /// First receipt's price key.
+    pub price_key: Option<String>,
+}
+
+/// Looks up which of `keys` (source, id) were seen at or after `since_ms`.
+pub fn seen(sql: &SqlStorage, keys: &[(&str, &str)], since_ms: i64) -> worker::Result<HashMap<(String, String), Seen>> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let param = serde_json::to_string(keys).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let rows: Vec<Seen> = sql
+        .exec(
+            "SELECT d.source AS source, d.id AS id, d.fingerprint AS fingerprint, e.status AS status, \
+             e.amount AS amount, e.currency AS currency, e.price_key AS price_key \
+             FROM json_each(?) AS j \
+             JOIN dedup AS d ON d.source = json_extract(j.value, '$[0]') AND d.id = json_extract(j.value, '$[1]') \
+             JOIN events AS e ON e.seq = d.seq \
+             WHERE d.at >= ?",
+            vec![param.into(), since_ms.into()],
+        )?
+        .to_array()?;
+    Ok(rows
+        .into_iter()
+        .map(|s| ((s.source.clone(), s.id.clone()), s))
+        .collect())
+}
+
+/// Everything one request writes, committed in one transaction.
+#[derive(Debug, Default)]
+pub struct Commit {
+    /// New events (they are also their own dedup keys).
+    pub events: Vec<EventRow>,
+    /// Drop dedup keys older than this (ms), when set.
+    pub expire_before: Option<i64>,
+    /// Invoices issued (JSON text) with their `issued_at`.
+    pub invoices: Vec<(String, String)>,
+    /// Records made (JSON text).
+    pub records: Vec<String>,
+    /// `meta` entries to set.
+    pub meta: Vec<(&'static str, String)>,
+}
+
+fn text(v: &impl Serialize) -> worker::Result<SqlStorageValue> {
+    serde_json::to_string(v)
+        .map(SqlStorageValue::from)
+        .map_err(|e| worker::Error::RustError(e.to_string()))
+}
+
+impl Commit {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.invoices.is_empty() && self.records.is_empty() && self.meta.is_empty()
+    }
+
+    fn apply(self, sql: &SqlStorage) -> worker::Result<()> {
+        if let Some(t) = self.expire_before {
+            sql.exec("DELETE FROM dedup WHERE at < ?", vec![t.into()])?;
+        }
+        if !self.events.is_empty() {
+            let rows = text(&self.events)?;
+            sql.exec(
+                "INSERT INTO events (seq, source, id, type, time, received_at, status, amount, currency, price_key, price_book, event) \
+                 SELECT json_extract(value, '$.seq'), json_extract(value, '$.source'), json_extract(value, '$.id'), \
+                 json_extract(value, '$.type'), json_extract(value, '$.time'), json_extract(value, '$.received_at'), \
+                 json_extract(value, '$.status'), json_extract(value, '$.amount'), json_extract(value, '$.currency'), \
+                 json_extract(value, '$.price_key'), json_extract(value, '$.price_book'), json_extract(value, '$.event') \
+                 FROM json_each(?)",
+                vec![rows.clone()],
+            )?;
+            sql.exec(
+                "INSERT OR REPLACE INTO dedup (source, id, fingerprint, seq, at) \
+                 SELECT json_extract(value, '$.source'), json_extract(value, '$.id'), json_extract(value, '$.fingerprint'), \
+                 json_extract(value, '$.seq'), json_extract(value, '$.received_at') FROM json_each(?)",
+                vec![rows],
+            )?;
+        }
+        if !self.invoices.is_empty() {
+            sql.exec(
+                "INSERT INTO invoices (issued_at, invoice) \
+                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)",
+                vec![text(&self.invoices)?],
+            )?;
+        }
+        if !self.records.is_empty() {
+            sql.exec(
+                "INSERT INTO records (record) SELECT value FROM json_each(?)",
+                vec![text(&self.records)?],
+            )?;
+        }
+        for (k, v) in self.meta {
+            sql.exec(
+                "INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)",
+                vec![k.into(), v.into()],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `commit` inside `storage.transactionSync()`: all of it is written
+/// or, if any statement fails, none of it.
+pub fn transaction(storage: &Storage, sql: SqlStorage, commit: Commit) -> worker::Result<()> {
+    let raw: &JsValue = storage.as_raw().as_ref();
+    let run: js_sys::Function = js_sys::Reflect::get(raw, &JsValue::from_str("transactionSync"))?.dyn_into()?;
+    let failure: Rc<RefCell<Option<worker::Error>>> = Rc::new(RefCell::new(None));
+    let seen_failure = failure.clone();
+    let body = Closure::once(move || -> Result<JsValue, JsValue> {
+        match commit.apply(&sql) {
+            Ok(()) => Ok(JsValue::UNDEFINED),
+            Err(e) => {
+                let thrown = JsValue::from_str(&e.to_string());
+                *seen_failure.borrow_mut() = Some(e);
+                // Throwing rolls the transaction back.
+                Err(thrown)
+            }
+        }
+    });
+    let result = run.call1(raw, body.as_ref().unchecked_ref());
+    if let Some(e) = failure.borrow_mut().take() {
+        return Err(e);
+    }
+    result.map(|_| ()).map_err(worker::Error::from)
+}
+
+/// Reads a `meta` value.
+pub fn meta(sql: &SqlStorage, k: &str) -> worker::Result<Option<String>> {
+    #[derive(Deserialize)]
+    struct V {
+        v: String,
+    }
+    let rows: Vec<V> = sql.exec("SELECT v FROM meta WHERE k = ?", vec![k.into()])?.to_array()?;
+    Ok(rows.into_iter().next().map(|r| r.v))
+}
+
+/// Up to `limit` events the Queue has not taken yet, oldest first.
+pub fn outbox(sql: &SqlStorage, limit: i64) -> worker::Result<Vec<EventRow>> {
+    sql.exec(
+        "SELECT seq, source, id, type, time, received_at, status, amount, currency, price_key, price_book, event \
+         FROM events WHERE forwarded = 0 ORDER BY seq LIMIT ?",
+        vec![limit.into()],
+    )?
+    .to_array()
+}
+
+/// Marks events up to `last` as taken by the Queue.
+pub fn forwarded(sql: &SqlStorage, first: i64, last: i64) -> worker::Result<()> {
+    sql.exec(
+        "UPDATE events SET forwarded = 1 WHERE forwarded = 0 AND seq BETWEEN ? AND ?",
+        vec![first.into(), last.into()],
+    )?;
+    Ok(())
+}
+
+/// Whether any event waits for the Queue.
+pub fn outbox_pending(sql: &SqlStorage) -> worker::Result<bool> {
+    #[derive(Deserialize)]
+    struct N {
+        n: i64,
+    }
+    let rows: Vec<N> = sql
+        .exec(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE forwarded = 0 LIMIT 1)",
+            None,
+        )?
+        .to_array()?;
+    Ok(rows.first().is_some_and(|r| r.n > 0))
+}
+
+/// Dropped events, oldest first.
+pub fn dropped(sql: &SqlStorage, after_seq: i64, limit: i64) -> worker::Result<Vec<EventRow>> {
+    sql.exec(
+        "SELECT seq, source, id, type, time, received_at, status, amount, currency, price_key, price_book, event \
+         FROM events WHERE status = 'dropped' AND seq > ? ORDER BY seq LIMIT ?",
+        vec![after_seq.into(), limit.into()],
+    )?
+    .to_array()
+}
+
+/// Every invoice issued (JSON text), oldest first.
+pub fn invoices(sql: &SqlStorage) -> worker::Result<Vec<String>> {
+    #[derive(Deserialize)]
+    struct I {
+        invoice: String,
+    }
+    let rows: Vec<I> = sql.exec("SELECT invoice FROM invoices ORDER BY n", None)?.to_array()?;
+    Ok(rows.into_iter().map(|r| r.invoice).collect())
+}
+
+/// Counts of stored events by status.
+pub fn counts(sql: &SqlStorage) -> worker::Result<(i64, i64, i64)> {
+    #[derive(Deserialize)]
+    struct C {
+        accepted: i64,
+        dropped: i64,
+        pending: i64,
+    }
+    let rows: Vec<C> = sql
+        .exec(
+            "SELECT COALESCE(SUM(status = 'accepted'), 0) AS accepted, COALESCE(SUM(status = 'dropped'), 0) AS dropped, \
+             COALESCE(SUM(forwarded = 0), 0) AS pending FROM events",
+            None,
+        )?
+        .to_array()?;
+    Ok(rows.first().map_or((0, 0, 0), |c| (c.accepted, c.dropped, c.pending)))
+}

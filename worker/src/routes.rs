@@ -1,0 +1,389 @@
+//! The HTTP API (SPEC §7). [`ROUTES`] is the one list of routes: the
+//! router matches it, and a test checks that `worker/openapi.json`
+//! documents exactly these.
+
+use crate::auth::{authorize, keys, Caller, Role};
+use crate::books;
+use crate::customer::{H_BOOK, H_CUSTOMER, H_TENANT};
+use crate::http::{call, decode_segment, json, query, read_body, read_json, relay};
+use crate::ingest;
+use crate::problem::ApiError;
+use serde_json::json;
+use worker::{Env, Headers, Method, Request, Response};
+
+/// What a route does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// The pricing page.
+    Home,
+    /// Liveness.
+    Healthz,
+    /// The OpenAPI document.
+    OpenApi,
+    /// Ingest.
+    Events,
+    /// Active (or a given) price-book version.
+    GetPriceBook,
+    /// New price-book version.
+    PutPriceBook,
+    /// Stateless quote.
+    Quote,
+    /// Stateless comparison.
+    Compare,
+    /// Dropped-events audit.
+    DroppedEvents,
+    /// Accepted events in the tenant-wide store (D1).
+    UsageEvents,
+    /// Subscribe or change.
+    PutSubscription,
+    /// Current subscription.
+    GetSubscription,
+    /// Allowance state.
+    AllowanceState,
+    /// Invoice preview.
+    InvoicePreview,
+    /// Issued invoices.
+    Invoices,
+}
+
+/// One route.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// HTTP method.
+    pub method: Method,
+    /// Path template; `{customer}` is one path segment.
+    pub path: &'static str,
+    /// Role needed; `None` for public routes.
+    pub role: Option<Role>,
+    /// Handler.
+    pub op: Op,
+}
+
+const fn r(method: Method, path: &'static str, role: Option<Role>, op: Op) -> Route {
+    Route { method, path, role, op }
+}
+
+/// Every route of the API.
+pub const ROUTES: &[Route] = &[
+    r(Method::Get, "/", None, Op::Home),
+    r(Method::Get, "/healthz", None, Op::Healthz),
+    r(Method::Get, "/openapi.json", None, Op::OpenApi),
+    r(Method::Post, "/v1/events", Some(Role::Ingest), Op::Events),
+    r(Method::Get, "/v1/price-book", Some(Role::Admin), Op::GetPriceBook),
+    r(Method::Put, "/v1/price-book", Some(Role::Admin), Op::PutPriceBook),
+    r(Method::Post, "/v1/quote", Some(Role::Read), Op::Quote),
+    r(Method::Post, "/v1/compare", Some(Role::Read), Op::Compare),
+    r(Method::Get, "/v1/dropped-events", Some(Role::Read), Op::DroppedEvents),
+    r(Method::Get, "/v1/usage-events", Some(Role::Read), Op::UsageEvents),
+    r(
+        Method::Put,
+        "/v1/customers/{customer}/subscription",
+        Some(Role::Admin),
+        Op::PutSubscription,
+    ),
+    r(
+        Method::Get,
+        "/v1/customers/{customer}/subscription",
+        Some(Role::Read),
+        Op::GetSubscription,
+    ),
+    r(
+        Method::Get,
+        "/v1/customers/{customer}/allowance-state",
+        Some(Role::Read),
+        Op::AllowanceState,
+    ),
+    r(
+        Method::Get,
+        "/v1/customers/{customer}/invoice-preview",
+        Some(Role::Read),
+        Op::InvoicePreview,
+    ),
+    r(
+        Method::Get,
+        "/v1/customers/{customer}/invoices",
+        Some(Role::Read),
+        Op::Invoices,
+    ),
+];
+
+/// The OpenAPI 3.1 document, kept in the repository.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Matches a path against a template; answers the `{customer}` segment
+/// (decoded) when there is one.
+pub fn matches(template: &str, path: &str) -> Option<Option<String>> {
+    let t: Vec<&str> = template.split('/').collect();
+    let p: Vec<&str> = path.split('/').collect();
+    if t.len() != p.len() {
+        return None;
+    }
+    let mut customer = None;
+    for (a, b) in t.iter().zip(&p) {
+        if *a == "{customer}" {
+            customer = Some(decode_segment(b)?);
+        } else if a != b {
+            return None;
+        }
+    }
+    Some(customer)
+}
+
+/// Finds the route of a request: `Err` is the 404 or 405 to answer.
+pub fn route(method: &Method, path: &str) -> Result<(&'static Route, Option<String>), ApiError> {
+    let mut allowed: Vec<&str> = Vec::new();
+    for rt in ROUTES {
+        if let Some(c) = matches(rt.path, path) {
+            if rt.method == *method || (*method == Method::Head && rt.method == Method::Get) {
+                return Ok((rt, c));
+            }
+            allowed.push(rt.method.as_ref());
+        }
+    }
+    if allowed.is_empty() {
+        Err(ApiError::new(
+            404,
+            "not_found",
+            format!("no route {path}; see /openapi.json"),
+        ))
+    } else {
+        let mut e = ApiError::new(
+            405,
+            "method_not_allowed",
+            format!("{path} allows {}", allowed.join(", ")),
+        );
+        e.path = None;
+        Err(e)
+    }
+}
+
+fn with_cors(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    let _ = h.set("access-control-allow-origin", "*");
+    let _ = h.set("access-control-expose-headers", "content-type");
+    resp
+}
+
+fn preflight() -> worker::Result<Response> {
+    let h = Headers::new();
+    h.set("access-control-allow-origin", "*")?;
+    h.set("access-control-allow-methods", "GET, PUT, POST, OPTIONS")?;
+    h.set("access-control-allow-headers", "authorization, content-type")?;
+    h.set("access-control-max-age", "86400")?;
+    Ok(Response::empty()?.with_status(204).with_headers(h))
+}
+
+/// The Worker's `fetch`.
+pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
+    if req.method() == Method::Options {
+        return preflight();
+    }
+    let resp = match dispatch(&mut req, &env).await {
+        Ok(r) => r,
+        Err(e) => {
+            let allow = (e.status == 405).then(|| e.detail.clone());
+            let mut resp = e.into_response()?;
+            if let Some(detail) = allow {
+                if let Some((_, methods)) = detail.split_once(" allows ") {
+                    resp.headers_mut().set("allow", methods)?;
+                }
+            }
+            resp
+        }
+    };
+    Ok(with_cors(resp))
+}
+
+fn customer_id(c: Option<String>) -> Result<String, ApiError> {
+    let c = c.unwrap_or_default();
+    if c.is_empty() || c.chars().count() > rating::event::MAX_ID_LEN {
+        let mut e = ApiError::new(400, "invalid_value", "a customer id is 1-255 characters");
+        e.path = Some("customer".into());
+        return Err(e);
+    }
+    Ok(c)
+}
+
+/// Calls a customer's object with the active price book.
+async fn to_customer(
+    env: &Env,
+    caller: &Caller,
+    customer: &str,
+    method: Method,
+    path: &str,
+    body: Option<String>,
+) -> Result<Response, ApiError> {
+    let active = books::active(env, &caller.tenant).await?;
+    let stub = env
+        .durable_object("CUSTOMER")?
+        .id_from_name(&ingest::object_name(&caller.tenant, customer))?
+        .get_stub()?;
+    let headers = [
+        (H_TENANT, caller.tenant.as_str()),
+        (H_CUSTOMER, customer),
+        (H_BOOK, active.hash.as_str()),
+    ];
+    let (status, text) = call(&stub, method, path, &headers, body).await?;
+    Ok(relay(status, text)?)
+}
+
+fn with_query(req: &Request, path: &str, names: &[&str]) -> String {
+    let q: Vec<String> = names
+        .iter()
+        .filter_map(|n| query(req, n).map(|v| format!("{n}={}", crate::http::encode_query(&v))))
+        .collect();
+    if q.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", q.join("&"))
+    }
+}
+
+fn page(req: &Request) -> (i64, i64) {
+    let limit = query(req, "limit")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100i64)
+        .clamp(1, 1000);
+    let offset = query(req, "offset").and_then(|s| s.parse().ok()).unwrap_or(0i64).max(0);
+    (offset, limit)
+}
+
+async fn dispatch(req: &mut Request, env: &Env) -> Result<Response, ApiError> {
+    let method = req.method();
+    let path = req.path();
+    let (rt, customer) = route(&method, &path)?;
+    let caller = match rt.role {
+        None => None,
+        Some(role) => {
+            let auth = req.headers().get("authorization").ok().flatten();
+            Some(authorize(&keys(env)?, auth.as_deref(), role)?)
+        }
+    };
+    let caller = caller.as_ref();
+    let tenant = || caller.ok_or_else(|| ApiError::new(401, "unauthorized", "no key"));
+    match rt.op {
+        Op::Home => Ok(Response::from_html(HOME)?),
+        Op::Healthz => Ok(json(200, &json!({"status": "ok"}))?),
+        Op::OpenApi => Ok(crate::http::json_text(200, OPENAPI.to_string())?),
+        Op::Events => ingest::post(env, tenant()?, req).await,
+        Op::GetPriceBook => books::get(env, &tenant()?.tenant, query(req, "version")).await,
+        Op::PutPriceBook => {
+            let body = read_body(req).await?;
+            books::put(env, &tenant()?.tenant, body).await
+        }
+        Op::Quote | Op::Compare => {
+            let body = read_json(req).await?;
+            let active = books::active(env, &tenant()?.tenant).await?;
+            let out = if rt.op == Op::Quote {
+                rating::quote::quote_value(&active.book, &body)?
+            } else {
+                rating::quote::compare_value(&active.book, &body)?
+            };
+            Ok(json(200, &out)?)
+        }
+        Op::DroppedEvents => {
+            let c = tenant()?;
+            if let Some(customer) = query(req, "customer") {
+                let customer = customer_id(Some(customer))?;
+                let path = with_query(req, "/dropped-events", &["after", "limit"]);
+                return to_customer(env, c, &customer, Method::Get, &path, None).await;
+            }
+            let (offset, limit) = page(req);
+            let v = crate::forward::read_d1(env, "dropped_events", &c.tenant, None, offset, limit).await?;
+            Ok(json(200, &v)?)
+        }
+        Op::UsageEvents => {
+            let c = tenant()?;
+            let (offset, limit) = page(req);
+            let customer = query(req, "customer");
+            let v = crate::forward::read_d1(env, "usage_events", &c.tenant, customer.as_deref(), offset, limit).await?;
+            Ok(json(200, &v)?)
+        }
+        Op::PutSubscription => {
+            let customer = customer_id(customer)?;
+            let body = read_json(req).await?;
+            to_customer(
+                env,
+                tenant()?,
+                &customer,
+                Method::Put,
+                "/subscription",
+                Some(body.to_string()),
+            )
+            .await
+        }
+        Op::GetSubscription => {
+            let customer = customer_id(customer)?;
+            to_customer(env, tenant()?, &customer, Method::Get, "/subscription", None).await
+        }
+        Op::AllowanceState | Op::InvoicePreview => {
+            let customer = customer_id(customer)?;
+            let base = if rt.op == Op::AllowanceState {
+                "/allowance-state"
+            } else {
+                "/invoice-preview"
+            };
+            let path = with_query(req, base, &["at"]);
+            to_customer(env, tenant()?, &customer, Method::Get, &path, None).await
+        }
+        Op::Invoices => {
+            let customer = customer_id(customer)?;
+            to_customer(env, tenant()?, &customer, Method::Get, "/invoices", None).await
+        }
+    }
+}
+
+/// Answered at `/` only when the static assets (the pricing page) are
+/// missing from the deployment.
+const HOME: &str = "<!doctype html><meta charset=utf-8><title>rating</title>\
+<h1>rating</h1><p>The pricing page is not built into this deployment. \
+The API is described at <a href=/openapi.json>/openapi.json</a>.</p>";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn openapi_documents_exactly_the_routes() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        assert_eq!(doc["openapi"].as_str().map(|v| v.starts_with("3.1")), Some(true));
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                if method == "parameters" {
+                    continue;
+                }
+                documented.insert((method.to_uppercase(), path.clone()));
+                let secured = op.get("security").map(|s| s.as_array().is_some_and(|a| !a.is_empty()));
+                let rt = ROUTES
+                    .iter()
+                    .find(|r| r.path == path && r.method.as_ref() == method.to_uppercase())
+                    .unwrap_or_else(|| panic!("{method} {path} is documented but not routed"));
+                // Public routes say `security: []`; the others inherit the bearer scheme.
+                assert_eq!(secured == Some(false), rt.role.is_none(), "{method} {path}: security");
+                assert!(
+                    op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                    "{method} {path}: responses"
+                );
+            }
+        }
+        let routed: BTreeSet<(String, String)> = ROUTES
+            .iter()
+            .map(|r| (r.method.as_ref().to_string(), r.path.to_string()))
+            .collect();
+        assert_eq!(documented, routed);
+    }
+
+    #[test]
+    fn routing() {
+        let (rt, c) = route(&Method::Get, "/v1/customers/cus%2F42/allowance-state").unwrap();
+        assert_eq!((rt.op, c.as_deref()), (Op::AllowanceState, Some("cus/42")));
+        assert_eq!(route(&Method::Delete, "/v1/price-book").unwrap_err().status, 405);
+        assert_eq!(route(&Method::Get, "/v2/x").unwrap_err().status, 404);
+        assert_eq!(
+            route(&Method::Get, "/v1/customers//invoices").unwrap().1.as_deref(),
+            Some("")
+        );
+    }
+}
