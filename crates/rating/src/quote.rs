@@ -71,136 +71,247 @@ pub enum LineKind {
     Credit,
 }
 
+/// An amount printed with exactly its currency's digits (`"74.00"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Money {
+    /// The amount, already rounded.
+    pub value: Decimal,
+    /// Digits after the point.
+    pub scale: u32,
+}
+
+impl Serialize for Money {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&fmt_money(self.value, self.scale))
+    }
+}
+
+/// A quantity printed exactly, trailing zeros dropped (`"12.5"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Qty(pub Decimal);
+
+impl Serialize for Qty {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&fmt_qty(self.0))
+    }
+}
+
+/// An exact amount: trailing zeros dropped, at least `min_scale` digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exact {
+    /// The amount.
+    pub value: Decimal,
+    /// Fewest digits after the point.
+    pub min_scale: u32,
+}
+
+impl Serialize for Exact {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&fmt_exact(self.value, self.min_scale))
+    }
+}
+
+/// A timestamp printed as RFC 3339 UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ts(pub Timestamp);
+
+impl Serialize for Ts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&fmt_timestamp(self.0))
+    }
+}
+
 /// One tier of a line's breakdown.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct TierLine {
     /// Tier position (0-based).
     pub index: usize,
     /// Units priced in the tier.
-    pub quantity: String,
+    pub quantity: Qty,
     /// Unit price.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub unit_amount: Option<String>,
+    pub unit_amount: Option<Exact>,
     /// Percent (percent tiers).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub percent: Option<String>,
+    pub percent: Option<Qty>,
     /// Flat amount charged.
-    pub flat_amount: String,
+    pub flat_amount: Exact,
     /// Exact amount of the tier.
-    pub amount: String,
+    pub amount: Exact,
+}
+
+impl TierLine {
+    /// The printed form of a tier charge in a currency of `scale` digits.
+    pub fn of(t: &TierCharge, scale: u32) -> TierLine {
+        TierLine {
+            index: t.index,
+            quantity: Qty(t.quantity),
+            unit_amount: t.unit_amount.map(|u| Exact {
+                value: u,
+                min_scale: scale,
+            }),
+            percent: t.percent.map(Qty),
+            flat_amount: Exact {
+                value: t.flat_amount,
+                min_scale: scale,
+            },
+            amount: Exact {
+                value: t.amount,
+                min_scale: scale,
+            },
+        }
+    }
 }
 
 /// The override that priced a line.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OverrideRef {
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct OverrideRef<'a> {
     /// Customer.
-    pub customer: String,
+    pub customer: &'a str,
     /// Window start.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub from: Option<String>,
+    pub from: Option<Ts>,
     /// Window end.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub until: Option<String>,
+    pub until: Option<Ts>,
 }
 
-/// A quote line.
+/// What a line says to people; built into text only when printed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Description<'a> {
+    /// The product's name (`periods` > 1 adds ", N periods").
+    Product(&'a str, u32),
+    /// Seats: name × quantity.
+    Seats(&'a str, Decimal, u32),
+    /// A keyed line: the price's display name, else name and key.
+    Keyed(Option<&'a str>, &'a str, &'a str),
+    /// A plan's setup fee.
+    Setup(&'a str),
+    /// An advance-payment discount: percent and periods.
+    Discount(Decimal, u32),
+}
+
+impl Serialize for Description<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let periods = |n: u32| if n > 1 { format!(", {n} periods") } else { String::new() };
+        let text = match *self {
+            Description::Product(name, n) => format!("{name}{}", periods(n)),
+            Description::Seats(name, q, n) => format!("{name} × {}{}", fmt_qty(q), periods(n)),
+            Description::Keyed(Some(display), _, _) => display.to_string(),
+            Description::Keyed(None, name, key) => format!("{name} {key}"),
+            Description::Setup(plan) => format!("{plan} setup fee"),
+            Description::Discount(pct, n) => format!("{}% off for paying {n} periods ahead", fmt_qty(pct)),
+        };
+        s.serialize_str(&text)
+    }
+}
+
+/// A quote line (docs/quote.md "Lines"): decimals until it is printed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Line {
+pub struct Line<'a> {
     /// Plan the line comes from.
-    pub plan: String,
+    pub plan: &'a str,
     /// Product id (plan id for setup-fee and discount lines).
-    pub product: String,
+    pub product: &'a str,
     /// Price key (keyed products).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub price_key: Option<String>,
+    pub price_key: Option<&'a str>,
     /// `use_default` priced this key at the default key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price_key_remapped: Option<bool>,
     /// What the line is.
     pub kind: LineKind,
     /// For people.
-    pub description: String,
+    pub description: Description<'a>,
     /// Quantity.
-    pub quantity: String,
+    pub quantity: Qty,
     /// Transactions (amount-aggregated usage).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub transactions: Option<String>,
+    pub transactions: Option<Qty>,
     /// Part of the quantity covered by the allowance.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub included: Option<String>,
+    pub included: Option<Qty>,
     /// Part of the quantity priced.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub billable: Option<String>,
+    pub billable: Option<Qty>,
     /// Rounded amount.
-    pub amount: String,
+    pub amount: Money,
     /// Unit, when not the quote currency.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
+    pub currency: Option<&'a str>,
     /// Tier breakdown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tiers: Option<Vec<TierLine>>,
     /// Override applied.
     #[serde(rename = "override", skip_serializing_if = "Option::is_none")]
-    pub override_ref: Option<OverrideRef>,
-    /// Rounded amount as a decimal.
-    #[serde(skip)]
-    pub value: Decimal,
+    pub override_ref: Option<OverrideRef<'a>>,
     /// Exact amount before rounding.
     #[serde(skip)]
     pub exact: Decimal,
 }
 
 /// A key dropped under the `drop` policy.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Dropped {
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Dropped<'a> {
     /// Product.
-    pub product: String,
+    pub product: &'a str,
     /// The unpriced key.
-    pub price_key: String,
+    pub price_key: &'a str,
     /// Its usage.
-    pub quantity: String,
+    pub quantity: Qty,
 }
 
-/// A quote (docs/quote.md "Response").
+/// A named limit: a quantity or `"unlimited"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(pub Option<Decimal>);
+
+impl Serialize for Limit {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(d) => s.serialize_str(&fmt_qty(d)),
+            None => s.serialize_str("unlimited"),
+        }
+    }
+}
+
+/// A quote (docs/quote.md "Response"), borrowing from the book and the
+/// request; numbers become strings only when it is serialized.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Quote {
+pub struct Quote<'a> {
     /// Currency of the money lines.
-    pub currency: String,
+    pub currency: &'a str,
     /// Base plan.
-    pub plan: String,
+    pub plan: &'a str,
     /// Add-ons.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub addons: Vec<String>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub addons: &'a [String],
     /// Billing period of the base plan.
     pub period: Period,
     /// Periods paid ahead, when more than one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub periods: Option<u32>,
     /// Lines.
-    pub lines: Vec<Line>,
+    pub lines: Vec<Line<'a>>,
     /// Sum of non-discount money lines.
-    pub subtotal: String,
+    pub subtotal: Money,
     /// Discounts, as a positive amount.
-    pub discount: String,
+    pub discount: Money,
     /// Subtotal less discount.
-    pub total: String,
+    pub total: Money,
     /// Totals of lines priced in custom units.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub credits: Option<IndexMap<String, String>>,
+    pub credits: Option<IndexMap<&'a str, Money>>,
     /// Effective named limits.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub limits: Option<IndexMap<String, String>>,
+    pub limits: Option<IndexMap<&'a str, Limit>>,
     /// Features granted.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub features: Option<Vec<String>>,
+    pub features: Option<Vec<&'a str>>,
     /// Keys dropped under the `drop` policy.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub dropped: Option<Vec<Dropped>>,
+    pub dropped: Option<Vec<Dropped<'a>>>,
     /// Hash of the price book.
-    pub price_book: String,
-    /// Total as a decimal.
-    #[serde(skip)]
-    pub total_value: Decimal,
+    pub price_book: &'a str,
 }
 
 // ---------------------------------------------------------------- request
@@ -374,10 +485,10 @@ fn read_transactions(r: &mut Reader, o: &mut Obj, path: &str) -> Option<Transact
 
 // ------------------------------------------------------------------ quote
 
-struct Ctx<'b> {
-    book: &'b PriceBook,
-    req: &'b QuoteRequest,
-    currency: &'b str,
+struct Ctx<'a> {
+    book: &'a PriceBook,
+    req: &'a QuoteRequest,
+    currency: &'a str,
     scale: u32,
     problems: Vec<Problem>,
 }
@@ -385,6 +496,13 @@ struct Ctx<'b> {
 impl Ctx<'_> {
     fn round(&self, v: Decimal, scale: u32) -> Decimal {
         self.book.doc().rounding.round(v, scale)
+    }
+
+    fn money(&self, exact: Decimal, scale: u32) -> Money {
+        Money {
+            value: self.round(exact, scale),
+            scale,
+        }
     }
 
     fn overflow(&mut self, path: &str) {
@@ -396,34 +514,32 @@ impl Ctx<'_> {
     }
 }
 
+fn single(code: &'static str, path: &str, message: String) -> Error {
+    Error::one(Problem::at(code, path, message))
+}
+
 /// Quotes a parsed request.
-pub fn quote(book: &PriceBook, req: &QuoteRequest) -> Result<Quote, Error> {
+pub fn quote<'a>(book: &'a PriceBook, req: &'a QuoteRequest) -> Result<Quote<'a>, Error> {
     let currency = req.currency.as_deref().unwrap_or(book.doc().currency.as_str());
     let mut problems = Vec::new();
     let scale = match book.scale_of(currency) {
         Some(s) if !book.is_custom_unit(currency) => s,
         _ => {
-            return Err(Error::one(Problem::at(
+            return Err(single(
                 codes::UNKNOWN_CURRENCY,
                 "currency",
                 format!("{currency:?} is not an ISO 4217 currency"),
-            )));
+            ))
         }
     };
     let base = match book.plan(&req.plan) {
-        None => {
-            return Err(Error::one(Problem::at(
-                codes::UNKNOWN_PLAN,
-                "plan",
-                format!("no plan {:?}", req.plan),
-            )));
-        }
+        None => return Err(single(codes::UNKNOWN_PLAN, "plan", format!("no plan {:?}", req.plan))),
         Some(p) if p.addon => {
-            return Err(Error::one(Problem::at(
+            return Err(single(
                 codes::WRONG_PLAN_KIND,
                 "plan",
                 format!("{:?} is an add-on, not a base plan", req.plan),
-            )));
+            ))
         }
         Some(p) => p,
     };
@@ -447,7 +563,8 @@ pub fn quote(book: &PriceBook, req: &QuoteRequest) -> Result<Quote, Error> {
     for (k, u) in &req.usage {
         check_usage(book, k, u, &join("usage", k), true, &mut problems);
     }
-    let mut plans: Vec<&Plan> = vec![base];
+    let mut plans: Vec<&Plan> = Vec::with_capacity(1 + req.addons.len());
+    plans.push(base);
     for (i, a) in req.addons.iter().enumerate() {
         let p = index("addons", i);
         match book.plan(a) {
@@ -468,21 +585,20 @@ pub fn quote(book: &PriceBook, req: &QuoteRequest) -> Result<Quote, Error> {
     // Every quantity and usage must belong to a product of these plans.
     let in_plans = |id: &str| plans.iter().any(|p| p.items.iter().any(|it| it.product == id));
     for k in req.quantities.keys() {
-        let path = join("quantities", k);
         match book.product(k) {
             None => problems.push(Problem::at(
                 codes::UNKNOWN_PRODUCT,
-                path,
+                join("quantities", k),
                 format!("no product {k:?} in the price book"),
             )),
             Some(p) if p.kind == ProductType::Metered => problems.push(Problem::at(
                 codes::INVALID_USAGE,
-                path,
+                join("quantities", k),
                 format!("{k:?} is metered; give its usage in usage"),
             )),
             Some(_) if !in_plans(k) => problems.push(Problem::at(
                 codes::PRODUCT_NOT_IN_PLAN,
-                path,
+                join("quantities", k),
                 format!("{k:?} is not in the plan or its add-ons"),
             )),
             _ => {}
@@ -520,15 +636,19 @@ pub fn quote(book: &PriceBook, req: &QuoteRequest) -> Result<Quote, Error> {
 
     let mut subtotal = Decimal::ZERO;
     let mut discount = Decimal::ZERO;
-    let mut credits: IndexMap<String, Decimal> = IndexMap::new();
+    let mut credits: IndexMap<&str, Money> = IndexMap::new();
     for l in &lines {
-        let r = match &l.currency {
+        let v = l.amount.value;
+        let r = match l.currency {
             Some(unit) => {
-                let e = credits.entry(unit.clone()).or_default();
-                e.checked_add(l.value).map(|v| *e = v)
+                let e = credits.entry(unit).or_insert(Money {
+                    value: Decimal::ZERO,
+                    scale: l.amount.scale,
+                });
+                e.value.checked_add(v).map(|x| e.value = x)
             }
-            None if l.kind == LineKind::Discount => discount.checked_sub(l.value).map(|v| discount = v),
-            None => subtotal.checked_add(l.value).map(|v| subtotal = v),
+            None if l.kind == LineKind::Discount => discount.checked_sub(v).map(|x| discount = x),
+            None => subtotal.checked_add(v).map(|x| subtotal = x),
         };
         if r.is_none() {
             return Err(Error::one(Problem::general(
@@ -537,68 +657,61 @@ pub fn quote(book: &PriceBook, req: &QuoteRequest) -> Result<Quote, Error> {
             )));
         }
     }
-    let total = subtotal - discount;
-    let mut features: Vec<String> = Vec::new();
+    let Some(total) = subtotal.checked_sub(discount) else {
+        return Err(Error::one(Problem::general(
+            codes::ARITHMETIC_OVERFLOW,
+            "the total exceeds the exact decimal range",
+        )));
+    };
+    let mut features: Vec<&str> = Vec::new();
     for p in &plans {
         for f in &p.features {
-            if !features.contains(f) {
-                features.push(f.clone());
+            if !features.contains(&f.as_str()) {
+                features.push(f);
             }
         }
     }
-    let credits = (!credits.is_empty()).then(|| {
-        credits
-            .into_iter()
-            .map(|(k, v)| {
-                let s = book.scale_of(&k).unwrap_or(0);
-                (k, fmt_money(v, s))
-            })
-            .collect()
-    });
     Ok(Quote {
-        currency: currency.to_string(),
-        plan: base.id.clone(),
-        addons: req.addons.clone(),
+        currency,
+        plan: &base.id,
+        addons: &req.addons,
         period: base.period,
         periods: (req.periods > 1).then_some(req.periods),
         lines,
-        subtotal: fmt_money(subtotal, scale),
-        discount: fmt_money(discount, scale),
-        total: fmt_money(total, scale),
-        credits,
-        limits: (!limits.named.is_empty()).then(|| {
-            limits
-                .named
-                .iter()
-                .map(|(k, v)| (k.clone(), v.map_or_else(|| "unlimited".to_string(), fmt_qty)))
-                .collect()
-        }),
+        subtotal: Money { value: subtotal, scale },
+        discount: Money { value: discount, scale },
+        total: Money { value: total, scale },
+        credits: (!credits.is_empty()).then_some(credits),
+        limits: (!limits.named.is_empty()).then(|| limits.named.iter().map(|(k, v)| (*k, Limit(*v))).collect()),
         features: (!features.is_empty()).then_some(features),
         dropped: (!dropped.is_empty()).then_some(dropped),
-        price_book: book.hash().to_string(),
-        total_value: total,
+        price_book: book.hash(),
     })
 }
 
-struct Limits {
+struct Limits<'a> {
     /// Named limits of the base plan after add-on unlocks (`None` = unlimited).
-    named: IndexMap<String, Option<Decimal>>,
+    named: IndexMap<&'a str, Option<Decimal>>,
     /// Unlocks for names the base plan does not limit (raise item `limit`s).
-    extra: IndexMap<String, Option<Decimal>>,
+    extra: IndexMap<&'a str, Option<Decimal>>,
 }
 
-fn effective_limits(plans: &[&Plan]) -> Limits {
-    let mut named: IndexMap<String, Option<Decimal>> = IndexMap::new();
+fn effective_limits<'a>(plans: &[&'a Plan]) -> Limits<'a> {
+    let mut named: IndexMap<&str, Option<Decimal>> = IndexMap::new();
     for p in plans {
         for (k, v) in &p.limits {
-            named.entry(k.clone()).or_insert(Some(*v));
+            named.entry(k.as_str()).or_insert(Some(*v));
         }
     }
-    let mut extra: IndexMap<String, Option<Decimal>> = IndexMap::new();
+    let mut extra: IndexMap<&str, Option<Decimal>> = IndexMap::new();
     for p in plans.iter().skip(1) {
         for (k, u) in &p.unlocks {
-            let target = if named.contains_key(k) { &mut named } else { &mut extra };
-            let e = target.entry(k.clone()).or_insert(Some(Decimal::ZERO));
+            let target = if named.contains_key(k.as_str()) {
+                &mut named
+            } else {
+                &mut extra
+            };
+            let e = target.entry(k.as_str()).or_insert(Some(Decimal::ZERO));
             *e = match (*e, u) {
                 (None, _) | (_, Unlock::Unlimited(_)) => None,
                 (Some(a), Unlock::By(b)) => Some(a.checked_add(*b).unwrap_or(Decimal::MAX)),
@@ -641,12 +754,12 @@ fn seat_quantity(cx: &Ctx, plan: &Plan) -> Decimal {
     total
 }
 
-fn plan_lines<'b>(
-    cx: &mut Ctx<'b>,
-    plan: &'b Plan,
+fn plan_lines<'a>(
+    cx: &mut Ctx<'a>,
+    plan: &'a Plan,
     limits: &Limits,
-    lines: &mut Vec<Line>,
-    dropped: &mut Vec<Dropped>,
+    lines: &mut Vec<Line<'a>>,
+    dropped: &mut Vec<Dropped<'a>>,
 ) {
     let req = cx.req;
     if req.include_setup {
@@ -658,16 +771,14 @@ fn plan_lines<'b>(
                     format!("the setup fee of plan {:?} has no price in {}", plan.id, cx.currency),
                 ));
             } else {
-                let value = cx.round(fee, cx.scale);
+                let amount = cx.money(fee, cx.scale);
                 lines.push(simple_line(
                     plan,
-                    &plan.id,
                     LineKind::Setup,
-                    format!("{} setup fee", plan.name),
-                    "1".into(),
-                    value,
+                    Description::Setup(&plan.name),
+                    Decimal::ONE,
+                    amount,
                     fee,
-                    cx.scale,
                 ));
             }
         }
@@ -689,172 +800,147 @@ fn plan_lines<'b>(
             let base: Decimal = lines[first_advance..]
                 .iter()
                 .filter(|l| matches!(l.kind, LineKind::Recurring | LineKind::Seat) && l.currency.is_none())
-                .map(|l| l.value)
+                .map(|l| l.amount.value)
                 .fold(Decimal::ZERO, |a, b| a.checked_add(b).unwrap_or(Decimal::MAX));
-            let exact = match base
+            let Some(exact) = base
                 .checked_mul(d.percent)
                 .and_then(|v| v.checked_div(Decimal::ONE_HUNDRED))
-            {
-                Some(v) => v,
-                None => {
-                    cx.overflow("periods");
-                    return;
-                }
+            else {
+                return cx.overflow("periods");
             };
-            let value = -cx.round(exact, cx.scale);
+            let amount = Money {
+                value: -cx.round(exact, cx.scale),
+                scale: cx.scale,
+            };
+            let description = Description::Discount(d.percent, d.periods);
             lines.push(simple_line(
                 plan,
-                &plan.id,
                 LineKind::Discount,
-                format!("{}% off for paying {} periods ahead", fmt_qty(d.percent), d.periods),
-                d.periods.to_string(),
-                value,
+                description,
+                Decimal::from(d.periods),
+                amount,
                 -exact,
-                cx.scale,
             ));
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn simple_line(
-    plan: &Plan,
-    product: &str,
+fn simple_line<'a>(
+    plan: &'a Plan,
     kind: LineKind,
-    description: String,
-    quantity: String,
-    value: Decimal,
+    description: Description<'a>,
+    quantity: Decimal,
+    amount: Money,
     exact: Decimal,
-    scale: u32,
-) -> Line {
+) -> Line<'a> {
     Line {
-        plan: plan.id.clone(),
-        product: product.to_string(),
+        plan: &plan.id,
+        product: &plan.id,
         price_key: None,
         price_key_remapped: None,
         kind,
         description,
-        quantity,
+        quantity: Qty(quantity),
         transactions: None,
         included: None,
         billable: None,
-        amount: fmt_money(value, scale),
+        amount,
         currency: None,
         tiers: None,
         override_ref: None,
-        value,
         exact,
     }
 }
 
 /// Recurring, seat and one-time lines.
-fn fixed_line<'b>(cx: &mut Ctx<'b>, plan: &'b Plan, product: &'b Product, item: &'b PlanItem, lines: &mut Vec<Line>) {
+fn fixed_line<'a>(
+    cx: &mut Ctx<'a>,
+    plan: &'a Plan,
+    product: &'a Product,
+    item: &'a PlanItem,
+    lines: &mut Vec<Line<'a>>,
+) {
     let req = cx.req;
-    let qpath = join("quantities", &product.id);
     let (kind, default_qty) = match product.kind {
         ProductType::Seat => (LineKind::Seat, item.min_quantity.unwrap_or(Decimal::ZERO)),
         ProductType::OneTime => (LineKind::Setup, Decimal::ONE),
         _ => (LineKind::Recurring, Decimal::ONE),
     };
     let qty = req.quantities.get(&product.id).copied().unwrap_or(default_qty);
-    if let Some(min) = item.min_quantity {
-        if qty < min {
-            cx.problems.push(Problem::at(
-                codes::BELOW_MIN_QUANTITY,
-                &qpath,
-                format!("plan {:?} needs at least {} of {:?}", plan.id, fmt_qty(min), product.id),
-            ));
-            return;
-        }
+    let qpath = || join("quantities", &product.id);
+    if let Some(min) = item.min_quantity.filter(|m| qty < *m) {
+        let msg = format!("plan {:?} needs at least {} of {:?}", plan.id, fmt_qty(min), product.id);
+        return cx.problems.push(Problem::at(codes::BELOW_MIN_QUANTITY, qpath(), msg));
     }
-    if let Some(max) = item.max_quantity {
-        if qty > max {
-            cx.problems.push(Problem::at(
-                codes::ABOVE_MAX_QUANTITY,
-                &qpath,
-                format!("plan {:?} allows at most {} of {:?}", plan.id, fmt_qty(max), product.id),
-            ));
-            return;
-        }
+    if let Some(max) = item.max_quantity.filter(|m| qty > *m) {
+        let msg = format!("plan {:?} allows at most {} of {:?}", plan.id, fmt_qty(max), product.id);
+        return cx.problems.push(Problem::at(codes::ABOVE_MAX_QUANTITY, qpath(), msg));
     }
-    let Some(priced) = price_one(cx, product, item, None, &qpath) else {
+    let Some((amounts, unit, source, price)) = price_one(cx, product, item, None, &qpath) else {
         return;
     };
-    let (amounts, unit, source, price) = priced;
-    let multiplier = if kind == LineKind::Setup {
-        Decimal::ONE
+    let periods = if kind == LineKind::Setup { 1 } else { req.periods };
+    let Ok(charge) = charge_quantity(price.model, amounts, qty, true) else {
+        return cx.overflow(&qpath());
+    };
+    let Some(exact) = charge.amount.checked_mul(Decimal::from(periods)) else {
+        return cx.overflow(&qpath());
+    };
+    let scale = if unit == cx.currency {
+        cx.scale
     } else {
-        Decimal::from(req.periods)
+        cx.book.scale_of(unit).unwrap_or(cx.scale)
     };
-    let charge = match charge_quantity(price.model, amounts, qty, true) {
-        Ok(c) => c,
-        Err(Overflow) => return cx.overflow(&qpath),
+    let description = match kind {
+        LineKind::Seat => Description::Seats(&product.name, qty, periods),
+        _ => Description::Product(&product.name, periods),
     };
-    let Some(exact) = charge.amount.checked_mul(multiplier) else {
-        return cx.overflow(&qpath);
-    };
-    let scale = cx.book.scale_of(unit).unwrap_or(cx.scale);
-    let value = cx.round(exact, scale);
-    let mut description = match kind {
-        LineKind::Seat => format!("{} × {}", product.name, fmt_qty(qty)),
-        _ => product.name.clone(),
-    };
-    if multiplier > Decimal::ONE {
-        description.push_str(&format!(", {} periods", req.periods));
-    }
     lines.push(Line {
-        plan: plan.id.clone(),
-        product: product.id.clone(),
+        plan: &plan.id,
+        product: &product.id,
         price_key: None,
         price_key_remapped: None,
         kind,
         description,
-        quantity: fmt_qty(qty),
+        quantity: Qty(qty),
         transactions: None,
         included: None,
         billable: None,
-        amount: fmt_money(value, scale),
-        currency: (unit != cx.currency).then(|| unit.to_string()),
+        amount: cx.money(exact, scale),
+        currency: (unit != cx.currency).then_some(unit),
         tiers: tier_lines(charge.tiers, scale),
         override_ref: override_ref(source),
-        value,
         exact,
     });
 }
 
-type Priced<'b> = (
-    &'b crate::price_book::PriceAmounts,
-    &'b str,
-    Source<'b>,
-    &'b crate::price_book::Price,
+type Priced<'a> = (
+    &'a crate::price_book::PriceAmounts,
+    &'a str,
+    Source<'a>,
+    &'a crate::price_book::Price,
 );
 
-/// Resolves an unkeyed price (or a keyed one for `key`) in the quote currency.
-fn price_one<'b>(
-    cx: &mut Ctx<'b>,
-    product: &'b Product,
-    item: &'b PlanItem,
+/// Resolves an unkeyed price in the quote currency.
+fn price_one<'a>(
+    cx: &mut Ctx<'a>,
+    product: &'a Product,
+    item: &'a PlanItem,
     key: Option<&str>,
-    path: &str,
-) -> Option<Priced<'b>> {
+    path: &dyn Fn() -> String,
+) -> Option<Priced<'a>> {
     match resolve(cx.book, product, item, key, cx.req.customer.as_deref(), cx.req.at) {
         Resolution::Priced { price, source, .. } => match amounts_in(cx.book, price, cx.currency) {
             Some((a, unit)) => Some((a, unit, source, price)),
             None => {
-                cx.problems.push(Problem::at(
-                    codes::CURRENCY_UNAVAILABLE,
-                    path,
-                    format!("the price of {:?} has no option in {}", product.id, cx.currency),
-                ));
+                let msg = format!("the price of {:?} has no option in {}", product.id, cx.currency);
+                cx.problems.push(Problem::at(codes::CURRENCY_UNAVAILABLE, path(), msg));
                 None
             }
         },
         _ => {
-            cx.problems.push(Problem::at(
-                codes::UNKNOWN_PRICE_KEY,
-                path,
-                format!("{:?} has no price for this key", product.id),
-            ));
+            let msg = format!("{:?} has no price for this key", product.id);
+            cx.problems.push(Problem::at(codes::UNKNOWN_PRICE_KEY, path(), msg));
             None
         }
     }
@@ -864,53 +950,47 @@ fn override_ref(source: Source) -> Option<OverrideRef> {
     match source {
         Source::Item => None,
         Source::Override(o) => Some(OverrideRef {
-            customer: o.customer.clone(),
-            from: o.from.map(fmt_timestamp),
-            until: o.until.map(fmt_timestamp),
+            customer: &o.customer,
+            from: o.from.map(Ts),
+            until: o.until.map(Ts),
         }),
     }
 }
 
 fn tier_lines(tiers: Option<Vec<TierCharge>>, scale: u32) -> Option<Vec<TierLine>> {
-    tiers.map(|ts| {
-        ts.into_iter()
-            .map(|t| TierLine {
-                index: t.index,
-                quantity: fmt_qty(t.quantity),
-                unit_amount: t.unit_amount.map(|u| fmt_exact(u, scale)),
-                percent: t.percent.map(fmt_qty),
-                flat_amount: fmt_exact(t.flat_amount, scale),
-                amount: fmt_exact(t.amount, scale),
-            })
-            .collect()
-    })
+    tiers.map(|ts| ts.iter().map(|t| TierLine::of(t, scale)).collect())
 }
 
 #[allow(clippy::too_many_arguments)]
-fn usage_lines<'b>(
-    cx: &mut Ctx<'b>,
-    plan: &'b Plan,
-    product: &'b Product,
-    item: &'b PlanItem,
+fn usage_lines<'a>(
+    cx: &mut Ctx<'a>,
+    plan: &'a Plan,
+    product: &'a Product,
+    item: &'a PlanItem,
     seats: Decimal,
     limits: &Limits,
-    lines: &mut Vec<Line>,
-    dropped: &mut Vec<Dropped>,
+    lines: &mut Vec<Line<'a>>,
+    dropped: &mut Vec<Dropped<'a>>,
 ) {
-    let upath = join("usage", &product.id);
-    let usage = cx.req.usage.get(&product.id);
+    let req: &'a QuoteRequest = cx.req;
+    let upath = || join("usage", &product.id);
+    let usage = req.usage.get(&product.id);
     // Allowance for the period.
     let has_allowance = item.included_quantity.is_some() || item.included_per_seat.is_some();
     let mut allowance = item.included_quantity.unwrap_or(Decimal::ZERO);
     if let Some(per) = item.included_per_seat {
         match per.checked_mul(seats).and_then(|v| v.checked_add(allowance)) {
             Some(v) => allowance = v,
-            None => return cx.overflow(&upath),
+            None => return cx.overflow(&upath()),
         }
     }
-    let entries: Vec<(Option<&str>, Option<&Usage>)> = match usage {
+    let single;
+    let entries: Vec<(Option<&'a str>, Option<&'a Usage>)> = match usage {
         Some(Usage::Keyed(m)) => m.iter().map(|(k, u)| (Some(k.as_str()), Some(u))).collect(),
-        Some(u) => vec![(None, Some(u))],
+        Some(u) => {
+            single = [(None, Some(u))];
+            single.to_vec()
+        }
         None if product.price_key_label.is_some() => Vec::new(),
         None => vec![(None, None)],
     };
@@ -923,29 +1003,24 @@ fn usage_lines<'b>(
                 .unwrap_or(Decimal::MAX);
         }
         if total > cap {
-            cx.problems.push(Problem::at(
-                codes::LIMIT_EXCEEDED,
-                &upath,
-                format!(
-                    "usage {} of {:?} is above the limit of {}",
-                    fmt_qty(total),
-                    product.id,
-                    fmt_qty(cap)
-                ),
-            ));
-            return;
+            let msg = format!(
+                "usage {} of {:?} is above the limit of {}",
+                fmt_qty(total),
+                product.id,
+                fmt_qty(cap)
+            );
+            return cx.problems.push(Problem::at(codes::LIMIT_EXCEEDED, upath(), msg));
         }
     }
     for (key, u) in entries {
-        let path = match key {
-            Some(k) => join(&upath, k),
-            None => upath.clone(),
+        let path = || match key {
+            Some(k) => join(&upath(), k),
+            None => upath(),
         };
-        let qty = match usage_quantity(u) {
-            Ok(q) => q,
-            Err(Overflow) => return cx.overflow(&path),
+        let Ok(qty) = usage_quantity(u) else {
+            return cx.overflow(&path());
         };
-        let resolution = resolve(cx.book, product, item, key, cx.req.customer.as_deref(), cx.req.at);
+        let resolution = resolve(cx.book, product, item, key, req.customer.as_deref(), req.at);
         let (price, source, remapped) = match resolution {
             Resolution::Priced {
                 price,
@@ -954,27 +1029,21 @@ fn usage_lines<'b>(
             } => (price, source, remapped),
             Resolution::Dropped => {
                 dropped.push(Dropped {
-                    product: product.id.clone(),
-                    price_key: key.unwrap_or_default().to_string(),
-                    quantity: fmt_qty(qty),
+                    product: &product.id,
+                    price_key: key.unwrap_or_default(),
+                    quantity: Qty(qty),
                 });
                 continue;
             }
             Resolution::Rejected => {
-                cx.problems.push(Problem::at(
-                    codes::UNKNOWN_PRICE_KEY,
-                    &path,
-                    format!("{:?} has no price for key {:?}", product.id, key.unwrap_or_default()),
-                ));
+                let msg = format!("{:?} has no price for key {:?}", product.id, key.unwrap_or_default());
+                cx.problems.push(Problem::at(codes::UNKNOWN_PRICE_KEY, path(), msg));
                 continue;
             }
         };
         let Some((amounts, unit)) = amounts_in(cx.book, price, cx.currency) else {
-            cx.problems.push(Problem::at(
-                codes::CURRENCY_UNAVAILABLE,
-                &path,
-                format!("the price of {:?} has no option in {}", product.id, cx.currency),
-            ));
+            let msg = format!("the price of {:?} has no option in {}", product.id, cx.currency);
+            cx.problems.push(Problem::at(codes::CURRENCY_UNAVAILABLE, path(), msg));
             continue;
         };
         let included = if has_allowance {
@@ -984,7 +1053,7 @@ fn usage_lines<'b>(
         };
         allowance = allowance.checked_sub(included).unwrap_or(Decimal::ZERO);
         let Some(billable) = qty.checked_sub(included) else {
-            return cx.overflow(&path);
+            return cx.overflow(&path());
         };
         let charge = match u {
             Some(Usage::Transactions(tx)) => charge_transactions(price.model, amounts, tx, billable, true),
@@ -992,46 +1061,45 @@ fn usage_lines<'b>(
         };
         let charge = match charge {
             Ok(c) => c,
-            Err(ChargeError::Overflow) => return cx.overflow(&path),
+            Err(ChargeError::Overflow) => return cx.overflow(&path()),
             Err(ChargeError::AmountsRequired) => {
                 cx.problems.push(Problem::at(
                     codes::AMOUNTS_REQUIRED,
-                    &path,
+                    path(),
                     "this price clamps each transaction (min_amount/max_amount): give the list of amounts",
                 ));
                 continue;
             }
         };
-        let scale = cx.book.scale_of(unit).unwrap_or(cx.scale);
-        let value = cx.round(charge.amount, scale);
-        let mut description = product.name.clone();
-        if let Some(k) = key {
-            description = price
-                .display_name
-                .clone()
-                .unwrap_or_else(|| format!("{} {}", product.name, k));
-        }
+        let scale = if unit == cx.currency {
+            cx.scale
+        } else {
+            cx.book.scale_of(unit).unwrap_or(cx.scale)
+        };
+        let description = match key {
+            Some(k) => Description::Keyed(price.display_name.as_deref(), &product.name, k),
+            None => Description::Product(&product.name, 1),
+        };
         let transactions = match u {
-            Some(Usage::Transactions(tx)) => Some(fmt_qty(tx.count())),
-            _ if product.aggregation() == Aggregation::Amount => Some("0".to_string()),
+            Some(Usage::Transactions(tx)) => Some(Qty(tx.count())),
+            _ if product.aggregation() == Aggregation::Amount => Some(Qty(Decimal::ZERO)),
             _ => None,
         };
         lines.push(Line {
-            plan: plan.id.clone(),
-            product: product.id.clone(),
-            price_key: key.map(str::to_string),
+            plan: &plan.id,
+            product: &product.id,
+            price_key: key,
             price_key_remapped: remapped.then_some(true),
             kind: LineKind::Usage,
             description,
-            quantity: fmt_qty(qty),
+            quantity: Qty(qty),
             transactions,
-            included: has_allowance.then(|| fmt_qty(included)),
-            billable: has_allowance.then(|| fmt_qty(billable)),
-            amount: fmt_money(value, scale),
-            currency: (unit != cx.currency).then(|| unit.to_string()),
+            included: has_allowance.then_some(Qty(included)),
+            billable: has_allowance.then_some(Qty(billable)),
+            amount: cx.money(charge.amount, scale),
+            currency: (unit != cx.currency).then_some(unit),
             tiers: tier_lines(charge.tiers, scale),
             override_ref: override_ref(source),
-            value,
             exact: charge.amount,
         });
     }
@@ -1094,14 +1162,14 @@ fn usage_quantity(u: Option<&Usage>) -> Result<Decimal, Overflow> {
 
 /// One plan in a comparison.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ComparedPlan {
+pub struct ComparedPlan<'a> {
     /// Plan id.
-    pub plan: String,
+    pub plan: &'a str,
     /// Plan name.
-    pub name: String,
+    pub name: &'a str,
     /// Total, when the usage could be quoted on this plan.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub total: Option<String>,
+    pub total: Option<Money>,
     /// Why it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<Problem>,
@@ -1109,39 +1177,42 @@ pub struct ComparedPlan {
 
 /// Every base plan's total for the same usage, cheapest first.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Comparison {
+pub struct Comparison<'a> {
     /// Currency.
-    pub currency: String,
+    pub currency: &'a str,
     /// Plans, cheapest first, then the ones that could not be quoted.
-    pub plans: Vec<ComparedPlan>,
+    pub plans: Vec<ComparedPlan<'a>>,
     /// The cheapest plan, if any.
-    pub cheapest: Option<String>,
+    pub cheapest: Option<&'a str>,
     /// Hash of the price book.
-    pub price_book: String,
+    pub price_book: &'a str,
 }
 
 /// Compares every base plan for the usage of `req` (its `plan` is ignored).
-pub fn compare(book: &PriceBook, req: &QuoteRequest) -> Result<Comparison, Error> {
-    let currency = req.currency.clone().unwrap_or_else(|| book.doc().currency.clone());
+pub fn compare<'a>(book: &'a PriceBook, req: &'a QuoteRequest) -> Result<Comparison<'a>, Error> {
+    let currency = req.currency.as_deref().unwrap_or(book.doc().currency.as_str());
     let mut priced: Vec<(Decimal, usize, ComparedPlan)> = Vec::new();
     let mut failed = Vec::new();
+    let mut r = req.clone();
     for (i, plan) in book.doc().plans.iter().enumerate().filter(|(_, p)| !p.addon) {
-        let mut r = req.clone();
-        r.plan = plan.id.clone();
+        r.plan.clone_from(&plan.id);
         match quote(book, &r) {
-            Ok(q) => priced.push((
-                q.total_value,
-                i,
-                ComparedPlan {
-                    plan: plan.id.clone(),
-                    name: plan.name.clone(),
-                    total: Some(q.total),
-                    error: None,
-                },
-            )),
+            Ok(q) => {
+                let total = q.total;
+                priced.push((
+                    total.value,
+                    i,
+                    ComparedPlan {
+                        plan: &plan.id,
+                        name: &plan.name,
+                        total: Some(total),
+                        error: None,
+                    },
+                ))
+            }
             Err(e) => failed.push(ComparedPlan {
-                plan: plan.id.clone(),
-                name: plan.name.clone(),
+                plan: &plan.id,
+                name: &plan.name,
                 total: None,
                 error: Some(e.errors.into_iter().next().unwrap_or(Problem {
                     code: e.code,
@@ -1152,29 +1223,31 @@ pub fn compare(book: &PriceBook, req: &QuoteRequest) -> Result<Comparison, Error
         }
     }
     priced.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
-    let cheapest = priced.first().map(|p| p.2.plan.clone());
+    let cheapest = priced.first().map(|p| p.2.plan);
     let mut plans: Vec<ComparedPlan> = priced.into_iter().map(|p| p.2).collect();
     plans.extend(failed);
     Ok(Comparison {
         currency,
         plans,
         cheapest,
-        price_book: book.hash().to_string(),
+        price_book: book.hash(),
     })
 }
 
 // ------------------------------------------------------------------- JSON
 
+fn to_json<T: Serialize>(t: &T) -> Result<Value, Error> {
+    serde_json::to_value(t).map_err(|e| Error::one(Problem::general(codes::INVALID_REQUEST, e.to_string())))
+}
+
 /// Quotes a request given as JSON (docs/quote.md) and returns the quote as JSON.
 pub fn quote_value(book: &PriceBook, request: &Value) -> Result<Value, Error> {
     let req = read_request(book, request, true)?;
-    let q = quote(book, &req)?;
-    serde_json::to_value(&q).map_err(|e| Error::one(Problem::general(codes::INVALID_REQUEST, e.to_string())))
+    to_json(&quote(book, &req)?)
 }
 
 /// Compares every base plan for the usage given as JSON.
 pub fn compare_value(book: &PriceBook, request: &Value) -> Result<Value, Error> {
     let req = read_request(book, request, false)?;
-    let c = compare(book, &req)?;
-    serde_json::to_value(&c).map_err(|e| Error::one(Problem::general(codes::INVALID_REQUEST, e.to_string())))
+    to_json(&compare(book, &req)?)
 }

@@ -495,18 +495,7 @@ fn usage_lines(m: &Meter, book: &PriceBook, end: Timestamp, out: &mut Vec<Invoic
                     amounts_in(book, price, currency)
                         .and_then(|(a, _)| charge_quantity(price.model, a, ks.billable, true).ok())
                         .and_then(|c| c.tiers)
-                        .map(|ts| {
-                            ts.into_iter()
-                                .map(|t| TierLine {
-                                    index: t.index,
-                                    quantity: fmt_qty(t.quantity),
-                                    unit_amount: t.unit_amount.map(|u| fmt_exact(u, scale)),
-                                    percent: t.percent.map(fmt_qty),
-                                    flat_amount: fmt_exact(t.flat_amount, scale),
-                                    amount: fmt_exact(t.amount, scale),
-                                })
-                                .collect()
-                        })
+                        .map(|ts| ts.iter().map(|t| TierLine::of(t, scale)).collect())
                 }
                 _ => None,
             };
