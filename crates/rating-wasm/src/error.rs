@@ -8,7 +8,8 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/js/rating_error.js")]
 extern "C" {
-    /// An error from the rating engine (see `js/rating_error.js`).
+    /// An error from the rating engine (see `js/rating_error.js`; its
+    /// TypeScript declaration is in `ts/api.d.ts`).
     #[wasm_bindgen(reexport, extends = js_sys::Error)]
     pub type RatingError;
 

@@ -115,7 +115,7 @@ impl Meter {
     #[wasm_bindgen(js_name = changeQuantity)]
     pub fn change_quantity(
         &mut self,
-        product: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] product: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string | number")] quantity: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string | Date")] at: JsValue,
     ) -> Result<(), JsValue> {
@@ -134,7 +134,7 @@ impl Meter {
     #[wasm_bindgen(js_name = transitionPlan)]
     pub fn transition_plan(
         &mut self,
-        plan: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] plan: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string | Date")] at: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "\"immediate\" | \"period_end\"")] mode: JsValue,
     ) -> Result<(), JsValue> {
@@ -170,7 +170,7 @@ impl Meter {
     #[wasm_bindgen(js_name = purchaseCredits)]
     pub fn purchase_credits(
         &mut self,
-        pack: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] pack: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string | Date")] at: JsValue,
     ) -> Result<(), JsValue> {
         let pack = string_in(&pack, "pack")?;

@@ -1,0 +1,167 @@
+//! The TypeScript declarations of the price book (`ts/price_book.d.ts`)
+//! are generated from the engine's JSON Schema (`schema/price-book.v1.json`,
+//! itself generated from the Rust types by schemars and checked by the
+//! engine's tests), with the `///` docs it carries as JSDoc. This test
+//! fails when the committed file is stale; `UPDATE_TYPES=1 cargo test -p
+//! rating-wasm --test types` rewrites it.
+
+use serde_json::{Map, Value};
+use std::path::Path;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `/** ... */` from a description, indented.
+fn jsdoc(description: Option<&Value>, indent: &str) -> String {
+    let Some(text) = description.and_then(Value::as_str) else {
+        return String::new();
+    };
+    let text = text.replace("*/", "*\\/");
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() == 1 {
+        return format!("{indent}/** {} */\n", lines[0]);
+    }
+    let mut out = format!("{indent}/**\n");
+    for l in lines {
+        out.push_str(&format!("{indent} * {l}").trim_end().to_string());
+        out.push('\n');
+    }
+    out.push_str(&format!("{indent} */\n"));
+    out
+}
+
+fn is_union(ts: &str) -> bool {
+    ts.contains(" | ")
+}
+
+/// The TypeScript type of a schema.
+fn ts_type(s: &Value, indent: &str) -> String {
+    let Some(o) = s.as_object() else {
+        return "unknown".into(); // `true` schemas
+    };
+    if let Some(r) = o.get("$ref").and_then(Value::as_str) {
+        return r.trim_start_matches("#/$defs/").to_string();
+    }
+    if let Some(c) = o.get("const") {
+        return c.to_string();
+    }
+    if let Some(e) = o.get("enum").and_then(Value::as_array) {
+        return e.iter().map(Value::to_string).collect::<Vec<_>>().join(" | ");
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(list) = o.get(key).and_then(Value::as_array) {
+            let mut parts: Vec<String> = Vec::new();
+            for p in list.iter().map(|v| ts_type(v, indent)) {
+                if !parts.contains(&p) {
+                    parts.push(p);
+                }
+            }
+            return parts.join(" | ");
+        }
+    }
+    let types: Vec<&str> = match o.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    if types.is_empty() {
+        return "unknown".into();
+    }
+    types
+        .iter()
+        .map(|t| match *t {
+            "string" => "string".to_string(),
+            "number" | "integer" => "number".to_string(),
+            "boolean" => "boolean".to_string(),
+            "null" => "null".to_string(),
+            "array" => {
+                let item = o.get("items").map_or("unknown".to_string(), |i| ts_type(i, indent));
+                if is_union(&item) {
+                    format!("({item})[]")
+                } else {
+                    format!("{item}[]")
+                }
+            }
+            "object" => object_type(o, indent),
+            _ => "unknown".to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// An object type's body `{ ... }`.
+fn object_type(o: &Map<String, Value>, indent: &str) -> String {
+    let inner = format!("{indent}  ");
+    let required: Vec<&str> = o
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut out = String::from("{\n");
+    if let Some(props) = o.get("properties").and_then(Value::as_object) {
+        for (name, p) in props {
+            out.push_str(&jsdoc(p.get("description"), &inner));
+            let opt = if required.contains(&name.as_str()) { "" } else { "?" };
+            out.push_str(&format!("{inner}{name}{opt}: {};\n", ts_type(p, &inner)));
+        }
+    }
+    if let Some(extra) = o.get("additionalProperties").filter(|v| v.is_object()) {
+        out.push_str(&format!("{inner}[key: string]: {};\n", ts_type(extra, &inner)));
+    }
+    out.push_str(&format!("{indent}}}"));
+    if out == "{\n}" {
+        return "{ [key: string]: unknown }".into();
+    }
+    out
+}
+
+/// One named declaration: an interface for objects, else a type alias.
+fn declaration(name: &str, s: &Value) -> String {
+    let mut out = jsdoc(s.get("description"), "");
+    let is_object = s.get("type").and_then(Value::as_str) == Some("object") && s.get("properties").is_some();
+    if is_object {
+        let o = s.as_object().expect("an object schema");
+        out.push_str(&format!("export interface {name} {}\n", object_type(o, "")));
+    } else {
+        out.push_str(&format!("export type {name} = {};\n", ts_type(s, "")));
+    }
+    out
+}
+
+fn generate(schema: &Value) -> String {
+    let mut out = String::from(
+        "// ---- rating-engine: the price book (price-book/v1) ---------------------\n\
+         // GENERATED by crates/rating-wasm/tests/types.rs from schema/price-book.v1.json\n\
+         // (the engine's Rust types, via schemars). Do not edit: run\n\
+         // `UPDATE_TYPES=1 cargo test -p rating-wasm --test types`.\n\
+         // Decimals may be strings or JSON numbers (read by their literal text).\n\n",
+    );
+    let title = schema.get("title").and_then(Value::as_str).unwrap_or("PriceBookDoc");
+    out.push_str(&declaration(title, schema));
+    if let Some(defs) = schema.get("$defs").and_then(Value::as_object) {
+        for (name, s) in defs {
+            out.push('\n');
+            out.push_str(&declaration(name, s));
+        }
+    }
+    out
+}
+
+#[test]
+fn price_book_declarations_are_generated_from_the_schema() {
+    let schema_path = root().join("../../schema/price-book.v1.json");
+    let text = std::fs::read_to_string(&schema_path).expect("read the schema");
+    let schema: Value = serde_json::from_str(&text).expect("the schema is JSON");
+    let generated = generate(&schema);
+    let committed_path = root().join("ts/price_book.d.ts");
+    if std::env::var_os("UPDATE_TYPES").is_some() {
+        std::fs::write(&committed_path, &generated).expect("write ts/price_book.d.ts");
+        return;
+    }
+    let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "crates/rating-wasm/ts/price_book.d.ts is stale: run UPDATE_TYPES=1 cargo test -p rating-wasm --test types"
+    );
+}

@@ -1,0 +1,423 @@
+// ---- rating-engine: the JSON shapes of requests and results -------------
+// Written from the engine's Rust types (crates/rating/src: quote.rs,
+// meter/*.rs, event.rs, error.rs), with their `///` docs; the package's
+// tests type-check every vector result and meter output against them.
+
+/** An exact decimal as text: `"74.00"`, `"0.005"`, `"15000"`. Results
+ * always give money and quantities this way, never as JS numbers. */
+export type Decimal = string;
+
+/** A decimal as input: a string, or a JS number, which is read by its
+ * shortest round-trip text (`0.005` is exactly 0.005, never a double). */
+export type DecimalInput = string | number;
+
+/** An RFC 3339 timestamp (`"2026-11-23T10:00:00Z"`); the engine works in UTC. */
+export type Timestamp = string;
+
+/** One problem with an input. */
+export interface Problem {
+  /** Stable machine-readable code, e.g. `unknown_field`. */
+  code: string;
+  /** What is wrong, for a person. */
+  message: string;
+  /** JSON path of the offending field (`plans[0].items[2].price.tiers[1].up_to`). */
+  path?: string;
+}
+
+/**
+ * An error from the rating engine: a bad price book, request, event or
+ * argument. `code` is stable and machine-readable (the same codes as the
+ * `rating` CLI), `path` is the JSON path of the offending field when there
+ * is exactly one, and `errors` lists every problem found.
+ */
+export class RatingError extends Error {
+  constructor(code: string, message: string, path?: string, errors?: Problem[]);
+  readonly name: "RatingError";
+  /** Code of the first problem, or `invalid_price_book` / `invalid_request`
+   * when several problems of different kinds were found. */
+  readonly code: string;
+  /** Path of the first problem, when there is exactly one. */
+  readonly path?: string;
+  /** Every problem found, in document order. */
+  readonly errors: Problem[];
+}
+
+// ---------------------------------------------------------------- quote
+
+/** Usage of an amount-aggregated product: the transactions, or their count and total. */
+export type TransactionsInput = { amounts: DecimalInput[] } | { count: DecimalInput; total: DecimalInput };
+
+/** Usage of one metered product: a quantity, transactions, or per price key. */
+export type UsageInput = DecimalInput | TransactionsInput | { [priceKey: string]: DecimalInput | TransactionsInput };
+
+/** A quote request (docs/quote.md "Request"). */
+export interface QuoteRequest {
+  /** Base plan id. */
+  plan: string;
+  /** Add-on plan ids, each at most once. */
+  addons?: string[];
+  /** Currency; default the book's. */
+  currency?: string;
+  /** Customer, for overrides. */
+  customer?: string;
+  /** Time, for override windows. */
+  at?: Timestamp;
+  /** Quantities of seat, recurring and one-time products. */
+  quantities?: { [product: string]: DecimalInput };
+  /** Usage of metered products. */
+  usage?: { [product: string]: UsageInput };
+  /** Periods paid ahead, 1-1200 (default 1). */
+  periods?: number | string;
+  /** Include setup fees and one-time items (default false). */
+  include_setup?: boolean;
+}
+
+/** A compare request: a quote request without `plan`. */
+export type CompareRequest = Omit<QuoteRequest, "plan">;
+
+/** The kind of a line. */
+export type LineKind = "recurring" | "seat" | "usage" | "setup" | "discount" | "proration" | "credit";
+
+/** One tier of a line's breakdown. */
+export interface TierLine {
+  /** Tier position (0-based). */
+  index: number;
+  /** Units priced in the tier. */
+  quantity: Decimal;
+  /** Unit price. */
+  unit_amount?: Decimal;
+  /** Percent (percent tiers). */
+  percent?: Decimal;
+  /** Flat amount charged. */
+  flat_amount: Decimal;
+  /** Exact amount of the tier. */
+  amount: Decimal;
+}
+
+/** The override that priced a line. */
+export interface OverrideRef {
+  /** Customer. */
+  customer: string;
+  /** Window start. */
+  from?: Timestamp;
+  /** Window end. */
+  until?: Timestamp;
+}
+
+/** A quote line: every amount explains itself. */
+export interface QuoteLine {
+  /** Plan the line comes from. */
+  plan: string;
+  /** Product id (plan id for setup-fee and discount lines). */
+  product: string;
+  /** Price key (keyed products). */
+  price_key?: string;
+  /** `use_default` priced this key at the default key. */
+  price_key_remapped?: boolean;
+  /** What the line is. */
+  kind: LineKind;
+  /** For people. */
+  description: string;
+  /** Quantity. */
+  quantity: Decimal;
+  /** Transactions (amount-aggregated usage). */
+  transactions?: Decimal;
+  /** Part of the quantity covered by the allowance. */
+  included?: Decimal;
+  /** Part of the quantity priced. */
+  billable?: Decimal;
+  /** Rounded amount. */
+  amount: Decimal;
+  /** Unit, when not the quote currency. */
+  currency?: string;
+  /** Tier breakdown. */
+  tiers?: TierLine[];
+  /** Override applied. */
+  override?: OverrideRef;
+}
+
+/** A key dropped under the `drop` policy. */
+export interface Dropped {
+  /** Product. */
+  product: string;
+  /** The unpriced key. */
+  price_key: string;
+  /** Its usage. */
+  quantity: Decimal;
+}
+
+/** A quote (docs/quote.md "Response"). */
+export interface Quote {
+  /** Currency of the money lines. */
+  currency: string;
+  /** Base plan. */
+  plan: string;
+  /** Add-ons. */
+  addons?: string[];
+  /** Billing period of the base plan. */
+  period: Period;
+  /** Periods paid ahead, when more than one. */
+  periods?: number;
+  /** Lines. */
+  lines: QuoteLine[];
+  /** Sum of non-discount money lines. */
+  subtotal: Decimal;
+  /** Discounts, as a positive amount. */
+  discount: Decimal;
+  /** Subtotal less discount. */
+  total: Decimal;
+  /** Totals of lines priced in custom units. */
+  credits?: { [unit: string]: Decimal };
+  /** Effective named limits. */
+  limits?: { [name: string]: Decimal };
+  /** Features granted. */
+  features?: string[];
+  /** Keys dropped under the `drop` policy. */
+  dropped?: Dropped[];
+  /** Hash of the price book. */
+  price_book: string;
+}
+
+/** One plan in a comparison. */
+export interface ComparedPlan {
+  /** Plan id. */
+  plan: string;
+  /** Plan name. */
+  name: string;
+  /** Total, when the usage could be quoted on this plan. */
+  total?: Decimal;
+  /** Why it could not. */
+  error?: Problem;
+}
+
+/** Every base plan's total for the same usage, cheapest first. */
+export interface Comparison {
+  /** Currency. */
+  currency: string;
+  /** Plans, cheapest first, then the ones that could not be quoted. */
+  plans: ComparedPlan[];
+  /** The cheapest plan, if any. */
+  cheapest: string | null;
+  /** Hash of the price book. */
+  price_book: string;
+}
+
+// ------------------------------------------------------- events, meter
+
+/** A usage event: a CloudEvent 1.0 in structured JSON mode (SPEC §6).
+ * Extension attributes and unknown `data` properties are kept. */
+export interface UsageEvent {
+  specversion: "1.0";
+  /** Event id, 1-255 characters (the dedup key with `source`). */
+  id: string;
+  /** Producer, 1-255 characters. */
+  source: string;
+  /** The product id. */
+  type: string;
+  /** The customer. */
+  subject: string;
+  /** Usage time (absent: the time of receipt). */
+  time?: Timestamp;
+  data?: {
+    /** Quantity (`sum`, `max`, `last` aggregations). */
+    quantity?: DecimalInput;
+    /** Amount (`amount` aggregation: percentage prices). */
+    amount?: DecimalInput;
+    /** Price-key properties (`tld`, `region`, ...) and anything else. */
+    [property: string]: unknown;
+  };
+  [attribute: string]: unknown;
+}
+
+/** What the engine read from a valid event. */
+export interface ValidatedEvent {
+  /** Event id. */
+  id: string;
+  /** Event source. */
+  source: string;
+  /** Product id (`type`). */
+  product: string;
+  /** Customer id (`subject`). */
+  customer: string;
+  /** Usage time, when given. */
+  time?: Timestamp;
+  /** `data.quantity`, when given. */
+  quantity?: Decimal;
+  /** `data.amount`, when given. */
+  amount?: Decimal;
+}
+
+/** What a subscription starts with (`book.meter(...)`). */
+export interface SubscriptionRequest {
+  /** Customer id. */
+  customer: string;
+  /** Base plan id. */
+  plan: string;
+  /** When it starts. */
+  start: Timestamp | Date;
+  /** Period anchor; default the start (after any trial). */
+  anchor?: Timestamp | Date;
+  /** Seat and recurring quantities. */
+  quantities?: { [product: string]: DecimalInput };
+  /** Add-on plan ids. */
+  addons?: string[];
+}
+
+/** Status of an event's receipt. */
+export type ReceiptStatus = "accepted" | "duplicate" | "rejected" | "dropped";
+
+/** The answer to one event (SPEC §6). */
+export interface Receipt {
+  /** Event id. */
+  id: string;
+  /** Event source. */
+  source: string;
+  /** Outcome. */
+  status: ReceiptStatus;
+  /** Exact change to the period's charge. */
+  amount?: Decimal;
+  /** Currency (or credit unit) of `amount`. */
+  currency?: string;
+  /** Price key used. */
+  price_key?: string;
+  /** Priced at the default key. */
+  price_key_remapped?: boolean;
+  /** Price book hash. */
+  price_book?: string;
+  /** A duplicate whose payload differs from the first. */
+  conflict?: boolean;
+  /** Why it was rejected. */
+  error?: Problem;
+}
+
+/** A `[start, end)` period. */
+export interface Span {
+  /** Start (inclusive). */
+  start: Timestamp;
+  /** End (exclusive). */
+  end: Timestamp;
+}
+
+/** One invoice line. */
+export interface InvoiceLine {
+  /** Plan the line comes from. */
+  plan: string;
+  /** Product id (plan id for setup fees). */
+  product: string;
+  /** Price key. */
+  price_key?: string;
+  /** What the line is. */
+  kind: LineKind;
+  /** For people. */
+  description: string;
+  /** The period the line pays for. */
+  period: Span;
+  /** Quantity. */
+  quantity: Decimal;
+  /** Transactions (amount-aggregated usage). */
+  transactions?: Decimal;
+  /** Allowance applied. */
+  included?: Decimal;
+  /** Quantity priced. */
+  billable?: Decimal;
+  /** Rounded amount. */
+  amount: Decimal;
+  /** Unit, when not the invoice currency (credits). */
+  currency?: string;
+  /** Tier breakdown. */
+  tiers?: TierLine[];
+}
+
+/** An invoice: usage in arrears, recurring and seat charges in advance. */
+export interface Invoice {
+  /** Customer. */
+  customer: string;
+  /** When it was issued. */
+  issued_at: Timestamp;
+  /** The period whose usage it bills in arrears (for the first invoice, the first period). */
+  period: Span;
+  /** Currency. */
+  currency: string;
+  /** Lines. */
+  lines: InvoiceLine[];
+  /** Sum of the money lines. */
+  total: Decimal;
+  /** Hash of the price book. */
+  price_book: string;
+}
+
+/** The allowance of one metered dimension. */
+export interface AllowanceDimension {
+  product: string;
+  price_key?: string;
+  /** Allowance of the period. */
+  included: Decimal;
+  /** Carried over from the previous period. */
+  rolled_over: Decimal;
+  used: Decimal;
+  remaining: Decimal;
+  /** Usage beyond the allowance. */
+  billable_usage: Decimal;
+  /** What the billable usage costs so far, rounded. */
+  overage_amount: Decimal;
+  /** `used` as a percentage of the allowance (rounded to 2 places). */
+  percent_used: Decimal;
+}
+
+/** Allowance state per metered dimension (SPEC §7). */
+export interface AllowanceState {
+  customer: string;
+  period: Span;
+  dimensions: AllowanceDimension[];
+  price_book: string;
+}
+
+/** One dimension of a forecast. */
+export interface ForecastDimension {
+  product: string;
+  price_key?: string;
+  /** Usage so far. */
+  quantity: Decimal;
+  /** Usage projected linearly to the period end. */
+  projected_quantity: Decimal;
+  /** What the projected usage costs, rounded. */
+  projected_amount: Decimal;
+  /** Unit, when not the book's currency (credits). */
+  currency?: string;
+}
+
+/** The open period's usage projected to its end. */
+export interface Forecast {
+  customer: string;
+  at: Timestamp;
+  period: Span;
+  dimensions: ForecastDimension[];
+  /** Sum of the projected money amounts. */
+  projected_usage_total: Decimal;
+  currency: string;
+  price_book: string;
+}
+
+/** A notable change, for webhooks and analytics. */
+export interface MeterRecord {
+  /** `allowance.rolled_over`, `subscription.plan_changed`, ... */
+  type: string;
+  /** When. */
+  at: Timestamp;
+  /** Product concerned. */
+  product?: string;
+  /** Quantity concerned. */
+  quantity?: Decimal;
+  /** Previous value (plan id). */
+  from?: string;
+  /** New value (plan id). */
+  to?: string;
+}
+
+/** A meter's exported state: keep it as it is and give it back to
+ * `book.restoreMeter`; its shape is the engine's and may change. */
+export interface MeterState {
+  readonly customer: string;
+  readonly plan: string;
+  readonly [field: string]: unknown;
+}
