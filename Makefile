@@ -2,16 +2,11 @@
 
 .PHONY: dev test build bench fmt clippy setup
 
-RATING := target/release/rating
-DEV_EXAMPLES := examples/hybrid.json examples/quote-starter.json examples/compare-usage.json
-
-# Until the Worker exists: build the CLI and quote and compare the example book.
+# Builds everything and runs the Worker under `wrangler dev` on
+# 127.0.0.1:${PORT:-8787} with local state, the example price book and the
+# dev keys loaded (scripts/dev prints the URLs and keys).
 dev:
-	@missing=""; for f in $(DEV_EXAMPLES); do [ -f "$$f" ] || missing="$$missing $$f"; done; \
-	if [ -n "$$missing" ]; then echo "make dev: missing example file(s):$$missing" >&2; exit 1; fi
-	cargo build --release -p rating-cli
-	$(RATING) quote examples/hybrid.json examples/quote-starter.json
-	$(RATING) compare examples/hybrid.json examples/compare-usage.json
+	scripts/dev
 
 # Everything CI checks: setup, fmt, clippy, tests.
 test:
