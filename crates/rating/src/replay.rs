@@ -244,13 +244,30 @@ impl<'b> Replay<'b> {
     /// when it has one).
     pub fn feed(&mut self, event: &Value, at: Timestamp) -> Receipt {
         let receipt = self.feed_inner(event, at);
+        self.count(&receipt);
+        receipt
+    }
+
+    /// Feeds one event given as JSON text (one NDJSON line).
+    pub fn feed_text(&mut self, text: &str, at: Timestamp) -> Receipt {
+        let receipt = match crate::event::parse_event_text(text) {
+            Ok(ev) => self.rate(ev, at),
+            Err(p) => {
+                let (id, source) = crate::json::parse_json(text).map(|v| ids_of(&v)).unwrap_or_default();
+                Receipt::rejected(&id, &source, p)
+            }
+        };
+        self.count(&receipt);
+        receipt
+    }
+
+    fn count(&mut self, receipt: &Receipt) {
         match receipt.status {
             Status::Accepted => self.counts.accepted += 1,
             Status::Duplicate => self.counts.duplicate += 1,
             Status::Rejected => self.counts.rejected += 1,
             Status::Dropped => self.counts.dropped += 1,
         }
-        receipt
     }
 
     fn feed_inner(&mut self, event: &Value, at: Timestamp) -> Receipt {
@@ -261,22 +278,44 @@ impl<'b> Replay<'b> {
                 return Receipt::rejected(&id, &source, p);
             }
         };
+        self.rate(ev, at)
+    }
+
+    fn rate(&mut self, ev: crate::event::UsageEvent, at: Timestamp) -> Receipt {
         let Some(run) = self.runs.get_mut(&ev.customer) else {
-            return Receipt::rejected(
-                &ev.id,
-                &ev.source,
-                Problem::at(
-                    "unknown_customer",
-                    "subject",
-                    format!("no subscription for {:?}", ev.customer),
-                ),
-            );
+            let msg = format!("no subscription for {:?}", ev.customer);
+            return Receipt::rejected(&ev.id, &ev.source, Problem::at("unknown_customer", "subject", msg));
         };
         let t = ev.time.unwrap_or(at);
         run.apply_changes_until(self.book, t);
         let r = run.meter.record(self.book, &ev, t.min(at));
         run.collect();
         r
+    }
+
+    /// Feeds one event given as JSON text and returns only its status (no
+    /// receipt is built): the fast path when receipts are not kept.
+    pub fn feed_text_status(&mut self, text: &str, at: Timestamp) -> Status {
+        let status = match crate::event::parse_event_text(text) {
+            Ok(ev) => match self.runs.get_mut(&ev.customer) {
+                None => Status::Rejected,
+                Some(run) => {
+                    let t = ev.time.unwrap_or(at);
+                    run.apply_changes_until(self.book, t);
+                    let s = run.meter.record_status(self.book, &ev, t.min(at));
+                    run.collect();
+                    s
+                }
+            },
+            Err(_) => Status::Rejected,
+        };
+        match status {
+            Status::Accepted => self.counts.accepted += 1,
+            Status::Duplicate => self.counts.duplicate += 1,
+            Status::Rejected => self.counts.rejected += 1,
+            Status::Dropped => self.counts.dropped += 1,
+        }
+        status
     }
 
     /// Applies the remaining changes up to `at`, closes every period that

@@ -48,9 +48,12 @@ fn stream(
         if text.is_empty() {
             continue;
         }
-        let value = rating::json::parse_json(text).unwrap_or(Value::Null);
         for (i, r) in replays.iter_mut().enumerate() {
-            let receipt = r.feed(&value, at);
+            if i > 0 || sink.is_none() {
+                r.feed_text_status(text, at);
+                continue;
+            }
+            let receipt = r.feed_text(text, at);
             if i == 0 {
                 if let Some(w) = sink.as_mut() {
                     let text = serde_json::to_string(&receipt).unwrap_or_default();

@@ -296,48 +296,79 @@ impl Meter {
     /// Rates one validated event received at `at`. Never fails: problems
     /// are rejected receipts, and a rejected event changes nothing.
     pub fn record(&mut self, book: &PriceBook, ev: &UsageEvent, at: Timestamp) -> Receipt {
+        match self.record_inner(book, ev, at, true) {
+            (_, Some(r)) => r,
+            (status, None) => {
+                Receipt::rejected(&ev.id, &ev.source, Problem::general("internal", format!("{status:?}")))
+            }
+        }
+    }
+
+    /// Rates an event like [`Meter::record`] but returns only its status,
+    /// without building the receipt (replay counts receipts, it need not
+    /// print them).
+    pub fn record_status(&mut self, book: &PriceBook, ev: &UsageEvent, at: Timestamp) -> Status {
+        self.record_inner(book, ev, at, false).0
+    }
+
+    fn record_inner(
+        &mut self,
+        book: &PriceBook,
+        ev: &UsageEvent,
+        at: Timestamp,
+        want: bool,
+    ) -> (Status, Option<Receipt>) {
+        let currency = || book.doc().currency.clone();
         if let Some(seen) = self.dedup.get(&ev.source, &ev.id) {
             self.counts.duplicate += 1;
+            if !want {
+                return (Status::Duplicate, None);
+            }
             let has_amount = seen.scale != dedup::NO_AMOUNT;
             let extra = seen.extra.as_deref();
-            let currency = has_amount.then(|| {
-                extra
-                    .and_then(|x| x.unit.clone())
-                    .unwrap_or_else(|| book.doc().currency.clone())
-            });
-            return Receipt {
+            let receipt = Receipt {
                 id: ev.id.clone(),
                 source: ev.source.clone(),
                 status: Status::Duplicate,
                 amount: has_amount.then(|| fmt_exact(seen.amount, u32::from(seen.scale))),
-                currency,
+                currency: has_amount.then(|| extra.and_then(|x| x.unit.clone()).unwrap_or_else(currency)),
                 price_key: extra.and_then(|x| x.price_key.clone()),
                 price_key_remapped: None,
                 price_book: Some(book.hash().to_string()),
                 conflict: (seen.fingerprint != ev.fingerprint).then_some(true),
                 error: None,
             };
+            return (Status::Duplicate, Some(receipt));
         }
         match self.rate(book, ev, at) {
-            Ok((r, exact)) => {
-                let dropped = r.status == Status::Dropped;
+            Ok(o) => {
+                let dropped = o.status == Status::Dropped;
                 if dropped {
                     self.counts.dropped += 1;
                 } else {
                     self.counts.accepted += 1;
                 }
-                let unit = r
-                    .currency
-                    .as_deref()
-                    .filter(|c| *c != book.doc().currency)
-                    .map(str::to_string);
-                let extra = (unit.is_some() || r.price_key.is_some()).then(|| {
+                let receipt = want.then(|| Receipt {
+                    id: ev.id.clone(),
+                    source: ev.source.clone(),
+                    status: o.status,
+                    amount: o.amount.map(|(a, scale)| fmt_exact(a, scale)),
+                    currency: o.amount.map(|_| o.unit.clone().unwrap_or_else(currency)),
+                    price_key: o.price_key.clone(),
+                    price_key_remapped: o.remapped.then_some(true),
+                    price_book: Some(book.hash().to_string()),
+                    conflict: None,
+                    error: None,
+                });
+                let extra = (o.unit.is_some() || o.price_key.is_some()).then(|| {
                     Box::new(dedup::SeenExtra {
-                        unit,
-                        price_key: r.price_key.clone(),
+                        unit: o.unit,
+                        price_key: o.price_key,
                     })
                 });
-                let (amount, scale) = exact.map_or((Decimal::ZERO, dedup::NO_AMOUNT), |(a, s)| (a, s.min(254) as u8));
+                let (amount, scale) = o
+                    .amount
+                    .map_or((Decimal::ZERO, dedup::NO_AMOUNT), |(a, s)| (a, s.min(254) as u8));
                 let seen = Seen {
                     fingerprint: ev.fingerprint,
                     at: at.timestamp(),
@@ -347,21 +378,16 @@ impl Meter {
                     extra,
                 };
                 self.dedup.insert(&ev.source, &ev.id, seen);
-                r
+                (o.status, receipt)
             }
             Err(p) => {
                 self.counts.rejected += 1;
-                Receipt::rejected(&ev.id, &ev.source, p)
+                (Status::Rejected, want.then(|| Receipt::rejected(&ev.id, &ev.source, p)))
             }
         }
     }
 
-    fn rate(
-        &mut self,
-        book: &PriceBook,
-        ev: &UsageEvent,
-        at: Timestamp,
-    ) -> Result<(Receipt, Option<(Decimal, u32)>), Problem> {
+    fn rate(&mut self, book: &PriceBook, ev: &UsageEvent, at: Timestamp) -> Result<Outcome, Problem> {
         if ev.customer != self.customer {
             let msg = format!("the event is for {:?}, not {:?}", ev.customer, self.customer);
             return Err(problem(codes::INVALID_VALUE, "subject", msg));
@@ -445,21 +471,13 @@ impl Meter {
         ) {
             Resolution::Priced { price, remapped, .. } => (price, remapped),
             Resolution::Dropped => {
-                return Ok((
-                    Receipt {
-                        id: ev.id.clone(),
-                        source: ev.source.clone(),
-                        status: Status::Dropped,
-                        amount: None,
-                        currency: None,
-                        price_key: Some(key),
-                        price_key_remapped: None,
-                        price_book: Some(book.hash().to_string()),
-                        conflict: None,
-                        error: None,
-                    },
-                    None,
-                ));
+                return Ok(Outcome {
+                    status: Status::Dropped,
+                    amount: None,
+                    unit: None,
+                    price_key: Some(key),
+                    remapped: false,
+                });
             }
             Resolution::Rejected => {
                 let label = product
@@ -591,20 +609,24 @@ impl Meter {
         if late {
             cycle::add_late(self, item, product, &key, t, measure.quantity, amount, unit);
         }
-        let receipt = Receipt {
-            id: ev.id.clone(),
-            source: ev.source.clone(),
+        Ok(Outcome {
             status: Status::Accepted,
-            amount: Some(fmt_exact(amount, scale)),
-            currency: Some(unit.to_string()),
+            amount: Some((amount, scale)),
+            unit: (unit != book.doc().currency).then(|| unit.to_string()),
             price_key: keyed.then_some(key),
-            price_key_remapped: remapped.then_some(true),
-            price_book: Some(book.hash().to_string()),
-            conflict: None,
-            error: None,
-        };
-        Ok((receipt, Some((amount, scale))))
+            remapped,
+        })
     }
+}
+
+/// What rating an event did, before it becomes a receipt.
+struct Outcome {
+    status: Status,
+    amount: Option<(Decimal, u32)>,
+    /// The unit, when not the book's currency.
+    unit: Option<String>,
+    price_key: Option<String>,
+    remapped: bool,
 }
 
 /// What `apply` changed on a line, to put it back when the event is refused.
