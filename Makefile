@@ -12,9 +12,11 @@ dev:
 test:
 	scripts/ci
 
-# Release build of every artifact.
+# Release build of every artifact: the crates, and the npm package
+# (npm/pkg-web, npm/pkg-node; scripts/wasm).
 build:
 	cargo build --release --workspace
+	scripts/wasm
 
 bench:
 	cargo bench -p rating
