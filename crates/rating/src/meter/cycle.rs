@@ -80,8 +80,12 @@ pub(crate) fn usage_cap(m: &Meter, book: &PriceBook, product: &Product, item: &P
 /// Opens usage state for a period: allowances from the plan (per seat with
 /// the seat quantity at the period start), rollover carried in, and the
 /// zero-usage charge of unkeyed items.
-fn open_products(m: &Meter, book: &PriceBook, rolled: &IndexMap<String, Decimal>) -> IndexMap<String, ProductState> {
-    let mut out = IndexMap::new();
+fn open_products(
+    m: &Meter,
+    book: &PriceBook,
+    rolled: &IndexMap<String, Decimal>,
+) -> IndexMap<String, ProductState, rustc_hash::FxBuildHasher> {
+    let mut out: IndexMap<String, ProductState, rustc_hash::FxBuildHasher> = IndexMap::default();
     for plan in m.plans(book) {
         let seats: Decimal = plan
             .items
@@ -202,7 +206,7 @@ pub(crate) fn subscribe(book: &PriceBook, sub: &Subscription) -> Result<Meter, E
         trial_end,
         period,
         quantities: IndexMap::new(),
-        products: IndexMap::new(),
+        products: IndexMap::default(),
         paid: Vec::new(),
         pending: Vec::new(),
         closed: VecDeque::new(),

@@ -198,7 +198,7 @@ pub struct Closed {
     /// End.
     pub end: Timestamp,
     /// Usage as closed (late events keep adding to it).
-    pub products: IndexMap<String, ProductState>,
+    pub products: IndexMap<String, ProductState, rustc_hash::FxBuildHasher>,
 }
 
 /// Counts of receipts by status.
@@ -234,7 +234,7 @@ pub struct Meter {
     /// Seat and recurring quantities.
     pub quantities: IndexMap<String, Decimal>,
     /// Metered usage of the open period.
-    pub products: IndexMap<String, ProductState>,
+    pub products: IndexMap<String, ProductState, rustc_hash::FxBuildHasher>,
     /// Advance charges paid for the open period.
     pub paid: Vec<Paid>,
     /// Lines for the next invoice.
@@ -277,10 +277,8 @@ impl Meter {
 
     /// The item (and its plan) that prices a product.
     pub(crate) fn item_for<'b>(&self, book: &'b PriceBook, product: &str) -> Option<(&'b Plan, &'b PlanItem)> {
-        std::iter::once(&self.plan)
-            .chain(self.addons.iter())
-            .filter_map(|id| book.plan(id))
-            .find_map(|p| p.items.iter().find(|i| i.product == product).map(|i| (p, i)))
+        book.plan_item(&self.plan, product)
+            .or_else(|| self.addons.iter().find_map(|a| book.plan_item(a, product)))
     }
 
     /// Takes the invoices issued since the last call.

@@ -10,6 +10,7 @@ use crate::price::{add, charge_quantity, sub, transaction_fee, Overflow};
 use crate::price_book::{PriceAmounts, PriceModel};
 use indexmap::IndexMap;
 use rust_decimal::Decimal;
+use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -48,7 +49,7 @@ pub struct ProductState {
     pub has_allowance: bool,
     /// Lines by price key (`""` for unkeyed products), kept sorted by key
     /// (the allowance is drawn in that order, whatever the arrival order).
-    pub keys: IndexMap<String, KeyState>,
+    pub keys: IndexMap<String, KeyState, FxBuildHasher>,
 }
 
 impl ProductState {
@@ -93,8 +94,8 @@ pub fn base_charge(p: LinePrice) -> Result<Decimal, Overflow> {
     charge(p, Decimal::ZERO)
 }
 
-/// A change `reprice` found: key, new billable quantity, change of charge.
-pub type Change = (String, Decimal, Decimal);
+/// A change `reprice` found: key position, new billable quantity, change of charge.
+pub type Change = (usize, Decimal, Decimal);
 
 /// Re-draws the allowance over the product's keys (in key order) and
 /// returns, without changing anything, each line whose billable quantity
@@ -110,7 +111,7 @@ pub fn reprice<'b>(
         Decimal::ZERO
     };
     let mut changes = Vec::new();
-    for (key, ks) in ps.keys.iter() {
+    for (i, (key, ks)) in ps.keys.iter().enumerate() {
         let included = if ps.has_allowance {
             ks.quantity.min(remaining)
         } else {
@@ -127,7 +128,7 @@ pub fn reprice<'b>(
         } else {
             crate::price::charge_delta(p.model, p.amounts, ks.billable, billable)?
         };
-        changes.push((key.clone(), billable, delta));
+        changes.push((i, billable, delta));
     }
     Ok(changes)
 }
@@ -135,8 +136,8 @@ pub fn reprice<'b>(
 /// Applies what `reprice` found; returns the total change.
 pub fn commit(ps: &mut ProductState, changes: Vec<Change>) -> Result<Decimal, Overflow> {
     let mut total = Decimal::ZERO;
-    for (key, billable, delta) in changes {
-        if let Some(ks) = ps.keys.get_mut(&key) {
+    for (i, billable, delta) in changes {
+        if let Some((_, ks)) = ps.keys.get_index_mut(i) {
             ks.billable = billable;
             ks.exact = add(ks.exact, delta)?;
             total = add(total, delta)?;

@@ -23,6 +23,8 @@ pub struct PriceBook {
     plans: HashMap<String, usize>,
     /// Scale of the book's currency, looked up once.
     currency_scale: u32,
+    /// Per plan (in book order): product id → item position.
+    items: Vec<HashMap<String, usize>>,
 }
 
 impl PriceBook {
@@ -59,12 +61,24 @@ impl PriceBook {
             .collect();
         let plans = doc.plans.iter().enumerate().map(|(i, p)| (p.id.clone(), i)).collect();
         let currency_scale = iso_scale(&doc.currency).unwrap_or(2);
+        let items = doc
+            .plans
+            .iter()
+            .map(|p| {
+                p.items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, it)| (it.product.clone(), i))
+                    .collect()
+            })
+            .collect();
         PriceBook {
             doc,
             hash,
             products,
             plans,
             currency_scale,
+            items,
         }
     }
 
@@ -97,6 +111,14 @@ impl PriceBook {
     /// A plan's position in the book.
     pub fn plan_index(&self, id: &str) -> Option<usize> {
         self.plans.get(id).copied()
+    }
+
+    /// The item of `plan` that prices `product`.
+    pub fn plan_item(&self, plan: &str, product: &str) -> Option<(&Plan, &PlanItem)> {
+        let p = *self.plans.get(plan)?;
+        let i = *self.items[p].get(product)?;
+        let plan = &self.doc.plans[p];
+        Some((plan, &plan.items[i]))
     }
 
     /// A credit pack by id.
