@@ -1,6 +1,6 @@
 # Developer entry points; CI runs `make test` (through .ci/run).
 
-.PHONY: dev test build bench fmt clippy setup
+.PHONY: dev test build bench fmt clippy setup page
 
 # Builds everything and runs the Worker under `wrangler dev` on
 # 127.0.0.1:${PORT:-8787} with local state, the example price book and the
@@ -20,6 +20,12 @@ build:
 
 bench:
 	cargo bench -p rating
+
+# Serves the pricing-page calculator (npm/examples/pricing-page) on
+# http://127.0.0.1:${PORT:-8080}/ with the package built by `make build`.
+page:
+	@test -f npm/pkg-web/rating_wasm.js || scripts/wasm
+	node npm/examples/serve.js
 
 # Checks formatting; `cargo fmt --all` applies it.
 fmt:
