@@ -91,6 +91,11 @@ impl Customer {
         };
         let next_seq = store::meta(&sql, "next_seq")?.and_then(|s| s.parse().ok()).unwrap_or(1);
         *self.cache.borrow_mut() = Some(Loaded { meter, next_seq });
+        // Events committed but not yet taken by the Queue when the object
+        // last stopped: send them now.
+        if store::outbox_pending(&sql)? {
+            self.flush_later();
+        }
         Ok(())
     }
 

@@ -1,0 +1,168 @@
+// Starts the real Worker under `wrangler dev` (workerd, with local Durable
+// Objects, Queue and D1) on a free loopback port with its own state
+// directory, and gives the tests a small HTTP client for it.
+//
+// Needs what scripts/test-worker prepares: the built Worker
+// (worker/build), npm/node_modules (wrangler) and the rating CLI.
+
+import { spawn, execFileSync } from "node:child_process";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+const WRANGLER = join(ROOT, "npm/node_modules/.bin/wrangler");
+/** wrangler dev's output goes here (CI keeps tests/artifacts). */
+export const LOG = join(ROOT, "tests/artifacts/worker/wrangler.log");
+
+/** The dev keys of worker/dev.vars. */
+export const KEYS = {
+  devAdmin: "dev-admin-key",
+  devIngest: "dev-ingest-key",
+  devRead: "dev-read-key",
+  acmeAdmin: "acme-admin-key",
+  acmeIngest: "acme-ingest-key",
+};
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.on("error", fail);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A `wrangler dev` process with its own state, restartable on that state. */
+export class Dev {
+  constructor() {
+    this.state = mkdtempSync(join(tmpdir(), "rating-worker-"));
+    this.proc = null;
+    this.log = [];
+  }
+
+  /** Applies the D1 migrations to this state, then starts the Worker. */
+  async start() {
+    if (!this.migrated) {
+      execFileSync(WRANGLER, ["d1", "migrations", "apply", "rating", "--local", "--persist-to", this.state], {
+        cwd: ROOT,
+        stdio: "pipe",
+        env: { ...process.env, CI: "1" },
+      });
+      this.migrated = true;
+    }
+    this.port = await freePort();
+    this.url = `http://127.0.0.1:${this.port}`;
+    const args = ["dev", "--ip", "127.0.0.1", "--port", String(this.port), "--persist-to", this.state,
+      "--env-file", "worker/dev.vars", "--show-interactive-dev-session=false", "--inspector-port",
+      String(await freePort())];
+    this.proc = spawn(WRANGLER, args, {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      // The Worker is built before the tests; never rebuild it under them.
+      env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false", RATING_WORKER_PREBUILT: "1" },
+      detached: true,
+    });
+    mkdirSync(join(ROOT, "tests/artifacts/worker"), { recursive: true });
+    appendFileSync(LOG, `\n==== wrangler dev on ${this.url} (state ${this.state}) ====\n`);
+    const keep = (d) => {
+      appendFileSync(LOG, d);
+      this.log.push(String(d));
+      if (this.log.length > 400) this.log.splice(0, 100);
+    };
+    this.proc.stdout.on("data", keep);
+    this.proc.stderr.on("data", keep);
+    const exited = new Promise((r) => this.proc.once("exit", r));
+    for (let i = 0; i < 240; i++) {
+      const up = await fetch(`${this.url}/healthz`).then((r) => r.ok, () => false);
+      if (up) return;
+      if (this.proc.exitCode !== null) break;
+      await Promise.race([sleep(250), exited]);
+    }
+    throw new Error(`wrangler dev did not start:\n${this.log.join("")}`);
+  }
+
+  /** Stops wrangler dev and workerd (the whole process group). */
+  async stop() {
+    if (!this.proc || this.proc.exitCode !== null) return;
+    const exited = new Promise((r) => this.proc.once("exit", r));
+    try {
+      process.kill(-this.proc.pid, "SIGINT");
+    } catch {}
+    const t = setTimeout(() => {
+      try {
+        process.kill(-this.proc.pid, "SIGKILL");
+      } catch {}
+    }, 10_000);
+    await exited;
+    clearTimeout(t);
+    // workerd may still be flushing; wait until the port is closed.
+    for (let i = 0; i < 40; i++) {
+      const up = await fetch(`${this.url}/healthz`).then(() => true, () => false);
+      if (!up) break;
+      await sleep(250);
+    }
+  }
+
+  async restart() {
+    await this.stop();
+    await this.start();
+  }
+
+  cleanup() {
+    rmSync(this.state, { recursive: true, force: true });
+  }
+
+  /** Calls the API: answers {status, headers, body (parsed JSON or text)}. */
+  async call(method, path, { key, body, type, raw } = {}) {
+    const headers = {};
+    if (key) headers.authorization = `Bearer ${key}`;
+    let payload;
+    if (raw !== undefined) {
+      payload = raw;
+      headers["content-type"] = type ?? "application/json";
+    } else if (body !== undefined) {
+      payload = JSON.stringify(body);
+      headers["content-type"] = type ?? "application/json";
+    }
+    const r = await fetch(`${this.url}${path}`, { method, headers, body: payload });
+    const text = await r.text();
+    let parsed = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {}
+    return { status: r.status, headers: r.headers, body: parsed };
+  }
+
+  /** Posts events (an array is a batch): answers the receipts. */
+  async ingest(key, events, type = "application/cloudevents-batch+json") {
+    const r = await this.call("POST", "/v1/events", { key, body: events, type });
+    if (r.status !== 200) throw new Error(`POST /v1/events: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body.results;
+  }
+}
+
+/** A CloudEvent. */
+export function event(id, type, subject, data, extra = {}) {
+  const e = { specversion: "1.0", id, source: extra.source ?? "tests", type, subject, ...extra };
+  if (data !== undefined) e.data = data;
+  return e;
+}
+
+/** RFC 3339 (UTC, seconds) of a Date or ms. */
+export function iso(t) {
+  return new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** Runs the rating CLI (JSON on stdout). */
+export function rating(args) {
+  const bin = process.env.RATING_BIN ?? join(ROOT, "target/debug/rating");
+  return JSON.parse(execFileSync(bin, args, { cwd: ROOT, maxBuffer: 1 << 28 }).toString());
+}
