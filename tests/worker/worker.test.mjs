@@ -4,7 +4,8 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
+import { createRequire } from "node:module";
+import { existsSync, readFileSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Dev, KEYS, ROOT, event, iso, rating } from "./harness.mjs";
@@ -235,6 +236,43 @@ describe("quote and compare", () => {
     assert.deepEqual(c.body, rating(["compare", BOOK_PATH, usagePath]));
     const bad = await dev.call("POST", "/v1/quote", { key: KEYS.devRead, body: { plan: "platinum" } });
     problem(bad, 422, "unknown_plan");
+  });
+});
+
+describe("the pricing page at /", () => {
+  const chromium = "/usr/bin/chromium";
+  test("renders in a browser from the Worker's assets, with the totals of POST /v1/compare", { skip: !existsSync(chromium) && "no chromium" }, async () => {
+    const require = createRequire(join(ROOT, "npm/package.json"));
+    const { chromium: browserType } = require("playwright-core");
+    // TOOLCHAIN.md: Chromium on this network needs its background traffic off.
+    const args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
+    const browser = await browserType.launch({ executablePath: chromium, headless: true, args });
+    try {
+      const page = await browser.newPage();
+      const problems = [];
+      page.on("pageerror", (e) => problems.push(e.message));
+      page.on("requestfailed", (r) => problems.push(`failed: ${r.url()}`));
+      await page.goto(`${dev.url}/`);
+      await page.waitForFunction(() => document.body.dataset.ready === "true", null, { timeout: 20000 });
+      const shown = await page.evaluate(() => {
+        const usage = {};
+        for (const input of document.querySelectorAll("input[type=number]")) usage[input.id.replace(/^num-/, "")] = input.value;
+        return { usage, cards: [...document.querySelectorAll(".plan")].map((c) => [c.dataset.plan, c.dataset.total]) };
+      });
+      assert.deepEqual(problems, []);
+      assert.deepEqual(shown.cards.map(([p]) => p), BOOK.plans.map((p) => p.id));
+      // The page's fields hold seat quantities and metered usage alike.
+      const request = { usage: {}, quantities: {} };
+      for (const [k, v] of Object.entries(shown.usage)) {
+        request[BOOK.products.find((p) => p.id === k)?.type === "seat" ? "quantities" : "usage"][k] = v;
+      }
+      const c = await dev.call("POST", "/v1/compare", { key: KEYS.devRead, body: request });
+      assert.equal(c.status, 200, JSON.stringify(c.body));
+      assert.deepEqual(shown.cards, BOOK.plans.map((p) => [p.id, c.body.plans.find((e) => e.plan === p.id).total]));
+    } finally {
+      await browser.close();
+    }
   });
 });
 
