@@ -561,7 +561,7 @@ pub fn quote<'a>(book: &'a PriceBook, req: &'a QuoteRequest) -> Result<Quote<'a>
         }
     }
     for (k, u) in &req.usage {
-        check_usage(book, k, u, &join("usage", k), true, &mut problems);
+        check_usage(book, k, u, &|| join("usage", k), true, &mut problems);
     }
     let mut plans: Vec<&Plan> = Vec::with_capacity(1 + req.addons.len());
     plans.push(base);
@@ -1106,7 +1106,14 @@ fn usage_lines<'a>(
 }
 
 /// Checks a typed usage value the way `read_usage` checks JSON.
-fn check_usage(book: &PriceBook, product: &str, u: &Usage, path: &str, top: bool, problems: &mut Vec<Problem>) {
+fn check_usage(
+    book: &PriceBook,
+    product: &str,
+    u: &Usage,
+    path: &dyn Fn() -> String,
+    top: bool,
+    problems: &mut Vec<Problem>,
+) {
     let Some(p) = book.product(product) else { return };
     let keyed = p.price_key_label.is_some();
     let amount_based = p.aggregation() == Aggregation::Amount;
@@ -1119,28 +1126,28 @@ fn check_usage(book: &PriceBook, product: &str, u: &Usage, path: &str, top: bool
     if !shape_ok {
         problems.push(Problem::at(
             codes::INVALID_USAGE,
-            path,
+            path(),
             format!("this usage shape does not fit product {product:?}"),
         ));
         return;
     }
     match u {
         Usage::Quantity(q) if negative(q) => {
-            problems.push(Problem::at(codes::NEGATIVE_VALUE, path, "must not be negative"))
+            problems.push(Problem::at(codes::NEGATIVE_VALUE, path(), "must not be negative"))
         }
         Usage::Transactions(Transactions::Amounts(v)) if v.iter().any(negative) => {
             problems.push(Problem::at(
                 codes::NEGATIVE_VALUE,
-                join(path, "amounts"),
+                join(&path(), "amounts"),
                 "must not be negative",
             ));
         }
         Usage::Transactions(Transactions::Summary { count, total }) if negative(count) || negative(total) => {
-            problems.push(Problem::at(codes::NEGATIVE_VALUE, path, "must not be negative"));
+            problems.push(Problem::at(codes::NEGATIVE_VALUE, path(), "must not be negative"));
         }
         Usage::Keyed(m) => {
             for (k, inner) in m {
-                check_usage(book, product, inner, &join(path, k), false, problems);
+                check_usage(book, product, inner, &|| join(&path(), k), false, problems);
             }
         }
         _ => {}
