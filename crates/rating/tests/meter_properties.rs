@@ -110,3 +110,39 @@ proptest! {
         prop_assert_eq!(&a[0].lines, &c[0].lines);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Hostile quantities (up to the decimal limit, many digits) never
+    /// panic the meter: every event gets a receipt and every view answers.
+    #[test]
+    fn huge_quantities_never_panic(qs in prop::collection::vec((0u8..4, prop_oneof![
+        Just("79228162514264337593543950334".to_string()),
+        Just("9999999999999999999999999999".to_string()),
+        Just("0.0000000000000000000000000001".to_string()),
+        "[0-9]{1,27}(\\.[0-9]{1,10})?",
+    ]), 1..20)) {
+        let b = book();
+        let start = parse_timestamp("2026-01-01T00:00:00Z").unwrap();
+        let mut m = subscribe(&b, &Subscription { customer: "c".into(), plan: "p".into(), start: Some(start), ..Default::default() }).unwrap();
+        for (i, (p, q)) in qs.iter().enumerate() {
+            let product = ["grad", "vol", "key", "peak"][*p as usize];
+            let time = start + chrono::Duration::hours(i as i64);
+            let e = json!({"specversion": "1.0", "id": format!("h{i}"), "source": "s", "type": product, "subject": "c",
+                "time": rating::period::fmt_timestamp(time), "data": {"quantity": q, "region": "us"}});
+            match parse_event(&e) {
+                Ok(ev) => {
+                    let r = m.record(&b, &ev, time);
+                    prop_assert!(r.status == Status::Accepted || r.error.is_some());
+                }
+                Err(p) => prop_assert_eq!(p.code, "out_of_range"),
+            }
+        }
+        let at = start + chrono::Duration::days(40);
+        let _ = m.allowance_state(&b, at);
+        let _ = m.preview_invoice(&b, at);
+        let _ = m.forecast(&b, at);
+        prop_assert!(m.advance_to(&b, at).is_ok());
+    }
+}

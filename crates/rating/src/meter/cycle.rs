@@ -881,7 +881,11 @@ impl Meter {
             let percent = if total.is_zero() {
                 Decimal::ZERO
             } else {
-                (used * Decimal::ONE_HUNDRED / total).round_dp(2)
+                // used / total first: used × 100 could leave the decimal range.
+                used.checked_div(total)
+                    .and_then(|r| r.checked_mul(Decimal::ONE_HUNDRED))
+                    .unwrap_or(Decimal::MAX)
+                    .round_dp(2)
             };
             dims.push(serde_json::json!({
                 "product": pid,
