@@ -117,16 +117,25 @@ impl Dedup {
 
     /// The first receipt for (`source`, `id`), if still remembered.
     pub fn get(&self, source: &str, id: &str) -> Option<&Seen> {
+        self.get_key(key(source, id))
+    }
+
+    /// The first receipt for a key made by [`key`].
+    pub fn get_key(&self, k: u128) -> Option<&Seen> {
         if self.seen.is_empty() {
             return None;
         }
-        self.seen.get(&key(source, id))
+        self.seen.get(&k)
     }
 
     /// Remembers a first event and evicts what fell out of the window.
     pub fn insert(&mut self, source: &str, id: &str, seen: Seen) {
+        self.insert_key(key(source, id), seen)
+    }
+
+    /// Like [`Dedup::insert`], with a key made by [`key`].
+    pub fn insert_key(&mut self, k: u128, seen: Seen) {
         let at = seen.at;
-        let k = key(source, id);
         if self.seen.insert(k, seen).is_none() {
             self.order.push_back(k);
         }

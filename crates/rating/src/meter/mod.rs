@@ -317,7 +317,8 @@ impl Meter {
         want: bool,
     ) -> (Status, Option<Receipt>) {
         let currency = || book.doc().currency.clone();
-        if let Some(seen) = self.dedup.get(&ev.source, &ev.id) {
+        let dedup_key = dedup::key(&ev.source, &ev.id);
+        if let Some(seen) = self.dedup.get_key(dedup_key) {
             self.counts.duplicate += 1;
             if !want {
                 return (Status::Duplicate, None);
@@ -375,7 +376,7 @@ impl Meter {
                     dropped,
                     extra,
                 };
-                self.dedup.insert(&ev.source, &ev.id, seen);
+                self.dedup.insert_key(dedup_key, seen);
                 (o.status, receipt)
             }
             Err(p) => {
@@ -519,17 +520,18 @@ impl Meter {
         let snapshot = credit_priced.then(|| state.clone());
         let used_before = if cap.is_some() { state.used() } else { Decimal::ZERO };
         let existed = state.keys.contains_key(&key);
-        if !existed {
+        let ks = if existed {
+            state.keys.get_mut(&key)
+        } else {
             let ks = KeyState {
                 unit: unit.to_string(),
                 remapped,
                 ..Default::default()
             };
-            state.keys.insert_sorted(key.clone(), ks);
-        }
-        let Some(ks) = state.keys.get_mut(&key) else {
-            return Err(overflow());
+            let (i, _) = state.keys.insert_sorted(key.clone(), ks);
+            state.keys.get_index_mut(i).map(|(_, v)| v)
         };
+        let Some(ks) = ks else { return Err(overflow()) };
         let undo = Undo::of(ks, product.aggregation());
         if apply(ks, product, ev, t, &measure).is_err() {
             undo.restore(state, &key, existed, &measure);

@@ -110,7 +110,7 @@ pub fn reprice<'b>(
     } else {
         Decimal::ZERO
     };
-    let mut changes = Vec::new();
+    let mut changes = Vec::with_capacity(ps.keys.len().min(4));
     for (i, (key, ks)) in ps.keys.iter().enumerate() {
         let included = if ps.has_allowance {
             ks.quantity.min(remaining)
