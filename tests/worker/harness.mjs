@@ -42,7 +42,11 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A `wrangler dev` process with its own state, restartable on that state. */
 export class Dev {
-  constructor() {
+  /** `logLevel`: wrangler's --log-level (the load script uses "error":
+   * wrangler writes every request's log line to a file, which costs the
+   * dev server more CPU than the Worker spends on a small request). */
+  constructor({ logLevel } = {}) {
+    this.logLevel = logLevel;
     this.state = mkdtempSync(join(tmpdir(), "rating-worker-"));
     this.proc = null;
     this.log = [];
@@ -60,10 +64,18 @@ export class Dev {
     }
     this.port = await freePort();
     this.url = `http://127.0.0.1:${this.port}`;
+    this.inspectorPort = await freePort();
     const args = ["dev", "--ip", "127.0.0.1", "--port", String(this.port), "--persist-to", this.state,
       "--env-file", "worker/dev.vars", "--show-interactive-dev-session=false", "--inspector-port",
-      String(await freePort())];
-    this.proc = spawn(WRANGLER, args, {
+      String(this.inspectorPort)];
+    if (this.logLevel) args.push("--log-level", this.logLevel);
+    // RATING_WRANGLER_NODE_ARGS (e.g. "--cpu-prof"): run wrangler's node
+    // with these flags, to profile the dev server itself.
+    const nodeArgs = process.env.RATING_WRANGLER_NODE_ARGS?.split(" ").filter(Boolean);
+    const [cmd, argv] = nodeArgs
+      ? [process.execPath, [...nodeArgs, join(ROOT, "npm/node_modules/wrangler/bin/wrangler.js"), ...args]]
+      : [WRANGLER, args];
+    this.proc = spawn(cmd, argv, {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
       // The Worker is built before the tests; never rebuild it under them.

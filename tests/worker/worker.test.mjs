@@ -253,8 +253,11 @@ describe("the pricing page at /", () => {
       const problems = [];
       page.on("pageerror", (e) => problems.push(e.message));
       page.on("requestfailed", (r) => problems.push(`failed: ${r.url()}`));
+      page.on("console", (m) => m.type() === "error" && problems.push(`console: ${m.text()}`));
       await page.goto(`${dev.url}/`);
-      await page.waitForFunction(() => document.body.dataset.ready === "true", null, { timeout: 20000 });
+      await page
+        .waitForFunction(() => document.body.dataset.ready === "true", null, { timeout: 20000 })
+        .catch((e) => assert.fail(`the page never got ready: ${e.message}; ${problems.join("; ")}`));
       const shown = await page.evaluate(() => {
         const usage = {};
         for (const input of document.querySelectorAll("input[type=number]")) usage[input.id.replace(/^num-/, "")] = input.value;
