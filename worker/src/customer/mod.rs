@@ -6,20 +6,23 @@
 //! the commit (no `await` in between), and the commit (events, their dedup
 //! keys, invoices and the meter) is one `transactionSync`. The runtime's
 //! output gate holds the answer until that write is durable, so a receipt
-//! is only ever sent for a stored event. Accepted and dropped events stay
-//! in the outbox (`forwarded = 0`) until the Queue takes them; a failed
-//! send is retried by the object's alarm.
+//! is only ever sent for a stored event. Accepted and dropped events then
+//! wait in the outbox (every event after the `forwarded` mark) until the
+//! Queue takes them; a failed send is retried by the object's alarm.
 
+pub mod outbox;
 pub mod store;
 pub mod subscription;
 
 use crate::forward;
 use crate::http::{json, json_text, millis, now, query, query_time};
 use crate::problem::ApiError;
-use rating::event::{ids_of, parse_event, UsageEvent};
+use outbox::Outbox;
+use rating::event::{ids_of, parse_event};
 use rating::meter::{Dedup, Meter, Receipt, Status, DEFAULT_MAX_ENTRIES};
 use rating::period::{fmt_timestamp, Timestamp};
 use rating::{PriceBook, Problem};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -28,8 +31,8 @@ use worker::*;
 
 /// Default dedup window: 35 days (SPEC §6); `DEDUP_WINDOW_SECONDS` overrides it.
 pub const DEFAULT_DEDUP_SECONDS: i64 = rating::meter::DEFAULT_DEDUP_SECONDS;
-/// Retry delay of the outbox after a failed Queue send.
-const RETRY_MS: i64 = 5_000;
+/// How often expired dedup keys are deleted (look-ups ignore them anyway).
+const EXPIRE_EVERY_MS: i64 = 60_000;
 
 /// Internal request headers from the front Worker.
 pub const H_TENANT: &str = "x-rating-tenant";
@@ -38,10 +41,16 @@ pub const H_CUSTOMER: &str = "x-rating-customer";
 /// Hash of the price book to use.
 pub const H_BOOK: &str = "x-rating-book";
 
+/// What the object keeps in memory between requests.
 #[derive(Default)]
 struct Loaded {
     meter: Option<Meter>,
     next_seq: i64,
+    /// The `meta` values as stored, to write only what changes.
+    tenant: Option<String>,
+    customer: Option<String>,
+    book: Option<String>,
+    last_expire_ms: i64,
 }
 
 /// One customer's meter, events and invoices.
@@ -50,7 +59,7 @@ pub struct Customer {
     state: State,
     env: Env,
     cache: RefCell<Option<Loaded>>,
-    flushing: Rc<Cell<bool>>,
+    outbox: Rc<RefCell<Outbox>>,
     alarm_at: Cell<Option<i64>>,
 }
 
@@ -72,6 +81,10 @@ fn to_text(v: &impl serde::Serialize) -> std::result::Result<String, ApiError> {
     serde_json::to_string(v).map_err(|e| ApiError::unavailable("serializing", e))
 }
 
+fn receipt_text(r: &Receipt) -> String {
+    serde_json::to_string(r).unwrap_or_else(|_| "null".into())
+}
+
 impl Customer {
     fn sql(&self) -> SqlStorage {
         self.state.storage().sql()
@@ -89,11 +102,31 @@ impl Customer {
             }
             None => None,
         };
-        let next_seq = store::meta(&sql, "next_seq")?.and_then(|s| s.parse().ok()).unwrap_or(1);
-        *self.cache.borrow_mut() = Some(Loaded { meter, next_seq });
+        let last = store::last_seq(&sql)?;
+        let forwarded = store::meta(&sql, "forwarded")?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let tenant = store::meta(&sql, "tenant")?;
+        let customer = store::meta(&sql, "customer")?;
+        let book = store::meta(&sql, "book")?;
+        {
+            let mut o = self.outbox.borrow_mut();
+            o.reset(forwarded, last);
+            if let (Some(t), Some(c)) = (&tenant, &customer) {
+                o.names(t, c);
+            }
+        }
+        *self.cache.borrow_mut() = Some(Loaded {
+            meter,
+            next_seq: last + 1,
+            tenant,
+            customer,
+            book,
+            last_expire_ms: 0,
+        });
         // Events committed but not yet taken by the Queue when the object
         // last stopped: send them now.
-        if store::outbox_pending(&sql)? {
+        if forwarded < last {
             self.flush_later();
         }
         Ok(())
@@ -117,17 +150,36 @@ impl Customer {
     }
 
     /// The commit of a changed meter: its JSON (without the dedup window,
-    /// kept in SQLite), the invoices and records it issued.
-    fn meter_commit(m: &mut Meter, book: &PriceBook, c: &mut Commit) -> std::result::Result<(), ApiError> {
-        for inv in m.take_invoices() {
-            c.invoices.push((inv.issued_at.clone(), to_text(&inv)?));
+    /// kept in SQLite), the invoices and records it issued, and the names
+    /// and book hash when they changed.
+    fn meter_commit(
+        l: &mut Loaded,
+        book: &PriceBook,
+        names: Option<(&str, &str)>,
+        c: &mut Commit,
+    ) -> std::result::Result<(), ApiError> {
+        if let Some(m) = l.meter.as_mut() {
+            for inv in m.take_invoices() {
+                c.invoices.push((inv.issued_at.clone(), to_text(&inv)?));
+            }
+            for r in m.take_records() {
+                c.records.push(to_text(&r)?);
+            }
+            m.dedup = Dedup::new(DEFAULT_DEDUP_SECONDS, DEFAULT_MAX_ENTRIES);
+            c.meta.push(("meter", to_text(m)?));
         }
-        for r in m.take_records() {
-            c.records.push(to_text(&r)?);
+        if l.book.as_deref() != Some(book.hash()) {
+            l.book = Some(book.hash().to_string());
+            c.meta.push(("book", book.hash().to_string()));
         }
-        m.dedup = Dedup::new(DEFAULT_DEDUP_SECONDS, DEFAULT_MAX_ENTRIES);
-        c.meta.push(("meter", to_text(m)?));
-        c.meta.push(("book", book.hash().to_string()));
+        if let Some((tenant, customer)) = names {
+            if l.tenant.as_deref() != Some(tenant) || l.customer.as_deref() != Some(customer) {
+                l.tenant = Some(tenant.to_string());
+                l.customer = Some(customer.to_string());
+                c.meta.push(("tenant", tenant.to_string()));
+                c.meta.push(("customer", customer.to_string()));
+            }
+        }
         Ok(())
     }
 
@@ -137,33 +189,36 @@ impl Customer {
         let mut c = Commit::default();
         {
             let mut cache = self.cache.borrow_mut();
-            let Some(m) = cache.as_mut().and_then(|l| l.meter.as_mut()) else {
-                return Ok(());
-            };
+            let Some(l) = cache.as_mut() else { return Ok(()) };
+            let Some(m) = l.meter.as_mut() else { return Ok(()) };
             if m.period.end > now || m.ended_at.is_some() {
                 return Ok(());
             }
             m.advance_to(book, now)?;
-            Self::meter_commit(m, book, &mut c)?;
+            Self::meter_commit(l, book, None, &mut c)?;
         }
         self.commit(c)
     }
 
-    /// Rates a batch of events (validated by the front Worker) at `now`.
+    /// Rates a batch of events at `now`; answers each receipt as JSON text.
     fn ingest(
         &self,
         book: &PriceBook,
-        events: &[Value],
+        events: &[&RawValue],
         now: Timestamp,
         tenant: &str,
         customer: &str,
-    ) -> std::result::Result<(Vec<Value>, bool), ApiError> {
+    ) -> std::result::Result<Vec<String>, ApiError> {
         self.load()?;
         let sql = self.sql();
         let now_ms = millis(now);
         let window_ms = dedup_window(&self.env).saturating_mul(1000);
         let since = now_ms.saturating_sub(window_ms);
-        let parsed: Vec<std::result::Result<UsageEvent, Box<Receipt>>> = events
+        let values: Vec<Value> = events
+            .iter()
+            .map(|raw| rating::json::parse_json(raw.get()).unwrap_or(Value::Null))
+            .collect();
+        let parsed: Vec<std::result::Result<rating::event::UsageEvent, Box<Receipt>>> = values
             .iter()
             .map(|v| {
                 parse_event(v).map_err(|p| {
@@ -183,13 +238,13 @@ impl Customer {
         };
         let mut c = Commit::default();
         let mut results = Vec::with_capacity(events.len());
-        let hash = book.hash().to_string();
+        let hash = book.hash();
         let received = fmt_timestamp(now);
         for (raw, p) in events.iter().zip(parsed) {
             let ev = match p {
                 Ok(ev) => ev,
                 Err(r) => {
-                    results.push(serde_json::to_value(&r).unwrap_or(Value::Null));
+                    results.push(receipt_text(&r));
                     continue;
                 }
             };
@@ -199,36 +254,42 @@ impl Customer {
                     "subject",
                     format!("the event is for {:?}, not {customer:?}", ev.customer),
                 );
-                results.push(serde_json::to_value(Receipt::rejected(&ev.id, &ev.source, p)).unwrap_or(Value::Null));
+                results.push(receipt_text(&Receipt::rejected(&ev.id, &ev.source, p)));
                 continue;
             }
-            let key = (ev.source.clone(), ev.id.clone());
+            let fingerprint = format!("{:016x}", ev.fingerprint);
+            let key = (ev.source, ev.id);
             if let Some(s) = seen.get(&key) {
                 if let Some(m) = loaded.meter.as_mut() {
                     m.counts.duplicate += 1;
                 }
                 let r = Receipt {
-                    id: ev.id.clone(),
-                    source: ev.source.clone(),
+                    id: key.1,
+                    source: key.0,
                     status: Status::Duplicate,
                     amount: s.amount.clone(),
                     currency: s.amount.as_ref().and(s.currency.clone()),
                     price_key: s.price_key.clone(),
                     price_key_remapped: None,
-                    price_book: Some(hash.clone()),
-                    conflict: (s.fingerprint != format!("{:016x}", ev.fingerprint)).then_some(true),
+                    price_book: Some(hash.to_string()),
+                    conflict: (s.fingerprint != fingerprint).then_some(true),
                     error: None,
                 };
-                results.push(serde_json::to_value(&r).unwrap_or(Value::Null));
+                results.push(receipt_text(&r));
                 continue;
             }
+            let ev = rating::event::UsageEvent {
+                source: key.0,
+                id: key.1,
+                ..ev
+            };
             let Some(meter) = loaded.meter.as_mut() else {
                 let p = Problem::at(
                     "unknown_customer",
                     "subject",
                     format!("no subscription for {customer:?}"),
                 );
-                results.push(serde_json::to_value(Receipt::rejected(&ev.id, &ev.source, p)).unwrap_or(Value::Null));
+                results.push(receipt_text(&Receipt::rejected(&ev.id, &ev.source, p)));
                 continue;
             };
             let r = meter.record(book, &ev, now);
@@ -240,12 +301,11 @@ impl Customer {
                 } else {
                     "dropped"
                 };
-                let fingerprint = format!("{:016x}", ev.fingerprint);
                 seen.insert(
-                    key,
+                    (ev.source.clone(), ev.id.clone()),
                     store::Seen {
-                        source: ev.source.clone(),
-                        id: ev.id.clone(),
+                        source: String::new(),
+                        id: String::new(),
                         fingerprint: fingerprint.clone(),
                         status: status.to_string(),
                         amount: r.amount.clone(),
@@ -255,52 +315,53 @@ impl Customer {
                 );
                 c.events.push(EventRow {
                     seq,
-                    source: ev.source.clone(),
-                    id: ev.id.clone(),
-                    kind: ev.product.clone(),
                     time: ev.time.map(fmt_timestamp).unwrap_or_else(|| received.clone()),
+                    source: ev.source,
+                    id: ev.id,
+                    kind: ev.product,
                     received_at: now_ms,
                     status: status.to_string(),
                     amount: r.amount.clone(),
                     currency: r.currency.clone(),
                     price_key: r.price_key.clone(),
-                    price_book: hash.clone(),
-                    event: raw.to_string(),
+                    price_book: hash.to_string(),
+                    event: raw.get().to_string(),
                     fingerprint,
                 });
             }
-            results.push(serde_json::to_value(&r).unwrap_or(Value::Null));
+            results.push(receipt_text(&r));
         }
-        let outbox = !c.events.is_empty();
-        if let Some(m) = loaded.meter.as_mut() {
-            Self::meter_commit(m, book, &mut c)?;
+        Self::meter_commit(loaded, book, Some((tenant, customer)), &mut c)?;
+        if now_ms - loaded.last_expire_ms >= EXPIRE_EVERY_MS {
+            loaded.last_expire_ms = now_ms;
+            c.expire_before = Some(since);
         }
-        c.meta.push(("next_seq", loaded.next_seq.to_string()));
-        c.meta.push(("tenant", tenant.to_string()));
-        c.meta.push(("customer", customer.to_string()));
-        c.expire_before = Some(since);
         drop(cache);
+        let rows = c.events.clone();
         self.commit(c)?;
-        Ok((results, outbox))
+        if !rows.is_empty() {
+            self.outbox.borrow_mut().push(tenant, customer, rows);
+            self.flush_later();
+        }
+        Ok(results)
     }
 
-    /// Sends the outbox to the Queue in the background; on failure the
-    /// alarm retries.
+    /// Sends the outbox to the Queue in the background (one flush at a
+    /// time); on failure the alarm retries.
     fn flush_later(&self) {
-        if self.flushing.get() {
+        if !self.outbox.borrow_mut().start_flush() {
             return;
         }
-        self.flushing.set(true);
-        let flushing = self.flushing.clone();
+        let outbox = self.outbox.clone();
         let sql = self.sql();
         let storage = self.state.storage();
         let env = self.env.clone();
         self.state.wait_until(async move {
-            let sent = flush(&env, &sql).await;
-            flushing.set(false);
+            let sent = outbox::flush(&env, &sql, &outbox).await;
+            outbox.borrow_mut().end_flush();
             if let Err(e) = sent {
-                console_error!("outbox: the Queue refused a batch ({e}); retrying in {RETRY_MS} ms");
-                if let Err(e) = storage.set_alarm(RETRY_MS).await {
+                console_error!("outbox: {e}; retrying in {} ms", outbox::RETRY_MS);
+                if let Err(e) = storage.set_alarm(outbox::RETRY_MS).await {
                     console_error!("outbox: cannot set the retry alarm: {e}");
                 }
             }
@@ -388,45 +449,38 @@ impl Customer {
         let resp = match (method, path.as_str()) {
             (Method::Post, "/ingest") => {
                 let body = req.text().await?;
-                let events: Vec<Value> = match rating::json::parse_json(&body) {
-                    Ok(Value::Array(a)) => a,
-                    _ => {
-                        return Err(ApiError::new(
-                            400,
-                            "invalid_request",
-                            "internal ingest body must be an array",
-                        ))
-                    }
+                let Ok(events) = serde_json::from_str::<Vec<&RawValue>>(&body) else {
+                    return Err(ApiError::new(
+                        400,
+                        "invalid_request",
+                        "internal ingest body must be an array",
+                    ));
                 };
-                let (results, outbox) = self.ingest(&book, &events, now, &tenant, &customer)?;
-                if outbox {
-                    self.flush_later();
-                }
-                json(200, &json!({ "results": results }))?
+                let results = self.ingest(&book, &events, now, &tenant, &customer)?;
+                json_text(200, format!("{{\"results\":[{}]}}", results.join(",")))?
             }
             (Method::Put, "/subscription") => {
                 let body = req.text().await?;
                 let v = rating::json::parse_json(&body).map_err(|p| ApiError::problem(400, p))?;
                 let r = subscription::read(&v)?;
                 self.load()?;
-                let (mut m, created) = {
-                    let cache = self.cache.borrow();
-                    let old = cache.as_ref().and_then(|l| l.meter.as_ref());
-                    subscription::apply(&book, &customer, old, &r, now)?
-                };
                 let mut c = Commit::default();
-                let issued = m.take_invoices();
-                for inv in &issued {
-                    c.invoices.push((inv.issued_at.clone(), to_text(inv)?));
-                }
-                Self::meter_commit(&mut m, &book, &mut c)?;
-                c.meta.push(("tenant", tenant.clone()));
-                c.meta.push(("customer", customer.clone()));
-                let mut view = subscription::view(&m, &book);
-                view["invoices"] = serde_json::to_value(&issued).unwrap_or(Value::Null);
-                if let Some(l) = self.cache.borrow_mut().as_mut() {
+                let (view, created) = {
+                    let mut cache = self.cache.borrow_mut();
+                    let Some(l) = cache.as_mut() else {
+                        return Err(ApiError::unavailable("loading the meter", "no state"));
+                    };
+                    let (mut m, created) = subscription::apply(&book, &customer, l.meter.as_ref(), &r, now)?;
+                    let issued = m.take_invoices();
+                    for inv in &issued {
+                        c.invoices.push((inv.issued_at.clone(), to_text(inv)?));
+                    }
+                    let mut view = subscription::view(&m, &book);
+                    view["invoices"] = serde_json::to_value(&issued).unwrap_or(Value::Null);
                     l.meter = Some(m);
-                }
+                    Self::meter_commit(l, &book, Some((&tenant, &customer)), &mut c)?;
+                    (view, created)
+                };
                 self.commit(c)?;
                 json(if created { 201 } else { 200 }, &view)?
             }
@@ -467,35 +521,10 @@ impl Customer {
                 let items: Vec<Value> = rows.iter().map(|r| forward::audit_entry(&customer, r)).collect();
                 json(200, &json!({ "dropped_events": items }))?
             }
-            (Method::Get, "/stats") => {
-                let (accepted, dropped, pending) = store::counts(&self.sql())?;
-                json(
-                    200,
-                    &json!({"customer": customer, "accepted": accepted, "dropped": dropped, "outbox": pending}),
-                )?
-            }
             _ => return Err(ApiError::new(404, "not_found", "no such internal route")),
         };
         self.arm_period_alarm().await;
         Ok(resp)
-    }
-}
-
-/// Sends every event of the outbox to the Queue, oldest first, and marks
-/// them forwarded. A message never exceeds the Queue's size limits.
-async fn flush(env: &Env, sql: &SqlStorage) -> std::result::Result<(), ApiError> {
-    let tenant = store::meta(sql, "tenant")?.unwrap_or_default();
-    let customer = store::meta(sql, "customer")?.unwrap_or_default();
-    let queue = env.queue("EVENTS")?;
-    loop {
-        let rows = store::outbox(sql, 1000)?;
-        let (Some(first), Some(last)) = (rows.first().map(|r| r.seq), rows.last().map(|r| r.seq)) else {
-            return Ok(());
-        };
-        for batch in forward::pack(&tenant, &customer, rows) {
-            forward::send(&queue, batch).await?;
-        }
-        store::forwarded(sql, first, last)?;
     }
 }
 
@@ -511,7 +540,7 @@ impl DurableObject for Customer {
             state,
             env,
             cache: RefCell::new(None),
-            flushing: Rc::new(Cell::new(false)),
+            outbox: Rc::new(RefCell::new(Outbox::default())),
             alarm_at: Cell::new(None),
         }
     }
@@ -526,10 +555,17 @@ impl DurableObject for Customer {
     /// Retries the outbox and closes periods that ended.
     async fn alarm(&self) -> Result<Response> {
         self.alarm_at.set(None);
-        let sql = self.sql();
-        let book_hash = store::meta(&sql, "book").ok().flatten();
-        let tenant = store::meta(&sql, "tenant").ok().flatten();
-        if let (Some(hash), Some(tenant)) = (book_hash, tenant) {
+        if let Err(e) = self.load() {
+            console_error!("alarm: cannot load: {}", e.detail);
+            self.state.storage().set_alarm(outbox::RETRY_MS).await?;
+            return Response::ok("retry");
+        }
+        let (hash, tenant) = {
+            let cache = self.cache.borrow();
+            let l = cache.as_ref();
+            (l.and_then(|l| l.book.clone()), l.and_then(|l| l.tenant.clone()))
+        };
+        if let (Some(hash), Some(tenant)) = (hash, tenant) {
             match crate::books::by_hash(&self.env, &tenant, &hash).await {
                 Ok(book) => {
                     if let Err(e) = self.catch_up(&book, now()) {
@@ -539,10 +575,14 @@ impl DurableObject for Customer {
                 Err(e) => console_error!("alarm: no price book: {}", e.detail),
             }
         }
-        if let Err(e) = flush(&self.env, &sql).await {
-            console_error!("alarm: the Queue refused a batch ({}); retrying", e.detail);
-            self.state.storage().set_alarm(RETRY_MS).await?;
-            return Response::ok("retry");
+        if self.outbox.borrow_mut().start_flush() {
+            let sent = outbox::flush(&self.env, &self.sql(), &self.outbox).await;
+            self.outbox.borrow_mut().end_flush();
+            if let Err(e) = sent {
+                console_error!("alarm: {e}; retrying");
+                self.state.storage().set_alarm(outbox::RETRY_MS).await?;
+                return Response::ok("retry");
+            }
         }
         self.arm_period_alarm().await;
         Response::ok("ok")

@@ -1,10 +1,10 @@
 //! The SQLite storage of a customer's Durable Object.
 //!
 //! - `meta`: the tenant and customer names, the meter (engine state as
-//!   JSON, with an empty dedup window), the next event sequence number and
-//!   the hash of the last price book used.
-//! - `events`: every accepted or dropped event with its receipt fields,
-//!   `forwarded = 0` until the Queue has taken it (the outbox).
+//!   JSON, with an empty dedup window), the hash of the last price book
+//!   used, and `forwarded`: the sequence number up to which the Queue has
+//!   taken the events (the outbox is every event after it).
+//! - `events`: every accepted or dropped event with its receipt fields.
 //! - `dedup`: (source, id) -> first event, for the dedup window. This table
 //!   is the source of truth for duplicates; see `docs/worker.md`.
 //! - `invoices`, `records`: documents the meter issued.
@@ -25,9 +25,7 @@ pub const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, source TEXT NOT NULL, id TEXT NOT NULL, \
      type TEXT NOT NULL, time TEXT NOT NULL, received_at INTEGER NOT NULL, status TEXT NOT NULL, \
-     amount TEXT, currency TEXT, price_key TEXT, price_book TEXT NOT NULL, event TEXT NOT NULL, \
-     forwarded INTEGER NOT NULL DEFAULT 0)",
-    "CREATE INDEX IF NOT EXISTS events_outbox ON events (seq) WHERE forwarded = 0",
+     amount TEXT, currency TEXT, price_key TEXT, price_book TEXT NOT NULL, event TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS events_dropped ON events (seq) WHERE status = 'dropped'",
     "CREATE TABLE IF NOT EXISTS dedup (source TEXT NOT NULL, id TEXT NOT NULL, fingerprint TEXT NOT NULL, \
      seq INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (source, id)) WITHOUT ROWID",
@@ -64,7 +62,7 @@ pub struct EventRow {
     pub price_book: String,
     /// The event as received (JSON text).
     pub event: String,
-    /// Fingerprint of the payload (for conflicting duplicates); not forwarded.
+    /// Fingerprint of the payload (for conflicting duplicates).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub fingerprint: String,
 }
@@ -143,21 +141,40 @@ impl Commit {
             sql.exec("DELETE FROM dedup WHERE at < ?", vec![t.into()])?;
         }
         if !self.events.is_empty() {
-            let rows = text(&self.events)?;
-            sql.exec(
-                "INSERT INTO events (seq, source, id, type, time, received_at, status, amount, currency, price_key, price_book, event) \
-                 SELECT json_extract(value, '$.seq'), json_extract(value, '$.source'), json_extract(value, '$.id'), \
-                 json_extract(value, '$.type'), json_extract(value, '$.time'), json_extract(value, '$.received_at'), \
-                 json_extract(value, '$.status'), json_extract(value, '$.amount'), json_extract(value, '$.currency'), \
-                 json_extract(value, '$.price_key'), json_extract(value, '$.price_book'), json_extract(value, '$.event') \
-                 FROM json_each(?)",
-                vec![rows.clone()],
+            insert(
+                sql,
+                "INSERT INTO events (seq, source, id, type, time, received_at, status, amount, currency, price_key, price_book, event) VALUES ",
+                12,
+                self.events.iter().map(|e| {
+                    vec![
+                        e.seq.into(),
+                        e.source.as_str().into(),
+                        e.id.as_str().into(),
+                        e.kind.as_str().into(),
+                        e.time.as_str().into(),
+                        e.received_at.into(),
+                        e.status.as_str().into(),
+                        e.amount.as_deref().into(),
+                        e.currency.as_deref().into(),
+                        e.price_key.as_deref().into(),
+                        e.price_book.as_str().into(),
+                        e.event.as_str().into(),
+                    ]
+                }),
             )?;
-            sql.exec(
-                "INSERT OR REPLACE INTO dedup (source, id, fingerprint, seq, at) \
-                 SELECT json_extract(value, '$.source'), json_extract(value, '$.id'), json_extract(value, '$.fingerprint'), \
-                 json_extract(value, '$.seq'), json_extract(value, '$.received_at') FROM json_each(?)",
-                vec![rows],
+            insert(
+                sql,
+                "INSERT OR REPLACE INTO dedup (source, id, fingerprint, seq, at) VALUES ",
+                5,
+                self.events.iter().map(|e| {
+                    vec![
+                        e.source.as_str().into(),
+                        e.id.as_str().into(),
+                        e.fingerprint.as_str().into(),
+                        e.seq.into(),
+                        e.received_at.into(),
+                    ]
+                }),
             )?;
         }
         if !self.invoices.is_empty() {
@@ -181,6 +198,40 @@ impl Commit {
         }
         Ok(())
     }
+}
+
+/// Most bound parameters in one statement (Durable Object SQLite's limit).
+const MAX_PARAMS: usize = 100;
+
+/// Inserts rows of `width` values with as few statements as the parameter
+/// limit allows (multi-row `VALUES`).
+fn insert(
+    sql: &SqlStorage,
+    head: &str,
+    width: usize,
+    rows: impl Iterator<Item = Vec<SqlStorageValue>>,
+) -> worker::Result<()> {
+    let per = MAX_PARAMS / width;
+    let one = format!("({})", vec!["?"; width].join(","));
+    let mut params = Vec::with_capacity(per * width);
+    let mut n = 0;
+    let run = |params: &mut Vec<SqlStorageValue>, n: usize| -> worker::Result<()> {
+        let q = format!("{head}{}", vec![one.as_str(); n].join(","));
+        sql.exec(&q, std::mem::take(params))?;
+        Ok(())
+    };
+    for r in rows {
+        params.extend(r);
+        n += 1;
+        if n == per {
+            run(&mut params, n)?;
+            n = 0;
+        }
+    }
+    if n > 0 {
+        run(&mut params, n)?;
+    }
+    Ok(())
 }
 
 /// Runs `commit` inside `storage.transactionSync()`: all of it is written
@@ -218,38 +269,36 @@ pub fn meta(sql: &SqlStorage, k: &str) -> worker::Result<Option<String>> {
     Ok(rows.into_iter().next().map(|r| r.v))
 }
 
-/// Up to `limit` events the Queue has not taken yet, oldest first.
-pub fn outbox(sql: &SqlStorage, limit: i64) -> worker::Result<Vec<EventRow>> {
+/// Up to `limit` events after sequence number `after`, oldest first
+/// (the outbox after a restart).
+pub fn events_after(sql: &SqlStorage, after: i64, limit: i64) -> worker::Result<Vec<EventRow>> {
     sql.exec(
         "SELECT seq, source, id, type, time, received_at, status, amount, currency, price_key, price_book, event \
-         FROM events WHERE forwarded = 0 ORDER BY seq LIMIT ?",
-        vec![limit.into()],
+         FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+        vec![after.into(), limit.into()],
     )?
     .to_array()
 }
 
-/// Marks events up to `last` as taken by the Queue.
-pub fn forwarded(sql: &SqlStorage, first: i64, last: i64) -> worker::Result<()> {
-    sql.exec(
-        "UPDATE events SET forwarded = 1 WHERE forwarded = 0 AND seq BETWEEN ? AND ?",
-        vec![first.into(), last.into()],
-    )?;
-    Ok(())
-}
-
-/// Whether any event waits for the Queue.
-pub fn outbox_pending(sql: &SqlStorage) -> worker::Result<bool> {
+/// The last sequence number used (0 when there is none).
+pub fn last_seq(sql: &SqlStorage) -> worker::Result<i64> {
     #[derive(Deserialize)]
     struct N {
         n: i64,
     }
     let rows: Vec<N> = sql
-        .exec(
-            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE forwarded = 0 LIMIT 1)",
-            None,
-        )?
+        .exec("SELECT COALESCE(MAX(seq), 0) AS n FROM events", None)?
         .to_array()?;
-    Ok(rows.first().is_some_and(|r| r.n > 0))
+    Ok(rows.first().map_or(0, |r| r.n))
+}
+
+/// Records that the Queue has taken every event up to `seq`.
+pub fn forwarded(sql: &SqlStorage, seq: i64) -> worker::Result<()> {
+    sql.exec(
+        "INSERT OR REPLACE INTO meta (k, v) VALUES ('forwarded', ?)",
+        vec![seq.to_string().into()],
+    )?;
+    Ok(())
 }
 
 /// Dropped events, oldest first.
@@ -270,22 +319,4 @@ pub fn invoices(sql: &SqlStorage) -> worker::Result<Vec<String>> {
     }
     let rows: Vec<I> = sql.exec("SELECT invoice FROM invoices ORDER BY n", None)?.to_array()?;
     Ok(rows.into_iter().map(|r| r.invoice).collect())
-}
-
-/// Counts of stored events by status.
-pub fn counts(sql: &SqlStorage) -> worker::Result<(i64, i64, i64)> {
-    #[derive(Deserialize)]
-    struct C {
-        accepted: i64,
-        dropped: i64,
-        pending: i64,
-    }
-    let rows: Vec<C> = sql
-        .exec(
-            "SELECT COALESCE(SUM(status = 'accepted'), 0) AS accepted, COALESCE(SUM(status = 'dropped'), 0) AS dropped, \
-             COALESCE(SUM(forwarded = 0), 0) AS pending FROM events",
-            None,
-        )?
-        .to_array()?;
-    Ok(rows.first().map_or((0, 0, 0), |c| (c.accepted, c.dropped, c.pending)))
 }

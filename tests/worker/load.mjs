@@ -1,0 +1,180 @@
+// Load script (not a test): N clients post batches of 100 usage events to
+// the Worker under `wrangler dev` on loopback for a fixed time, then the
+// script reports events/s, p50/p99 batch latency, the CPU the Worker's
+// processes used per event, and checks the billed total against
+// `rating replay` of the same events.
+//
+//   node tests/worker/load.mjs [--clients 8] [--seconds 30] [--customers 64]
+//        [--per-batch 1] [--duplicates 0.02] [--json out.json]
+//
+// scripts/load-worker builds what it needs and runs it. Each client owns
+// its own customers (so each customer's events keep their order, and the
+// replay sees them in the order the Worker rated them); a batch holds
+// events of `--per-batch` customers. About `--duplicates` of the events
+// are re-sent copies of earlier ones, as retrying clients produce.
+
+import { readFileSync, readdirSync, writeFileSync, mkdtempSync, createWriteStream } from "node:fs";
+import { tmpdir, cpus } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Dev, KEYS, ROOT, iso, rating } from "./harness.mjs";
+import { rng } from "./stream.mjs";
+
+const { values: opt } = parseArgs({
+  options: {
+    clients: { type: "string", default: "8" },
+    seconds: { type: "string", default: "30" },
+    customers: { type: "string", default: "64" },
+    "per-batch": { type: "string", default: "1" },
+    duplicates: { type: "string", default: "0.02" },
+    json: { type: "string" },
+    profile: { type: "string" },
+  },
+});
+const CLIENTS = Number(opt.clients);
+const SECONDS = Number(opt.seconds);
+const CUSTOMERS = Math.max(Number(opt.customers), CLIENTS);
+const PER_BATCH = Number(opt["per-batch"]);
+const DUPLICATES = Number(opt.duplicates);
+const BATCH = 100;
+const BOOK = join(ROOT, "examples/worker/price-book.json");
+const TICK = 100; // clock ticks per second (getconf CLK_TCK)
+
+/** utime + stime (s) of every process in a process group (and per command). */
+function groupCpu(pgid, per = {}) {
+  let total = 0;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(f[2]) !== pgid) continue;
+      const t = (Number(f[11]) + Number(f[12])) / TICK;
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      per[comm] = (per[comm] ?? 0) + t;
+      total += t;
+    } catch {}
+  }
+  return total;
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
+}
+
+async function main() {
+  const dev = new Dev({ logLevel: "error" });
+  const scratch = mkdtempSync(join(tmpdir(), "rating-load-"));
+  await dev.start();
+  try {
+    const put = await dev.call("PUT", "/v1/price-book", { key: KEYS.devAdmin, raw: readFileSync(BOOK, "utf8") });
+    if (put.status !== 201) throw new Error(`PUT /v1/price-book: ${put.status}`);
+    const start = iso(Date.now() - 3600_000);
+    const subs = [];
+    for (let c = 0; c < CUSTOMERS; c++) {
+      const s = { customer: `load_${c}`, plan: "pro", start, quantities: { seats: "2" } };
+      const { customer, ...body } = s;
+      const r = await dev.call("PUT", `/v1/customers/${customer}/subscription`, { key: KEYS.devAdmin, body });
+      if (r.status !== 201) throw new Error(`subscribe ${customer}: ${r.status} ${JSON.stringify(r.body)}`);
+      subs.push(s);
+    }
+
+    // Warm-up: one batch per customer, so every object is loaded.
+    const warm = [];
+    for (const s of subs) warm.push({ specversion: "1.0", id: `warm_${s.customer}`, source: "load", type: "api_calls", subject: s.customer, time: iso(Date.now() - 1000) });
+    const sent = [warm];
+    for (let i = 0; i < warm.length; i += BATCH) await dev.ingest(KEYS.devIngest, warm.slice(i, i + BATCH));
+
+    const counts = { accepted: 0, duplicate: 0, rejected: 0, dropped: 0 };
+    const latencies = [];
+    const per0 = {};
+    const cpu0 = groupCpu(dev.proc.pid, per0);
+    const own0 = process.cpuUsage();
+    const stopProfile = opt.profile ? await (await import("./profile.mjs")).startProfile(dev.inspectorPort, opt.profile) : null;
+    const t0 = performance.now();
+    const deadline = t0 + SECONDS * 1000;
+
+    async function client(n) {
+      const rnd = rng(1000 + n);
+      const mine = subs.filter((_, i) => i % CLIENTS === n).map((s) => s.customer);
+      const log = [];
+      let seq = 0;
+      while (performance.now() < deadline) {
+        const batch = [];
+        const time = iso(Date.now() - 1000);
+        const group = Array.from({ length: PER_BATCH }, () => mine[Math.floor(rnd() * mine.length)]);
+        for (let i = 0; i < BATCH; i++) {
+          if (log.length > 0 && rnd() < DUPLICATES) {
+            batch.push(log[Math.floor(rnd() * log.length)]);
+            continue;
+          }
+          const subject = group[i % PER_BATCH];
+          const k = rnd();
+          const e = { specversion: "1.0", id: `c${n}_${seq++}`, source: "load", type: "api_calls", subject, time };
+          if (k < 0.4) Object.assign(e, { type: "bandwidth", data: { quantity: (1 + Math.floor(rnd() * 999) / 100).toFixed(2) } });
+          else if (k < 0.55) Object.assign(e, { type: "sms", data: { quantity: "1", country: rnd() < 0.7 ? "US" : "GB" } });
+          batch.push(e);
+          log.push(e);
+        }
+        const t = performance.now();
+        const results = await dev.ingest(KEYS.devIngest, batch);
+        latencies.push(performance.now() - t);
+        for (const r of results) counts[r.status]++;
+        sent.push(batch);
+      }
+    }
+    await Promise.all(Array.from({ length: CLIENTS }, (_, n) => client(n)));
+    const elapsed = (performance.now() - t0) / 1000;
+    if (stopProfile) {
+      const { summary } = await import("./profile.mjs");
+      console.error(summary(await stopProfile()).map((r) => r.join("  ")).join("\n"));
+    }
+    const per1 = {};
+    const cpu = groupCpu(dev.proc.pid, per1) - cpu0;
+    const perProcess = Object.fromEntries(Object.entries(per1).map(([k, v]) => [k, Number((v - (per0[k] ?? 0)).toFixed(1))]));
+    const own = process.cpuUsage(own0);
+    const events = Object.values(counts).reduce((a, b) => a + b, 0);
+
+    // The billed total: every customer's invoices plus the open period,
+    // from the Worker, against `rating replay` of the same events.
+    const at = iso(Date.now());
+    let worker = 0n;
+    const cents = (s) => BigInt(s.replace(".", ""));
+    for (const s of subs) {
+      const q = `?at=${encodeURIComponent(at)}`;
+      const p = await dev.call("GET", `/v1/customers/${s.customer}/invoice-preview${q}`, { key: KEYS.devRead });
+      const inv = await dev.call("GET", `/v1/customers/${s.customer}/invoices`, { key: KEYS.devRead });
+      worker += cents(p.body.total);
+      for (const i of inv.body.invoices) worker += cents(i.total);
+    }
+    const eventsPath = join(scratch, "events.ndjson");
+    const out = createWriteStream(eventsPath);
+    for (const b of sent) for (const e of b) out.write(JSON.stringify(e) + "\n");
+    await new Promise((r) => out.end(r));
+    const subsPath = join(scratch, "subs.json");
+    writeFileSync(subsPath, JSON.stringify(subs));
+    const replay = rating(["replay", BOOK, eventsPath, "--subscriptions", subsPath, "--at", at]);
+    const replayTotal = cents(replay.totals.total);
+    const fmt = (c) => `${c / 100n}.${String(c % 100n).padStart(2, "0")}`;
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const result = {
+      clients: CLIENTS, seconds: Number(elapsed.toFixed(1)), customers: CUSTOMERS, customers_per_batch: PER_BATCH,
+      batches: latencies.length, events, events_per_second: Math.round(events / elapsed), receipts: counts,
+      batch_latency_ms: { p50: Number(percentile(sorted, 50).toFixed(1)), p99: Number(percentile(sorted, 99).toFixed(1)), max: Number(sorted.at(-1).toFixed(1)) },
+      worker_cpu_seconds: Number(cpu.toFixed(1)), worker_cpu_us_per_event: Math.round((cpu * 1e6) / events),
+      worker_cpu_by_process: perProcess,
+      load_generator_cpu_seconds: Number(((own.user + own.system) / 1e6).toFixed(1)), cores: cpus().length,
+      billed: { worker: fmt(worker), replay: fmt(replayTotal), equal: worker === replayTotal },
+      replay_receipts: replay.receipts,
+      receipts_equal: ["accepted", "duplicate", "rejected", "dropped"].every((k) => replay.receipts[k] === counts[k] + (k === "accepted" ? warm.length : 0)),
+    };
+    console.log(JSON.stringify(result, null, 2));
+    if (opt.json) writeFileSync(opt.json, JSON.stringify(result, null, 2) + "\n");
+    if (!result.billed.equal || !result.receipts_equal) process.exitCode = 1;
+  } finally {
+    await dev.stop();
+    dev.cleanup();
+  }
+}
+
+await main();
