@@ -24,7 +24,7 @@ fn jsdoc(description: Option<&Value>, indent: &str) -> String {
     }
     let mut out = format!("{indent}/**\n");
     for l in lines {
-        out.push_str(&format!("{indent} * {l}").trim_end().to_string());
+        out.push_str(format!("{indent} * {l}").trim_end());
         out.push('\n');
     }
     out.push_str(&format!("{indent} */\n"));
