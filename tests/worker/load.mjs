@@ -5,7 +5,11 @@
 // `rating replay` of the same events.
 //
 //   node tests/worker/load.mjs [--clients 8] [--seconds 30] [--customers 64]
-//        [--per-batch 1] [--duplicates 0.02] [--json out.json]
+//        [--per-batch 1] [--duplicates 0.02] [--json out.json] [--direct]
+//
+// --direct posts to the Worker's own workerd socket instead of the port
+// `wrangler dev` prints (which is wrangler's proxy, another workerd), to
+// show what the dev server's proxying costs.
 //
 // scripts/load-worker builds what it needs and runs it. Each client owns
 // its own customers (so each customer's events keep their order, and the
@@ -13,6 +17,7 @@
 // events of `--per-batch` customers. About `--duplicates` of the events
 // are re-sent copies of earlier ones, as retrying clients produce.
 
+import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync, writeFileSync, mkdtempSync, createWriteStream } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
@@ -29,6 +34,7 @@ const { values: opt } = parseArgs({
     duplicates: { type: "string", default: "0.02" },
     json: { type: "string" },
     profile: { type: "string" },
+    direct: { type: "boolean", default: false },
   },
 });
 const CLIENTS = Number(opt.clients);
@@ -51,11 +57,31 @@ function groupCpu(pgid, per = {}) {
       if (Number(f[2]) !== pgid) continue;
       const t = (Number(f[11]) + Number(f[12])) / TICK;
       const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      per[comm] = (per[comm] ?? 0) + t;
+      per[`${comm} ${pid}`] = (per[`${comm} ${pid}`] ?? 0) + t;
       total += t;
     } catch {}
   }
   return total;
+}
+
+/** The Worker's own workerd socket: a loopback port of the dev server's
+ * process group, other than the public one, that answers /healthz. */
+async function directUrl(dev) {
+  const pids = new Set();
+  for (const pid of readdirSync("/proc")) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) === dev.proc.pid) pids.add(pid);
+    } catch {}
+  }
+  const listening = execFileSync("ss", ["-ltnpH"]).toString();
+  for (const m of listening.matchAll(/127\.0\.0\.1:(\d+)\s.*pid=(\d+)/g)) {
+    if (!pids.has(m[2]) || Number(m[1]) === dev.port) continue;
+    const url = `http://127.0.0.1:${m[1]}`;
+    const ok = await fetch(`${url}/healthz`).then(async (r) => (await r.text()) === '{"status":"ok"}', () => false);
+    if (ok) return url;
+  }
+  throw new Error("no direct workerd socket found");
 }
 
 function percentile(sorted, p) {
@@ -85,6 +111,17 @@ async function main() {
     const sent = [warm];
     for (let i = 0; i < warm.length; i += BATCH) await dev.ingest(KEYS.devIngest, warm.slice(i, i + BATCH));
 
+    const target = opt.direct ? await directUrl(dev) : dev.url;
+    const post = async (batch) => {
+      const r = await fetch(`${target}/v1/events`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${KEYS.devIngest}`, "content-type": "application/cloudevents-batch+json" },
+        body: JSON.stringify(batch),
+      });
+      const body = await r.json();
+      if (r.status !== 200) throw new Error(`POST /v1/events: ${r.status} ${JSON.stringify(body)}`);
+      return body.results;
+    };
     const counts = { accepted: 0, duplicate: 0, rejected: 0, dropped: 0 };
     const latencies = [];
     const per0 = {};
@@ -117,7 +154,7 @@ async function main() {
           log.push(e);
         }
         const t = performance.now();
-        const results = await dev.ingest(KEYS.devIngest, batch);
+        const results = await post(batch);
         latencies.push(performance.now() - t);
         for (const r of results) counts[r.status]++;
         sent.push(batch);
@@ -131,7 +168,11 @@ async function main() {
     }
     const per1 = {};
     const cpu = groupCpu(dev.proc.pid, per1) - cpu0;
-    const perProcess = Object.fromEntries(Object.entries(per1).map(([k, v]) => [k, Number((v - (per0[k] ?? 0)).toFixed(1))]));
+    // wrangler dev runs node (the dev server), a workerd for its proxy
+    // (the port clients talk to) and a workerd for the Worker itself.
+    const perProcess = Object.fromEntries(
+      Object.entries(per1).map(([k, v]) => [k, Number((v - (per0[k] ?? 0)).toFixed(1))]).filter(([, v]) => v > 0),
+    );
     const own = process.cpuUsage(own0);
     const events = Object.values(counts).reduce((a, b) => a + b, 0);
 
@@ -158,7 +199,7 @@ async function main() {
     const fmt = (c) => `${c / 100n}.${String(c % 100n).padStart(2, "0")}`;
     const sorted = [...latencies].sort((a, b) => a - b);
     const result = {
-      clients: CLIENTS, seconds: Number(elapsed.toFixed(1)), customers: CUSTOMERS, customers_per_batch: PER_BATCH,
+      target: opt.direct ? "workerd (direct)" : "wrangler dev", clients: CLIENTS, seconds: Number(elapsed.toFixed(1)), customers: CUSTOMERS, customers_per_batch: PER_BATCH,
       batches: latencies.length, events, events_per_second: Math.round(events / elapsed), receipts: counts,
       batch_latency_ms: { p50: Number(percentile(sorted, 50).toFixed(1)), p99: Number(percentile(sorted, 99).toFixed(1)), max: Number(sorted.at(-1).toFixed(1)) },
       worker_cpu_seconds: Number(cpu.toFixed(1)), worker_cpu_us_per_event: Math.round((cpu * 1e6) / events),
