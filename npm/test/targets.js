@@ -1,10 +1,14 @@
 // The builds the JS tests run against: the package as Node imports it
-// (`rating-engine`, i.e. the nodejs build through node.js) and the
-// browser/workerd build (pkg-web), instantiated here from its .wasm file.
+// (`rating-engine`, i.e. the nodejs build through node.js), the
+// browser/workerd build (pkg-web) and the quote-only browser build
+// (`rating-engine/quote`, pkg-quote), the last two instantiated here from
+// their .wasm files.
 import { readFileSync } from "node:fs";
 import * as node from "rating-engine";
 import * as web from "../pkg-web/rating_wasm.js";
+import * as quote from "rating-engine/quote";
 
 web.initSync({ module: readFileSync(new URL("../pkg-web/rating_wasm_bg.wasm", import.meta.url)) });
+quote.initSync({ module: readFileSync(new URL("../pkg-quote/rating_wasm_bg.wasm", import.meta.url)) });
 
-export const targets = { node, web };
+export const targets = { node, web, quote };

@@ -4,12 +4,17 @@
 
 use crate::error;
 use rating::error::{codes, Problem};
-use rating::json::{parse_json, Reader};
+use rating::json::parse_json;
+#[cfg(feature = "meter")]
+use rating::json::Reader;
+#[cfg(feature = "meter")]
 use rating::period::{parse_timestamp, Timestamp};
+#[cfg(feature = "meter")]
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
+#[cfg(feature = "meter")]
 use wasm_bindgen::JsCast;
 
 /// Reads a JS argument as JSON: a string is JSON text, any other value
@@ -56,6 +61,7 @@ pub fn text_out<T: Serialize + ?Sized>(value: &T) -> Result<String, JsValue> {
 }
 
 /// Reads a time argument: an RFC 3339 string or a JS `Date`.
+#[cfg(feature = "meter")]
 pub fn time_in(v: &JsValue, path: &str) -> Result<Timestamp, JsValue> {
     let text = if let Some(date) = v.dyn_ref::<js_sys::Date>() {
         if date.get_time().is_nan() {
@@ -87,6 +93,7 @@ pub fn time_in(v: &JsValue, path: &str) -> Result<Timestamp, JsValue> {
 
 /// Reads an optional time argument; absent (`undefined`/`null`) is "now",
 /// read from the JS clock (the engine itself never reads one).
+#[cfg(feature = "meter")]
 pub fn time_or_now(v: &JsValue, path: &str) -> Result<Timestamp, JsValue> {
     if v.is_undefined() || v.is_null() {
         time_in(&js_sys::Date::new_0().into(), path)
@@ -96,6 +103,7 @@ pub fn time_or_now(v: &JsValue, path: &str) -> Result<Timestamp, JsValue> {
 }
 
 /// Reads a non-negative decimal argument (a decimal string or a JS number).
+#[cfg(feature = "meter")]
 pub fn amount_in(v: &JsValue, path: &str) -> Result<Decimal, JsValue> {
     let value = if let Some(s) = v.as_string() {
         Value::String(s)
@@ -133,6 +141,7 @@ pub fn amount_in(v: &JsValue, path: &str) -> Result<Decimal, JsValue> {
 }
 
 /// Reads a string argument (an id).
+#[cfg(feature = "meter")]
 pub fn string_in(v: &JsValue, path: &str) -> Result<String, JsValue> {
     v.as_string().ok_or_else(|| {
         let found = match v.js_typeof().as_string() {

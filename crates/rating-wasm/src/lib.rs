@@ -12,6 +12,10 @@
 //! text from the engine parsed by `JSON.parse`: money and quantities are
 //! always decimal strings.
 //!
+//! The `meter` feature (default) adds the stateful API: `Meter` and
+//! `validateEvent`. Without it only `PriceBook` (parse, quote, compare)
+//! is built: the package's smaller `rating-engine/quote` browser bundle.
+//!
 //! One module per JS-facing area, as in `ywasm`: `price_book`, `quote`,
 //! `meter`, `event`, `error`; `convert` holds the JSON and timestamp
 //! conversions they share and `types` the TypeScript declarations.
@@ -20,8 +24,16 @@
 
 mod convert;
 pub mod error;
+#[cfg(feature = "meter")]
 pub mod event;
+#[cfg(feature = "meter")]
 pub mod meter;
 pub mod price_book;
 pub mod quote;
 mod types;
+
+/// Talc rather than Rust's default dlmalloc: the engine allocates a lot
+/// per quote, and talc is both faster and smaller on wasm32.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

@@ -1,9 +1,28 @@
 //! Quotes and plan comparisons (SPEC §4, `docs/quote.md`).
+//!
+//! The engine's typed `Quote` and `Comparison` are serialized straight to
+//! JSON text (as `quote_value`/`compare_value` would through a `Value`,
+//! without building the intermediate map): the same bytes as the CLI,
+//! which the package's vector tests check.
 
-use crate::convert::{json_in, json_out, text_out};
+use crate::convert::{json_in, text_out};
 use crate::error;
 use crate::price_book::PriceBook;
+use rating::quote::{compare, quote, read_request};
+use serde_json::Value;
 use wasm_bindgen::prelude::*;
+
+/// The quote of a request value, as JSON text.
+fn quote_text(book: &rating::PriceBook, request: &Value) -> Result<String, JsValue> {
+    let req = read_request(book, request, true).map_err(|e| error::to_js(&e))?;
+    text_out(&quote(book, &req).map_err(|e| error::to_js(&e))?)
+}
+
+/// The comparison for a request value, as JSON text.
+fn compare_text(book: &rating::PriceBook, request: &Value) -> Result<String, JsValue> {
+    let req = read_request(book, request, false).map_err(|e| error::to_js(&e))?;
+    text_out(&compare(book, &req).map_err(|e| error::to_js(&e))?)
+}
 
 #[wasm_bindgen]
 impl PriceBook {
@@ -23,8 +42,7 @@ impl PriceBook {
         request: JsValue,
     ) -> Result<JsValue, JsValue> {
         let req = json_in(&request, "the request")?;
-        let quote = rating::quote::quote_value(&self.book, &req).map_err(|e| error::to_js(&e))?;
-        json_out(&quote)
+        js_sys::JSON::parse(&quote_text(&self.book, &req)?)
     }
 
     /// Prices the same usage on every base plan: priced plans cheapest
@@ -41,8 +59,7 @@ impl PriceBook {
         usage: JsValue,
     ) -> Result<JsValue, JsValue> {
         let req = json_in(&usage, "the usage")?;
-        let comparison = rating::quote::compare_value(&self.book, &req).map_err(|e| error::to_js(&e))?;
-        json_out(&comparison)
+        js_sys::JSON::parse(&compare_text(&self.book, &req)?)
     }
 
     /// `quote` on JSON text, returning the engine's JSON text untouched
@@ -53,8 +70,7 @@ impl PriceBook {
         #[wasm_bindgen(param_description = "the request as JSON text")] request: &str,
     ) -> Result<String, JsValue> {
         let req = rating::json::parse_json(request).map_err(error::problem_to_js)?;
-        let quote = rating::quote::quote_value(&self.book, &req).map_err(|e| error::to_js(&e))?;
-        text_out(&quote)
+        quote_text(&self.book, &req)
     }
 
     /// `compare` on JSON text, returning the engine's JSON text (compact).
@@ -64,7 +80,6 @@ impl PriceBook {
         #[wasm_bindgen(param_description = "the usage as JSON text")] usage: &str,
     ) -> Result<String, JsValue> {
         let req = rating::json::parse_json(usage).map_err(error::problem_to_js)?;
-        let comparison = rating::quote::compare_value(&self.book, &req).map_err(|e| error::to_js(&e))?;
-        text_out(&comparison)
+        compare_text(&self.book, &req)
     }
 }

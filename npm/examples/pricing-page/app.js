@@ -1,9 +1,10 @@
 // The pricing-page calculator: every number on the page comes from the
-// rating engine (the `rating-engine` package, WebAssembly), so what a
+// rating engine (the `rating-engine` package's quote-only browser build,
+// WebAssembly), so what a
 // visitor sees is exactly what they would be quoted and billed. Money stays
 // a decimal string from the engine to the screen; JS numbers are used only
 // to place things on the chart.
-import init, { PriceBook, RatingError } from "rating-engine";
+import init, { PriceBook, RatingError } from "rating-engine/quote";
 
 const $ = (id) => document.getElementById(id);
 const svgNs = "http://www.w3.org/2000/svg";
