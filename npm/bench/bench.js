@@ -182,7 +182,7 @@ if (results.bundle_quote_only) {
   const q = results.bundle_quote_only;
   console.log(`Quote-only bundle (pkg-quote, gzip -9): ${kb(q.gzip)} (raw ${kb(q.raw)}); target <= 150 KB: ${q.gzip <= 150 * 1024 ? "met" : "NOT met"}`);
 }
-console.log("\nQuote, Node WASM vs native (median ns per quote; JSON text in and out):");
+console.log("\nQuote, Node WASM vs native (ns per quote, fastest of 3 runs of 7-round medians; JSON text in and out):");
 for (const [name, q] of Object.entries(results.quote)) {
   console.log(`  ${name} (${q.requests} requests): native ${q.native_ns} ns; wasm quoteJson ${q.wasm_text_ns} ns (${q.ratio_text.toFixed(2)}x), quote(object) ${q.wasm_object_ns} ns (${q.ratio_object.toFixed(2)}x); target <= 2x: ${q.ratio_text <= 2 ? "met" : "NOT met"}`);
 }
