@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod allocator;
 mod convert;
 pub mod error;
 #[cfg(feature = "meter")]
@@ -31,9 +32,3 @@ pub mod meter;
 pub mod price_book;
 pub mod quote;
 mod types;
-
-/// Talc rather than Rust's default dlmalloc: the engine allocates a lot
-/// per quote, and talc is both faster and smaller on wasm32.
-#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
-#[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
