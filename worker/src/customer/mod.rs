@@ -18,7 +18,7 @@ use crate::forward;
 use crate::http::{json, json_text, millis, now, query, query_time};
 use crate::problem::ApiError;
 use outbox::Outbox;
-use rating::event::{ids_of, parse_event};
+use rating::event::{ids_of, parse_event_text};
 use rating::meter::{Dedup, Meter, Receipt, Status, DEFAULT_MAX_ENTRIES};
 use rating::period::{fmt_timestamp, Timestamp};
 use rating::{PriceBook, Problem};
@@ -214,15 +214,13 @@ impl Customer {
         let now_ms = millis(now);
         let window_ms = dedup_window(&self.env).saturating_mul(1000);
         let since = now_ms.saturating_sub(window_ms);
-        let values: Vec<Value> = events
+        // The engine reads standard events straight from their text.
+        let parsed: Vec<std::result::Result<rating::event::UsageEvent, Box<Receipt>>> = events
             .iter()
-            .map(|raw| rating::json::parse_json(raw.get()).unwrap_or(Value::Null))
-            .collect();
-        let parsed: Vec<std::result::Result<rating::event::UsageEvent, Box<Receipt>>> = values
-            .iter()
-            .map(|v| {
-                parse_event(v).map_err(|p| {
-                    let (id, source) = ids_of(v);
+            .map(|raw| {
+                parse_event_text(raw.get()).map_err(|p| {
+                    let v = rating::json::parse_json(raw.get()).unwrap_or(Value::Null);
+                    let (id, source) = ids_of(&v);
                     Box::new(Receipt::rejected(&id, &source, p))
                 })
             })
