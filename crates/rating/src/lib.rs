@@ -15,6 +15,7 @@ pub mod json;
 pub mod meter;
 pub mod money;
 pub mod period;
+pub mod pretty;
 pub mod price;
 pub mod price_book;
 pub mod quote;

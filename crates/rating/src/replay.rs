@@ -333,7 +333,10 @@ impl<'b> Replay<'b> {
         let io =
             |e: serde_json::Error| Error::one(Problem::general("io_error", format!("cannot write the result: {e}")));
         if pretty {
-            serde_json::to_writer_pretty(&mut *out, &done).map_err(io)?;
+            let mut w = crate::pretty::PrettyWriter::new(&mut *out);
+            serde_json::to_writer(&mut w, &done).map_err(io)?;
+            w.into_inner()
+                .map_err(|e| Error::one(Problem::general("io_error", format!("cannot write the result: {e}"))))?;
         } else {
             serde_json::to_writer(&mut *out, &done).map_err(io)?;
         }
@@ -410,7 +413,8 @@ struct Customers(IndexMap<String, Run>);
 struct Stored {
     issued_at: Timestamp,
     total: Decimal,
-    json: Box<str>,
+    /// `None` only if the invoice could not be serialized (it always can).
+    json: Option<Box<serde_json::value::RawValue>>,
 }
 
 impl Stored {
@@ -418,15 +422,14 @@ impl Stored {
         Stored {
             issued_at: crate::period::parse_timestamp(&inv.issued_at).unwrap_or_default(),
             total: inv.total_value,
-            json: serde_json::to_string(inv).unwrap_or_default().into_boxed_str(),
+            json: serde_json::value::to_raw_value(inv).ok(),
         }
     }
 }
 
 impl serde::Serialize for Stored {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let v: Value = serde_json::from_str(&self.json).map_err(serde::ser::Error::custom)?;
-        v.serialize(s)
+        self.json.serialize(s)
     }
 }
 
