@@ -6,7 +6,7 @@
 // (worker/build), npm/node_modules (wrangler) and the rating CLI.
 
 import { spawn, execFileSync } from "node:child_process";
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -44,9 +44,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export class Dev {
   /** `logLevel`: wrangler's --log-level (the load script uses "error":
    * wrangler writes every request's log line to a file, which costs the
-   * dev server more CPU than the Worker spends on a small request). */
-  constructor({ logLevel } = {}) {
+   * dev server more CPU than the Worker spends on a small request).
+   * `vars`: extra Worker variables ({NAME: value}, added to the env file), e.g.
+   * the fault hook FAULT_QUEUE_FAIL_EVERY of the reliability tests. */
+  constructor({ logLevel, vars } = {}) {
     this.logLevel = logLevel;
+    this.vars = vars ?? {};
     this.state = mkdtempSync(join(tmpdir(), "rating-worker-"));
     this.proc = null;
     this.log = [];
@@ -69,6 +72,14 @@ export class Dev {
       "--env-file", "worker/dev.vars", "--show-interactive-dev-session=false", "--inspector-port",
       String(this.inspectorPort)];
     if (this.logLevel) args.push("--log-level", this.logLevel);
+    if (Object.keys(this.vars).length > 0) {
+      // `--var` does not reach the Worker next to `--env-file`: put the
+      // extra variables in a copy of the env file.
+      const file = join(this.state, "dev.vars");
+      const extra = Object.entries(this.vars).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`);
+      writeFileSync(file, [readFileSync(join(ROOT, "worker/dev.vars"), "utf8"), ...extra, ""].join("\n"));
+      args[args.indexOf("worker/dev.vars")] = file;
+    }
     // RATING_WRANGLER_NODE_ARGS (e.g. "--cpu-prof"): run wrangler's node
     // with these flags, to profile the dev server itself.
     const nodeArgs = process.env.RATING_WRANGLER_NODE_ARGS?.split(" ").filter(Boolean);
@@ -116,6 +127,22 @@ export class Dev {
     await exited;
     clearTimeout(t);
     // workerd may still be flushing; wait until the port is closed.
+    for (let i = 0; i < 40; i++) {
+      const up = await fetch(`${this.url}/healthz`).then(() => true, () => false);
+      if (!up) break;
+      await sleep(250);
+    }
+  }
+
+  /** Kills wrangler dev and workerd (the whole process group) with
+   * SIGKILL: no graceful shutdown, as in a crash. */
+  async kill() {
+    if (!this.proc || this.proc.exitCode !== null) return;
+    const exited = new Promise((r) => this.proc.once("exit", r));
+    try {
+      process.kill(-this.proc.pid, "SIGKILL");
+    } catch {}
+    await exited;
     for (let i = 0; i < 40; i++) {
       const up = await fetch(`${this.url}/healthz`).then(() => true, () => false);
       if (!up) break;

@@ -111,10 +111,46 @@ fn insert(table: &str, status: &str) -> String {
     )
 }
 
+thread_local! {
+    /// Batches this isolate's consumer has received (for the fault hook).
+    static BATCHES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// The test-only fault hook: the `FAULT_QUEUE_FAIL_EVERY` variable (N >= 2)
+/// makes the consumer fail every Nth batch it receives, alternately before
+/// and after writing it to D1, so the Queue delivers it again. Unset (the
+/// default; wrangler.toml never sets it) it is off. Only the deployment's
+/// variables can set it (the reliability tests pass `--var` to `wrangler
+/// dev`); nothing in a request can. Answers `Some(true)` to fail before
+/// writing, `Some(false)` to fail after writing, `None` to not fail.
+fn injected_fault(env: &Env) -> Option<bool> {
+    let every: u64 = env
+        .var("FAULT_QUEUE_FAIL_EVERY")
+        .ok()?
+        .to_string()
+        .trim()
+        .parse()
+        .ok()?;
+    if every < 2 {
+        return None;
+    }
+    let k = BATCHES.with(|b| {
+        b.set(b.get() + 1);
+        b.get()
+    });
+    k.is_multiple_of(every).then_some(!(k / every).is_multiple_of(2))
+}
+
 /// The Queue consumer: writes every message of a batch to D1 in one
 /// `batch()` (one implicit transaction), then acknowledges them all; on
 /// failure the whole batch is retried.
 pub async fn consume(batch: MessageBatch<Value>, env: Env) -> Result<()> {
+    let fault = injected_fault(&env);
+    if fault == Some(true) {
+        console_log!("queue: injected fault (FAULT_QUEUE_FAIL_EVERY) before writing; the batch will be retried");
+        batch.retry_all();
+        return Ok(());
+    }
     let db = env.d1("DB")?;
     let accepted = insert("usage_events", "accepted");
     let dropped = insert("dropped_events", "dropped");
@@ -145,6 +181,10 @@ pub async fn consume(batch: MessageBatch<Value>, env: Env) -> Result<()> {
         return Ok(());
     }
     match db.batch(statements).await {
+        Ok(_) if fault == Some(false) => {
+            console_log!("queue: injected fault (FAULT_QUEUE_FAIL_EVERY) after writing; the batch will be retried");
+            batch.retry_all();
+        }
         Ok(_) => batch.ack_all(),
         Err(e) => {
             console_error!("queue: writing to D1 failed ({e}); the batch will be retried");

@@ -70,9 +70,9 @@ pub async fn read_body(req: &mut Request) -> Result<String, ApiError> {
     String::from_utf8(bytes).map_err(|_| ApiError::new(400, "invalid_json", "the body is not UTF-8 text"))
 }
 
-/// Reads a JSON request body (any JSON content type): 400 for anything
-/// that is not JSON.
-pub async fn read_json(req: &mut Request) -> Result<Value, ApiError> {
+/// Checks that a request body is JSON by its content type (none, or any
+/// JSON type): 400 `unsupported_content_type` otherwise.
+pub fn json_type(req: &Request) -> Result<(), ApiError> {
     let ct = media_type(req.headers().get("content-type").ok().flatten().as_deref());
     if !(ct.is_empty() || ct == "application/json" || ct.ends_with("+json")) {
         return Err(ApiError::new(
@@ -81,6 +81,13 @@ pub async fn read_json(req: &mut Request) -> Result<Value, ApiError> {
             format!("expected application/json, got {ct:?}"),
         ));
     }
+    Ok(())
+}
+
+/// Reads a JSON request body (any JSON content type): 400 for anything
+/// that is not JSON.
+pub async fn read_json(req: &mut Request) -> Result<Value, ApiError> {
+    json_type(req)?;
     let text = read_body(req).await?;
     rating::json::parse_json(&text).map_err(|p| ApiError::problem(400, p))
 }

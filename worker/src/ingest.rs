@@ -106,9 +106,14 @@ fn route(raw: &RawValue) -> Result<String, String> {
     if let (Some(s), false) = (&fast, too_large) {
         return Ok(s.clone());
     }
-    let v = rating::json::parse_json(text).unwrap_or(Value::Null);
+    // Text that is not JSON (nested too deep, a lone surrogate) is
+    // rejected with the parser's problem.
+    let (v, p) = match rating::json::parse_json(text) {
+        Ok(v) => (v, None),
+        Err(p) => (Value::Null, Some(p)),
+    };
     let (id, source) = ids_of(&v);
-    let p = match parse_event(&v) {
+    let p = match p.map_or_else(|| parse_event(&v), Err) {
         Err(p) => p,
         Ok(_) if too_large => Problem::general(
             "event_too_large",

@@ -5,7 +5,7 @@
 use crate::auth::{authorize, keys, Caller, Role};
 use crate::books;
 use crate::customer::{H_BOOK, H_CUSTOMER, H_TENANT};
-use crate::http::{call, decode_segment, json, query, read_body, read_json, relay};
+use crate::http::{call, decode_segment, json, json_type, query, read_body, read_json, relay};
 use crate::ingest;
 use crate::problem::ApiError;
 use serde_json::json;
@@ -268,6 +268,7 @@ async fn dispatch(req: &mut Request, env: &Env) -> Result<Response, ApiError> {
         Op::Events => ingest::post(env, tenant()?, req).await,
         Op::GetPriceBook => books::get(env, &tenant()?.tenant, query(req, "version")).await,
         Op::PutPriceBook => {
+            json_type(req)?;
             let body = read_body(req).await?;
             books::put(env, &tenant()?.tenant, body).await
         }

@@ -29,6 +29,8 @@ use std::rc::Rc;
 use store::{Commit, EventRow};
 use worker::*;
 
+/// How far after now a read (`?at=`) may look.
+pub const MAX_READ_AHEAD_DAYS: i64 = 366;
 /// Default dedup window: 35 days (SPEC §6); `DEDUP_WINDOW_SECONDS` overrides it.
 pub const DEFAULT_DEDUP_SECONDS: i64 = rating::meter::DEFAULT_DEDUP_SECONDS;
 /// How often expired dedup keys are deleted (look-ups ignore them anyway).
@@ -418,7 +420,8 @@ impl Customer {
         }
     }
 
-    /// `at` for reads: a query parameter or now, never before the open period.
+    /// `at` for reads: a query parameter or now, never before the open
+    /// period nor more than [`MAX_READ_AHEAD_DAYS`] after now.
     fn read_time(req: &Request, m: &Meter, now: Timestamp) -> std::result::Result<Timestamp, ApiError> {
         let at = query_time(req, "at")?.unwrap_or(now);
         if at < m.period.start {
@@ -429,6 +432,18 @@ impl Customer {
                     "at is before the open period, which starts at {}",
                     fmt_timestamp(m.period.start)
                 ),
+            );
+            e.path = Some("at".into());
+            return Err(e);
+        }
+        // A read rolls the meter forward to `at` period by period: keep
+        // that bounded (an hourly plan read at year 9999 is 70 million
+        // periods).
+        if at > now + chrono::Duration::days(MAX_READ_AHEAD_DAYS) {
+            let mut e = ApiError::new(
+                422,
+                "invalid_value",
+                format!("at is more than {MAX_READ_AHEAD_DAYS} days after now"),
             );
             e.path = Some("at".into());
             return Err(e);

@@ -93,6 +93,24 @@ fn refuse(code: &'static str, path: &str, message: String) -> Error {
     Error::one(Problem::at(code, path, message))
 }
 
+/// How far from now `start` and `anchor` may be: subscribing closes every
+/// period between `start` and now (an hourly plan started in year 1 would
+/// be millions of invoices), and a start in year 9999 has periods that end
+/// after what RFC 3339 can write.
+pub const MAX_START_DISTANCE_DAYS: i64 = 366;
+
+fn within_reach(t: Option<Timestamp>, now: Timestamp, path: &str) -> Result<(), Error> {
+    let reach = chrono::Duration::days(MAX_START_DISTANCE_DAYS);
+    match t {
+        Some(t) if t < now - reach || t > now + reach => Err(refuse(
+            codes::INVALID_VALUE,
+            path,
+            format!("{path} must be within {MAX_START_DISTANCE_DAYS} days of now"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Applies a request: subscribes when there is no meter yet, otherwise
 /// changes the existing one. Works on a copy, so a failed request changes
 /// nothing. Answers the new meter and whether it was created.
@@ -103,6 +121,8 @@ pub fn apply(
     req: &Request,
     now: Timestamp,
 ) -> Result<(Meter, bool), Error> {
+    within_reach(req.start, now, "start")?;
+    within_reach(req.anchor, now, "anchor")?;
     match meter {
         None => {
             let sub = Subscription {

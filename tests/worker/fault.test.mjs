@@ -1,0 +1,313 @@
+// Faults against the real Worker under `wrangler dev` (RELIABILITY.md,
+// "Faults against wrangler dev"):
+//
+// 1. SIGKILL in the middle of ingest: retrying clients (the package's
+//    ingest client, which keeps every event's id across retries) send N
+//    events; the whole wrangler dev process group is killed with SIGKILL
+//    mid-stream and restarted on the same state; everything is sent again.
+//    Every event must be counted exactly once: at most one `accepted`
+//    receipt per event, every other receipt a `duplicate` with the same
+//    amount, and each customer's invoice preview and invoices equal to
+//    `rating replay` of the unique events.
+// 2. Queue consumer failures: the consumer runs with the fault hook
+//    FAULT_QUEUE_FAIL_EVERY (worker/src/forward.rs), failing every Nth
+//    batch before or after writing it; once the Queue drains, D1's
+//    usage_events rows equal the accepted events exactly.
+//
+// CI runs the short version; scripts/fault-worker runs the full size with
+// FAULT_EVENTS=100000 and more kills. Knobs (environment):
+//   FAULT_EVENTS (3000)   events of the SIGKILL run
+//   FAULT_KILLS (1)       SIGKILLs during it
+//   FAULT_CLIENTS (4)     concurrent ingest clients
+//   FAULT_CUSTOMERS (12)  customers
+//   FAULT_QUEUE_EVENTS (2000)  events of the Queue-failure run
+//   FAULT_QUEUE_FAIL_EVERY (2) the hook's N
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync, appendFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Dev, KEYS, ROOT, iso, rating } from "./harness.mjs";
+import { rng } from "./stream.mjs";
+import { createIngestClient } from "../../npm/ingest.js";
+
+const N = Number(process.env.FAULT_EVENTS ?? 3000);
+const KILLS = Number(process.env.FAULT_KILLS ?? 1);
+const CLIENTS = Number(process.env.FAULT_CLIENTS ?? 4);
+const CUSTOMERS = Number(process.env.FAULT_CUSTOMERS ?? 12);
+const QUEUE_EVENTS = Number(process.env.FAULT_QUEUE_EVENTS ?? 2000);
+const FAIL_EVERY = String(process.env.FAULT_QUEUE_FAIL_EVERY ?? 2);
+/** Events a client hands to the ingest client at a time. */
+const CHUNK = 400;
+
+const BOOK_PATH = join(ROOT, "examples/worker/price-book.json");
+const DAY = 86400_000;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const scratch = mkdtempSync(join(tmpdir(), "rating-fault-"));
+const REPORT = join(ROOT, "tests/artifacts/worker/fault-report.ndjson");
+
+const dev = new Dev({ vars: { FAULT_QUEUE_FAIL_EVERY: FAIL_EVERY } });
+
+function report(entry) {
+  mkdirSync(join(ROOT, "tests/artifacts/worker"), { recursive: true });
+  appendFileSync(REPORT, JSON.stringify({ at: new Date().toISOString(), ...entry }) + "\n");
+  console.log(`# fault: ${JSON.stringify(entry)}`);
+}
+
+/**
+ * Subscriptions and valid events (products whose totals do not depend on
+ * the order events arrive in: counts and sums, keyed sums).
+ */
+function generate({ prefix, customers, events, startMs, endMs, seed }) {
+  const rnd = rng(seed);
+  const subs = [];
+  for (let i = 0; i < customers; i++) {
+    const pro = i % 3 !== 2;
+    const s = { customer: `${prefix}c${i}`, plan: pro ? "pro" : "starter", start: iso(startMs) };
+    if (pro) s.quantities = { seats: String(1 + (i % 3)) };
+    subs.push(s);
+  }
+  const span = endMs - startMs - 3600_000;
+  const out = [];
+  for (let n = 0; n < events; n++) {
+    const subject = subs[Math.floor(rnd() * customers)].customer;
+    const time = iso(startMs + 3600_000 + Math.floor(rnd() * span));
+    const r = rnd();
+    const e = { specversion: "1.0", id: `${prefix}e${n}`, source: "fault", subject, time };
+    if (r < 0.4) e.type = "api_calls";
+    else if (r < 0.7) Object.assign(e, { type: "bandwidth", data: { quantity: (Math.floor(rnd() * 5000) / 100 + 0.01).toFixed(2) } });
+    else Object.assign(e, { type: "sms", data: { quantity: String(1 + Math.floor(rnd() * 3)), country: rnd() < 0.7 ? "US" : "GB" } });
+    out.push(e);
+  }
+  return { subs, events: out };
+}
+
+async function setup(subs) {
+  for (const { customer, ...body } of subs) {
+    const r = await dev.call("PUT", `/v1/customers/${customer}/subscription`, { key: KEYS.devAdmin, body });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+  }
+}
+
+/** A retrying ingest client that always reaches the current dev server
+ * (a restart picks a new port; the client keeps one URL, as behind a
+ * load balancer). */
+function client() {
+  const base = "http://worker.invalid";
+  return createIngestClient({
+    url: base,
+    key: KEYS.devIngest,
+    batchSize: 100,
+    flushInterval: 20,
+    maxRetries: 200,
+    retryDelay: 100,
+    maxRetryDelay: 1000,
+    fetch: (url, init) => fetch(url.replace(base, dev.url), init),
+  });
+}
+
+/** Every row of a tenant-wide (D1) list. */
+async function rows(table, customer) {
+  const out = [];
+  for (let offset = 0; ; offset += 1000) {
+    const q = customer ? `&customer=${customer}` : "";
+    const r = await dev.call("GET", `/v1/${table}?limit=1000&offset=${offset}${q}`, { key: KEYS.devRead });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const items = r.body[table.replace("-", "_")];
+    out.push(...items);
+    if (items.length < 1000) return out;
+  }
+}
+
+/** D1 rows of these customers once their count stops changing (or reaches `want`). */
+async function settledRows(customers, want, timeoutMs = 120_000) {
+  let last = -1;
+  let same = 0;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let total = 0;
+    for (const c of customers) {
+      const r = await dev.call("GET", `/v1/usage-events?limit=1&customer=${c}`, { key: KEYS.devRead });
+      total += r.body.total;
+    }
+    if (total >= want) break;
+    same = total === last ? same + 1 : 0;
+    last = total;
+    // No progress for 10 s: the rest is not coming.
+    if (same >= 20 || Date.now() > deadline) break;
+    await sleep(500);
+  }
+  const all = [];
+  for (const c of customers) all.push(...(await rows("usage-events", c)));
+  return all;
+}
+
+/** Replays the unique events with the CLI; checks previews and invoices. */
+async function sameAsReplay(gen, at, name) {
+  const eventsPath = join(scratch, `${name}-events.ndjson`);
+  const subsPath = join(scratch, `${name}-subs.json`);
+  writeFileSync(eventsPath, gen.events.map((e) => JSON.stringify(e)).join("\n") + "\n");
+  writeFileSync(subsPath, JSON.stringify(gen.subs));
+  const replay = rating(["replay", BOOK_PATH, eventsPath, "--subscriptions", subsPath, "--at", at]);
+  assert.equal(replay.customers.length, gen.subs.length);
+  const totals = [];
+  for (const c of replay.customers) {
+    const q = `?at=${encodeURIComponent(at)}`;
+    const preview = await dev.call("GET", `/v1/customers/${c.customer}/invoice-preview${q}`, { key: KEYS.devRead });
+    assert.equal(preview.status, 200, JSON.stringify(preview.body));
+    assert.deepEqual(preview.body, c.open_period, `${c.customer}: invoice preview differs from rating replay`);
+    const invoices = await dev.call("GET", `/v1/customers/${c.customer}/invoices`, { key: KEYS.devRead });
+    assert.deepEqual(invoices.body.invoices, c.invoices, `${c.customer}: invoices differ from rating replay`);
+    totals.push(c.open_period.total);
+  }
+  return totals;
+}
+
+before(async () => {
+  await dev.start();
+  const r = await dev.call("PUT", "/v1/price-book", { key: KEYS.devAdmin, raw: readFileSync(BOOK_PATH, "utf8") });
+  assert.equal(r.status, 201);
+});
+
+after(async () => {
+  await dev.stop();
+  dev.cleanup();
+});
+
+describe("SIGKILL in the middle of ingest", () => {
+  const now = Date.now();
+  const gen = generate({ prefix: "fk_", customers: CUSTOMERS, events: N, startMs: now - 2 * DAY, endMs: now - 10 * 60_000, seed: 11 });
+  /** Every receipt, per event id. */
+  const receipts = new Map();
+  const keep = (e, r) => {
+    assert.equal(r.id, e.id);
+    if (!receipts.has(e.id)) receipts.set(e.id, []);
+    receipts.get(e.id).push(r);
+  };
+  let kills = 0;
+
+  test(`${N} events from ${CLIENTS} retrying clients, ${KILLS} SIGKILL(s) mid-stream, then everything again`, { timeout: 30 * 60_000 }, async () => {
+    await setup(gen.subs);
+    let received = 0;
+    const started = Date.now();
+    // Each client sends every CLIENTS-th event, CHUNK at a time.
+    const run = async (n) => {
+      const c = client();
+      const mine = gen.events.filter((_, i) => i % CLIENTS === n);
+      for (let i = 0; i < mine.length; i += CHUNK) {
+        const part = mine.slice(i, i + CHUNK);
+        await Promise.all(part.map((e) => c.send(e).then((r) => {
+          keep(e, r);
+          received++;
+        })));
+      }
+      await c.close();
+    };
+    // The killer: SIGKILL the process group each time another share of
+    // the events has been answered, then restart on the same state.
+    const killer = async () => {
+      for (let k = 1; k <= KILLS; k++) {
+        const mark = Math.floor((N * k) / (KILLS + 1));
+        while (received < mark) await sleep(5);
+        const t = Date.now();
+        await dev.kill();
+        kills++;
+        await dev.start();
+        report({ run: "sigkill", kill: k, answered_before: received, of: N, restart_ms: Date.now() - t });
+      }
+    };
+    await Promise.all([...Array.from({ length: CLIENTS }, (_, n) => run(n)), killer()]);
+    assert.equal(kills, KILLS);
+    const firstMs = Date.now() - started;
+    // Everything again, from one client: only duplicates now.
+    const again = client();
+    for (let i = 0; i < gen.events.length; i += CHUNK) {
+      const part = gen.events.slice(i, i + CHUNK);
+      const rs = await again.sendBatch(part);
+      rs.forEach((r, j) => {
+        assert.equal(r.status, "duplicate", JSON.stringify(r));
+        keep(part[j], r);
+      });
+    }
+    await again.close();
+
+    // Counted exactly once: at most one `accepted` per event, all others
+    // duplicates, every receipt of an event with the same amount.
+    let accepted = 0;
+    let lostAnswers = 0;
+    for (const e of gen.events) {
+      const rs = receipts.get(e.id);
+      assert.ok(rs && rs.length >= 2, `${e.id}: no receipts`);
+      const acc = rs.filter((r) => r.status === "accepted");
+      assert.ok(acc.length <= 1, `${e.id} accepted ${acc.length} times`);
+      for (const r of rs) {
+        assert.ok(r.status === "accepted" || r.status === "duplicate", JSON.stringify(r));
+        assert.equal(r.amount, rs[0].amount, `${e.id}: amounts differ between receipts`);
+        assert.equal(r.price_key, rs[0].price_key);
+      }
+      if (acc.length === 1) accepted++;
+      else lostAnswers++; // committed, but the answer died with the process
+    }
+    assert.equal(accepted + lostAnswers, N);
+    // ...and billed exactly once: the meters equal the CLI's replay.
+    const at = iso(Date.now());
+    const totals = await sameAsReplay(gen, at, "sigkill");
+    // The tenant-wide store: never a row twice, never one not accepted.
+    const d1 = await settledRows(gen.subs.map((s) => s.customer), N, 60_000);
+    const ids = new Set(d1.map((u) => u.id));
+    assert.equal(ids.size, d1.length, "a D1 row twice");
+    const amounts = new Map(gen.events.map((e) => [e.id, receipts.get(e.id)[0].amount]));
+    for (const u of d1) assert.equal(u.amount, amounts.get(u.id), u.id);
+    report({
+      run: "sigkill", events: N, clients: CLIENTS, customers: CUSTOMERS, kills, first_pass_ms: firstMs,
+      accepted_receipts: accepted, committed_but_answer_lost: lostAnswers,
+      resent_all_duplicates: N, preview_totals_equal_replay: totals.length,
+      d1_rows: d1.length, d1_missing: N - d1.length,
+    });
+  });
+});
+
+describe("Queue consumer failures (FAULT_QUEUE_FAIL_EVERY)", () => {
+  const now = Date.now();
+  const gen = generate({ prefix: "fq_", customers: 8, events: QUEUE_EVENTS, startMs: now - 2 * DAY, endMs: now - 10 * 60_000, seed: 12 });
+
+  test(`${QUEUE_EVENTS} events; every consumer batch number k*${FAIL_EVERY} fails; D1 ends with exactly the accepted events`, { timeout: 10 * 60_000 }, async () => {
+    // wrangler's output from here on (the shared log file may be rotated
+    // by another run).
+    const out = [];
+    const listen = (d) => out.push(String(d));
+    dev.proc.stdout.on("data", listen);
+    dev.proc.stderr.on("data", listen);
+    await setup(gen.subs);
+    const accepted = new Map();
+    // Batches of 50, paced so that the consumer gets many small batches
+    // (the Queue batches for up to max_batch_timeout = 1 s).
+    for (let i = 0; i < gen.events.length; i += 50) {
+      const rs = await dev.ingest(KEYS.devIngest, gen.events.slice(i, i + 50));
+      rs.forEach((r) => {
+        assert.equal(r.status, "accepted", JSON.stringify(r));
+        accepted.set(r.id, r.amount);
+      });
+      await sleep(300);
+    }
+    assert.equal(accepted.size, QUEUE_EVENTS);
+    const d1 = await settledRows(gen.subs.map((s) => s.customer), QUEUE_EVENTS);
+    // Wait a little more: nothing past the accepted events may arrive.
+    await sleep(2000);
+    const final = await settledRows(gen.subs.map((s) => s.customer), QUEUE_EVENTS);
+    assert.equal(final.length, d1.length);
+    const seen = new Map(final.map((u) => [u.id, u.amount]));
+    assert.equal(seen.size, final.length, "a D1 row twice");
+    assert.equal(final.length, accepted.size, "D1 rows != accepted events");
+    assert.deepEqual(new Map([...seen].sort()), new Map([...accepted].sort()));
+    // The hook fired, both before and after writing.
+    dev.proc.stdout.off("data", listen);
+    dev.proc.stderr.off("data", listen);
+    const log = out.join("");
+    const before = (log.match(/injected fault \(FAULT_QUEUE_FAIL_EVERY\) before writing/g) ?? []).length;
+    const afterW = (log.match(/injected fault \(FAULT_QUEUE_FAIL_EVERY\) after writing/g) ?? []).length;
+    assert.ok(before > 0 && afterW > 0, `the fault hook did not fire (${before} before, ${afterW} after)`);
+    report({ run: "queue-failures", events: QUEUE_EVENTS, fail_every: Number(FAIL_EVERY), failed_before_write: before, failed_after_write: afterW, d1_rows: final.length });
+  });
+});
