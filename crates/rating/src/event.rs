@@ -9,7 +9,12 @@ use crate::json::{join, type_name};
 use crate::money::{parse_decimal_text, DecimalError};
 use crate::period::{parse_timestamp, Timestamp};
 use rust_decimal::Decimal;
+use serde::de::{Deserializer as _, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+mod fast;
 
 /// Longest `id` / `source`, in characters.
 pub const MAX_ID_LEN: usize = 255;
@@ -32,9 +37,143 @@ pub struct UsageEvent {
     /// `data.amount`, when given.
     pub amount: Option<Decimal>,
     /// The whole `data` object (for price keys and unique counts).
-    pub data: Map<String, Value>,
+    pub data: Data,
     /// A fingerprint of the whole event, to tell a conflicting duplicate.
     pub fingerprint: u64,
+}
+
+/// The `data` object of an event, kept as its JSON text: only keyed and
+/// unique-count products look inside it, so the common event carries one
+/// string instead of a map of allocated keys and values. Two `Data` are
+/// equal when their objects are (duplicate keys: the last one counts, as
+/// everywhere else).
+#[derive(Debug, Clone, Default)]
+pub struct Data {
+    /// Compact or as-received JSON object text; empty for no data.
+    text: Box<str>,
+}
+
+/// A property of `data`, as price keys and unique counts read it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar<'a> {
+    /// A string (unescaped).
+    Str(Cow<'a, str>),
+    /// A number, as written.
+    Num(&'a str),
+    /// `null`, a boolean, an array or an object.
+    Other,
+}
+
+impl<'a> Scalar<'a> {
+    /// The text of a string or number.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Scalar::Str(s) => Some(s),
+            Scalar::Num(n) => Some(n),
+            Scalar::Other => None,
+        }
+    }
+
+    fn of(raw: &'a RawValue) -> Scalar<'a> {
+        let s = raw.get();
+        match s.as_bytes().first() {
+            Some(b'"') => match unquoted(s) {
+                Some(t) => Scalar::Str(Cow::Borrowed(t)),
+                None => serde_json::from_str::<String>(s).map_or(Scalar::Other, |t| Scalar::Str(Cow::Owned(t))),
+            },
+            Some(b'-' | b'0'..=b'9') => Scalar::Num(s),
+            _ => Scalar::Other,
+        }
+    }
+}
+
+/// The content of a JSON string literal without escapes.
+fn unquoted(s: &str) -> Option<&str> {
+    let inner = s.strip_prefix('"')?.strip_suffix('"')?;
+    (!inner.contains('\\')).then_some(inner)
+}
+
+impl Data {
+    /// The data of an object.
+    pub fn from_map(m: &Map<String, Value>) -> Data {
+        if m.is_empty() {
+            return Data::default();
+        }
+        Data {
+            text: serde_json::to_string(m).unwrap_or_default().into_boxed_str(),
+        }
+    }
+
+    /// The JSON text of the object (`""` when there is no data).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The object as a map.
+    pub fn to_map(&self) -> Map<String, Value> {
+        if self.text.is_empty() {
+            return Map::new();
+        }
+        serde_json::from_str(&self.text).unwrap_or_default()
+    }
+
+    /// A property (the last one, if the key is repeated).
+    pub fn get(&self, key: &str) -> Option<Scalar<'_>> {
+        if self.text.is_empty() {
+            return None;
+        }
+        let mut de = serde_json::Deserializer::from_str(&self.text);
+        de.deserialize_map(Find { key }).ok().flatten()
+    }
+}
+
+impl PartialEq for Data {
+    fn eq(&self, other: &Data) -> bool {
+        self.text == other.text || self.to_map() == other.to_map()
+    }
+}
+
+/// A key borrowed from the text when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+struct Find<'k> {
+    key: &'k str,
+}
+
+impl<'de> Visitor<'de> for Find<'_> {
+    type Value = Option<Scalar<'de>>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(k) = m.next_key::<Key<'de>>()? {
+            let v: &'de RawValue = m.next_value()?;
+            if k.0 == self.key {
+                found = Some(Scalar::of(v));
+            }
+        }
+        Ok(found)
+    }
 }
 
 /// The id and source of an event, read as far as possible (for receipts of
@@ -87,10 +226,10 @@ fn mix(h: u64) -> u64 {
 
 fn decimal_field(data: &Map<String, Value>, key: &str, path: &str) -> Result<Option<Decimal>, Problem> {
     let p = || join(path, key);
-    let text = match data.get(key) {
+    let text: Cow<str> = match data.get(key) {
         None | Some(Value::Null) => return Ok(None),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) => Cow::Borrowed(s),
+        Some(Value::Number(n)) => Cow::Owned(n.to_string()),
         Some(other) => {
             return Err(Problem::at(
                 codes::INVALID_TYPE,
@@ -99,7 +238,11 @@ fn decimal_field(data: &Map<String, Value>, key: &str, path: &str) -> Result<Opt
             ))
         }
     };
-    match parse_decimal_text(&text) {
+    decimal_of(&text, p)
+}
+
+fn decimal_of(text: &str, p: impl Fn() -> String) -> Result<Option<Decimal>, Problem> {
+    match parse_decimal_text(text) {
         Ok(d) if d.is_sign_negative() && !d.is_zero() => {
             Err(Problem::at(codes::NEGATIVE_VALUE, p(), "must not be negative"))
         }
@@ -201,9 +344,10 @@ pub fn parse_event(v: &Value) -> Result<UsageEvent, Problem> {
             }
         }
     }
+    let empty = Map::new();
     let data = match o.get("data") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(d)) => d.clone(),
+        None | Some(Value::Null) => &empty,
+        Some(Value::Object(d)) => d,
         Some(other) => {
             return Err(Problem::at(
                 codes::INVALID_TYPE,
@@ -212,8 +356,8 @@ pub fn parse_event(v: &Value) -> Result<UsageEvent, Problem> {
             ))
         }
     };
-    let quantity = decimal_field(&data, "quantity", "data")?;
-    let amount = decimal_field(&data, "amount", "data")?;
+    let quantity = decimal_field(data, "quantity", "data")?;
+    let amount = decimal_field(data, "amount", "data")?;
     let fingerprint = fingerprint(v);
     Ok(UsageEvent {
         id,
@@ -223,24 +367,20 @@ pub fn parse_event(v: &Value) -> Result<UsageEvent, Problem> {
         time,
         quantity,
         amount,
-        data,
+        data: Data::from_map(data),
         fingerprint,
     })
 }
 
 /// The price key of an event: the values of the label's properties joined
 /// with `/`; `None` when one is missing or not a string or number.
-pub fn price_key(data: &Map<String, Value>, properties: &[&str]) -> Option<String> {
+pub fn price_key(data: &Data, properties: &[&str]) -> Option<String> {
     let mut key = String::new();
     for (i, p) in properties.iter().enumerate() {
         if i > 0 {
             key.push('/');
         }
-        match data.get(*p)? {
-            Value::String(s) => key.push_str(s),
-            Value::Number(n) => key.push_str(&n.to_string()),
-            _ => return None,
-        }
+        key.push_str(data.get(p)?.text()?);
     }
     Some(key)
 }
@@ -252,12 +392,6 @@ enum Field<T> {
     #[default]
     Absent,
     Present(T),
-}
-
-impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Field<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        T::deserialize(d).map(Field::Present)
-    }
 }
 
 impl<T> Field<Option<T>> {
@@ -273,38 +407,15 @@ impl<T> Field<Option<T>> {
 /// fast path give way to the general one).
 type Text<'a> = Field<Option<&'a str>>;
 
-/// The CloudEvents attributes the fast path knows; an event with any other
-/// (an extension attribute) takes the general path.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Wire<'a> {
-    #[serde(borrow, default)]
-    specversion: Text<'a>,
-    #[serde(borrow, default)]
-    id: Text<'a>,
-    #[serde(borrow, default)]
-    source: Text<'a>,
-    #[serde(borrow, default, rename = "type")]
-    kind: Text<'a>,
-    #[serde(borrow, default)]
-    subject: Text<'a>,
-    #[serde(borrow, default)]
-    time: Text<'a>,
-    #[serde(borrow, default)]
-    datacontenttype: Text<'a>,
-    #[serde(default)]
-    data: Field<Option<Map<String, Value>>>,
-}
-
 /// Parses and validates one event from JSON text. Events made only of the
 /// standard attributes are read straight into place (no intermediate JSON
 /// value), which is what makes replaying millions of events fast; anything
 /// else (extension attributes, wrong types, malformed JSON) goes through
 /// [`parse_event`], so the result, errors and fingerprint are the same.
 pub fn parse_event_text(text: &str) -> Result<UsageEvent, Problem> {
-    let Ok(w) = serde_json::from_str::<Wire>(text) else {
-        let v = crate::json::parse_json(text)?;
-        return parse_event(&v);
+    let general = || crate::json::parse_json(text).and_then(|v| parse_event(&v));
+    let Some(w) = fast::read(text) else {
+        return general();
     };
     let attr = |v: &Text, key: &'static str| -> Result<String, Problem> {
         match v.get().copied() {
@@ -381,19 +492,24 @@ pub fn parse_event_text(text: &str) -> Result<UsageEvent, Problem> {
             sum = sum.wrapping_add(entry(k, text_fp(v)));
         }
     }
-    let data = match w.data {
-        Field::Absent => Map::new(),
+    let (data, quantity, amount) = match w.data {
+        Field::Absent => (Data::default(), None, None),
         Field::Present(None) => {
             sum = sum.wrapping_add(entry("data", mix(1)));
-            Map::new()
+            (Data::default(), None, None)
         }
         Field::Present(Some(d)) => {
-            sum = sum.wrapping_add(entry("data", object_fingerprint(&d)));
-            d
+            sum = sum.wrapping_add(entry("data", mix(7 ^ d.sum)));
+            let data = if d.entries == 0 {
+                Data::default()
+            } else {
+                Data { text: d.text.into() }
+            };
+            (data, d.quantity, d.amount)
         }
     };
-    let quantity = decimal_field(&data, "quantity", "data")?;
-    let amount = decimal_field(&data, "amount", "data")?;
+    let quantity = quantity.map_or(Ok(None), |q| decimal_of(q, || join("data", "quantity")))?;
+    let amount = amount.map_or(Ok(None), |a| decimal_of(a, || join("data", "amount")))?;
     Ok(UsageEvent {
         id,
         source,

@@ -139,7 +139,28 @@ pub fn add_months_clamped(t: Timestamp, months: i64) -> Option<Timestamp> {
 
 /// Parses an RFC 3339 timestamp (any offset) into UTC.
 pub fn parse_timestamp(s: &str) -> Option<Timestamp> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    plain_utc(s).or_else(|| DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc)))
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`, the form nearly every event uses, read without
+/// the general RFC 3339 parser (anything else, leap seconds included, is
+/// left to it).
+fn plain_utc(s: &str) -> Option<Timestamp> {
+    let b = s.as_bytes();
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter()
+            .try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
+    };
+    let (second, minute, hour) = (num(17..19)?, num(14..16)?, num(11..13)?);
+    if second > 59 {
+        return None;
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)?;
+    Some(date.and_hms_opt(hour, minute, second)?.and_utc())
 }
 
 /// Prints a timestamp as RFC 3339 UTC with a `Z` (fractions only when present).
@@ -153,6 +174,28 @@ mod tests {
 
     fn ts(s: &str) -> Timestamp {
         parse_timestamp(s).unwrap()
+    }
+
+    #[test]
+    fn plain_utc_reads_like_rfc3339() {
+        for s in [
+            "2026-01-31T23:59:59Z",
+            "2028-02-29T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T23:60:00Z",
+            "2016-12-31T23:59:60Z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "2026-01-01t00:00:00z",
+            "2026-01-01T00:00:00+00:00",
+            "2026-0a-01T00:00:00Z",
+            "+026-01-01T00:00:00Z",
+        ] {
+            let general = DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc));
+            assert_eq!(parse_timestamp(s), general, "{s}");
+        }
     }
 
     #[test]

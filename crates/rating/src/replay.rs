@@ -202,14 +202,14 @@ impl Run {
 /// A replay in progress.
 pub struct Replay<'b> {
     book: &'b crate::PriceBook,
-    runs: IndexMap<String, Run>,
+    runs: IndexMap<String, Run, rustc_hash::FxBuildHasher>,
     counts: Counts,
 }
 
 impl<'b> Replay<'b> {
     /// Subscribes every customer.
     pub fn new(book: &'b crate::PriceBook, subs: &[SubscriptionSpec]) -> Result<Replay<'b>, Error> {
-        let mut runs = IndexMap::new();
+        let mut runs = IndexMap::default();
         for (i, s) in subs.iter().enumerate() {
             let meter = subscribe(book, &s.subscription).map_err(|e| {
                 let path = format!("[{i}].{}", e.path.clone().unwrap_or_default());
@@ -405,7 +405,7 @@ pub struct Finished<'b> {
     _book: std::marker::PhantomData<&'b ()>,
 }
 
-struct Customers(IndexMap<String, Run>);
+struct Customers(IndexMap<String, Run, rustc_hash::FxBuildHasher>);
 
 /// An issued invoice kept as compact JSON until it is printed: a replay of
 /// many customers holds every invoice, and text is a quarter of the size

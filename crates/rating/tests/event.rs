@@ -28,12 +28,53 @@ fn fixed_cases_agree() {
         r#"{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c","data":{"quantity":"-1"}}"#,
         r#"{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c","data":5}"#,
         r#"{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c","datacontenttype":"text/plain"}"#,
+        r#"{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c","data":{"quantity":12.50,"tld":".io"}}"#,
+        r#"{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c","data":{"quantity":"1","quantity":"2"}}"#,
+        r#"{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c","data":{"qu\u0061ntity":"3"}}"#,
+        r#"{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c","data":{"tld":"\u002eio","n":{"x":[1]}}}"#,
+        r#"{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c","data":{"quantity":true}}"#,
+        r#"{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c","data":{"amount":"1e3","ok":null}}"#,
+        r#"{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c","data": { "quantity" : -0 , "x" : "y" } }"#,
+        r#"{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c","data":{ }}"#,
+        r#"{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c","data":{"quantity":1E+3,"b":-0.5e-2}}"#,
+        r#"{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c","data":{"quantity":01}}"#,
+        r#"{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c","data":{"quantity":1.}}"#,
+        r#"{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c","data":{"quantity":"1",}}"#,
+        r#"{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c",}"#,
+        r#"{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c"} x"#,
+        r#"{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c"}  "#,
+        "{\"specversion\":\"1.0\",\"id\":\"e\tf\",\"source\":\"s\",\"type\":\"t\",\"subject\":\"c\"}",
+        r#"{"specversion":"1.0","id":"e","id":"f","source":"s","type":"t","subject":"c"}"#,
+        r#"{}"#,
+        r#" { } "#,
         r#"[1,2]"#,
         r#"{"id":"#,
     ] {
         let (fast, general) = both(text);
         assert_eq!(fast, general, "{text}");
+        if let (Ok(f), Ok(g)) = (&fast, &general) {
+            assert_eq!(f.fingerprint, g.fingerprint, "{text}");
+            for k in ["quantity", "tld", "n", "x", "ok"] {
+                assert_eq!(f.data.get(k), g.data.get(k), "{text} {k}");
+            }
+        }
     }
+}
+
+#[test]
+fn data_lookup_reads_strings_and_numbers() {
+    use rating::event::Scalar;
+    let text = r#"{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c","data":{"tld":".io","n":7.50,"esc":"a\"b","o":{}}}"#;
+    let e = parse_event_text(text).unwrap();
+    assert_eq!(e.data.get("tld").unwrap().text(), Some(".io"));
+    assert_eq!(e.data.get("n").unwrap().text(), Some("7.50"));
+    assert_eq!(e.data.get("esc").unwrap().text(), Some("a\"b"));
+    assert_eq!(e.data.get("o"), Some(Scalar::Other));
+    assert_eq!(e.data.get("missing"), None);
+    assert_eq!(
+        rating::event::price_key(&e.data, &["tld", "n"]).as_deref(),
+        Some(".io/7.50")
+    );
 }
 
 fn attr() -> impl Strategy<Value = Option<serde_json::Value>> {
@@ -73,5 +114,41 @@ proptest! {
         let text = serde_json::to_string(&serde_json::Value::Object(o)).unwrap();
         let (fast, general) = both(&text);
         prop_assert_eq!(fast, general, "{}", text);
+    }
+}
+
+fn data_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "-?(0|[1-9][0-9]{0,3})(\\.[0-9]{1,3})?([eE][+-]?[0-9]{1,2})?",
+        "\"[a-z0-9.é\\\\\"]{0,5}\"",
+        Just("null".to_string()),
+        Just("true".to_string()),
+        Just("[1]".to_string()),
+        Just("{\"a\":1}".to_string()),
+        "0[0-9]",
+    ]
+}
+
+proptest! {
+    /// Raw `data` text (numbers in every form, escapes, other types, repeated
+    /// keys, odd spacing): the fast reader and the general path agree.
+    #[test]
+    fn random_data_text_agrees(
+        entries in prop::collection::vec((prop_oneof![Just("quantity"), Just("amount"), Just("tld"), Just("k")], data_value()), 0..5),
+        space in prop_oneof![Just(""), Just(" "), Just("\n\t")],
+    ) {
+        let body: Vec<String> = entries.iter().map(|(k, v)| format!("{space}\"{k}\"{space}:{space}{v}{space}")).collect();
+        let text = format!(
+            r#"{{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c","data":{{{}}}}}"#,
+            body.join(",")
+        );
+        let (fast, general) = both(&text);
+        prop_assert_eq!(&fast, &general, "{}", text);
+        if let (Ok(f), Ok(g)) = (&fast, &general) {
+            prop_assert_eq!(f.fingerprint, g.fingerprint);
+            for k in ["quantity", "amount", "tld", "k"] {
+                prop_assert_eq!(f.data.get(k), g.data.get(k));
+            }
+        }
     }
 }

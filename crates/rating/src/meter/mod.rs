@@ -727,10 +727,9 @@ fn measure(product: &Product, ev: &UsageEvent) -> Result<Measure, Problem> {
         Aggregation::UniqueCount => {
             let prop = product.property.as_deref().unwrap_or("");
             let path = join("data", prop);
-            let v = match ev.data.get(prop) {
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(serde_json::Value::Number(n)) => n.to_string(),
-                _ => {
+            let v = match ev.data.get(prop).as_ref().and_then(|s| s.text()) {
+                Some(s) => s.to_string(),
+                None => {
                     return Err(problem(
                         codes::MISSING_FIELD,
                         &path,
