@@ -5,6 +5,7 @@ use rating::meter::{subscribe, Meter, Status, Subscription};
 use rating::period::parse_timestamp;
 use rating::quote::LineKind;
 use rating::PriceBook;
+use rust_decimal::Decimal;
 use serde_json::json;
 
 fn t(s: &str) -> rating::period::Timestamp {
@@ -216,4 +217,44 @@ fn upgrade_halfway_credits_the_old_price_and_charges_the_new() {
     assert_eq!(state["dimensions"][0]["included"], "510");
     let r = use_(&mut m, &b, "u2", "bw", "600", "2026-04-20T00:00:00Z");
     assert_eq!(r.amount.as_deref(), Some("45.00")); // 90 over × 0.5
+}
+
+/// Found by the `record` fuzz target: an event far beyond the wallet used to
+/// buy one pack per loop turn (up to 10,000 grants and invoice lines, minutes
+/// of work). The packs that cover it are now bought at once, in one line.
+#[test]
+fn a_huge_event_buys_every_top_up_it_needs_at_once() {
+    let b = PriceBook::from_value(&json!({
+        "format": "price-book/v1", "id": "gw", "currency": "USD", "units": [{"code": "calls", "scale": 0}],
+        "products": [{"id": "api", "name": "API calls", "type": "metered"}],
+        "plans": [{"id": "starter", "name": "Starter", "period": {"unit": "month", "length": 1},
+            "credit_overage": "auto_top_up", "auto_top_up": {"threshold": "0", "pack": "topup"},
+            "items": [{"product": "api", "price": {"model": "per_unit", "unit_amount": "1", "currency": "calls"}}]}],
+        "credit_packs": [{"id": "topup", "credits": "100000", "price": "25.00"}]
+    }))
+    .unwrap();
+    let s = Subscription {
+        customer: "c".into(),
+        plan: "starter".into(),
+        start: Some(t("2026-01-01T00:00:00Z")),
+        ..Default::default()
+    };
+    let mut m = subscribe(&b, &s).unwrap();
+    m.take_invoices();
+    let started = std::time::Instant::now();
+    let r = use_(&mut m, &b, "big", "api", "1000000000050", "2026-01-10T00:00:00Z");
+    assert_eq!(r.status, Status::Accepted, "{r:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    assert_eq!(m.wallet.grants.len(), 1);
+    assert_eq!(m.wallet.grants[0].remaining, Decimal::from(99_950));
+    m.advance_to(&b, t("2026-02-01T00:00:00Z")).unwrap();
+    let close = m.take_invoices().remove(0);
+    let topups: Vec<(&str, &str)> = close
+        .lines
+        .iter()
+        .filter(|l| l.kind == LineKind::Credit)
+        .map(|l| (l.quantity.as_str(), l.amount.as_str()))
+        .collect();
+    // 10,000,001 packs of 100k calls at $25.
+    assert_eq!(topups, [("10000001", "250000025.00")]);
 }

@@ -138,7 +138,14 @@ pub(crate) fn plan_unit(book: &PriceBook) -> Option<String> {
     })
 }
 
-fn buy_pack(m: &mut Meter, book: &PriceBook, pack_id: &str, at: Timestamp, source: &str) -> Result<(), Problem> {
+fn buy_pack(
+    m: &mut Meter,
+    book: &PriceBook,
+    pack_id: &str,
+    at: Timestamp,
+    source: &str,
+    count: Decimal,
+) -> Result<(), Problem> {
     let pack = book.credit_pack(pack_id).ok_or_else(|| {
         problem(
             codes::UNKNOWN_PACK,
@@ -150,6 +157,7 @@ fn buy_pack(m: &mut Meter, book: &PriceBook, pack_id: &str, at: Timestamp, sourc
     let credits = pack
         .credits
         .checked_add(pack.bonus.unwrap_or(Decimal::ZERO))
+        .and_then(|c| c.checked_mul(count))
         .ok_or_else(|| problem(codes::ARITHMETIC_OVERFLOW, "", "too many credits"))?;
     let expires = pack.expires_after.and_then(|p| p.boundary(at, 1));
     m.wallet
@@ -169,7 +177,7 @@ fn buy_pack(m: &mut Meter, book: &PriceBook, pack_id: &str, at: Timestamp, sourc
 /// invoice for the pack's price is issued at `at`.
 pub(crate) fn purchase(m: &mut Meter, book: &PriceBook, pack_id: &str, at: Timestamp) -> Result<(), Error> {
     m.advance_to(book, at)?;
-    buy_pack(m, book, pack_id, at, pack_id).map_err(Error::one)?;
+    buy_pack(m, book, pack_id, at, pack_id, Decimal::ONE).map_err(Error::one)?;
     let pack = book
         .credit_pack(pack_id)
         .ok_or_else(|| Error::one(problem(codes::UNKNOWN_PACK, "purchase_credits", "no such pack")))?;
@@ -215,7 +223,14 @@ pub(crate) fn spend(
             ));
         }
     }
-    let mut short = m.wallet.draw(unit, amount, t).map_err(|_| overflow())?;
+    // How many top-up packs cover the shortfall, decided before anything
+    // changes (a refused event changes nothing). They are bought at once:
+    // one pack per loop turn made a huge event cost thousands of grants.
+    let top_ups = match (policy, &plan.auto_top_up) {
+        (CreditOverage::AutoTopUp, Some(cfg)) => top_ups_needed(m, book, &cfg.pack, unit, amount, t)?,
+        _ => None,
+    };
+    let short = m.wallet.draw(unit, amount, t).map_err(|_| overflow())?;
     match policy {
         CreditOverage::Reject => {}
         CreditOverage::Charge => {
@@ -252,22 +267,68 @@ pub(crate) fn spend(
             let Some(cfg) = plan.auto_top_up.clone() else {
                 return Ok(());
             };
-            let mut guard = 0;
-            while short > Decimal::ZERO && guard < 10_000 {
-                top_up(m, book, &cfg.pack, t)?;
-                short = m.wallet.draw(unit, short, t).map_err(|_| overflow())?;
-                guard += 1;
+            if let Some(count) = top_ups {
+                top_up(m, book, &cfg.pack, t, count)?;
+                // The packs cover the shortfall exactly or with some left.
+                m.wallet.draw(unit, short, t).map_err(|_| overflow())?;
             }
             if m.wallet.balance(unit, t) < cfg.threshold {
-                top_up(m, book, &cfg.pack, t)?;
+                top_up(m, book, &cfg.pack, t, Decimal::ONE)?;
             }
         }
     }
     Ok(())
 }
 
-fn top_up(m: &mut Meter, book: &PriceBook, pack_id: &str, t: Timestamp) -> Result<(), Problem> {
-    buy_pack(m, book, pack_id, t, &format!("auto_top_up:{pack_id}"))?;
+/// The number of `pack_id` packs that cover what the wallet lacks for
+/// `amount` (`None` when it holds enough), or why no number of them can.
+fn top_ups_needed(
+    m: &Meter,
+    book: &PriceBook,
+    pack_id: &str,
+    unit: &str,
+    amount: Decimal,
+    t: Timestamp,
+) -> Result<Option<Decimal>, Problem> {
+    let short = amount - m.wallet.balance(unit, t).min(amount);
+    if short <= Decimal::ZERO {
+        return Ok(None);
+    }
+    let insufficient = |why: &str| {
+        problem(
+            "insufficient_credits",
+            "data",
+            format!(
+                "the event costs {} {unit} more than the wallet holds; {why}",
+                fmt_qty(short)
+            ),
+        )
+    };
+    let Some(pack) = book.credit_pack(pack_id) else {
+        return Err(insufficient("the top-up pack does not exist"));
+    };
+    let per_pack = pack.credits.checked_add(pack.bonus.unwrap_or(Decimal::ZERO));
+    let pack_unit = pack.unit.clone().or_else(|| plan_unit(book)).unwrap_or_default();
+    match per_pack {
+        Some(c) if c > Decimal::ZERO && pack_unit == unit => {
+            let count = short.checked_div(c).map(|n| n.ceil());
+            let fits = count.is_some_and(|n| n.checked_mul(c).is_some() && n.checked_mul(pack.price).is_some());
+            match count {
+                Some(n) if fits => Ok(Some(n)),
+                _ => Err(problem(
+                    codes::ARITHMETIC_OVERFLOW,
+                    "data",
+                    "the top-ups this event needs exceed the exact decimal range",
+                )),
+            }
+        }
+        _ => Err(insufficient("the top-up pack adds none")),
+    }
+}
+
+/// Buys `count` packs automatically: one grant and one invoice line.
+fn top_up(m: &mut Meter, book: &PriceBook, pack_id: &str, t: Timestamp, count: Decimal) -> Result<(), Problem> {
+    buy_pack(m, book, pack_id, t, &format!("auto_top_up:{pack_id}"), count)?;
     let Some(pack) = book.credit_pack(pack_id) else {
         return Ok(());
     };
@@ -282,8 +343,11 @@ fn top_up(m: &mut Meter, book: &PriceBook, pack_id: &str, t: Timestamp) -> Resul
         ),
         start: t,
         end: t,
-        quantity: Decimal::ONE,
-        exact: pack.price,
+        quantity: count,
+        exact: pack
+            .price
+            .checked_mul(count)
+            .ok_or_else(|| problem(codes::ARITHMETIC_OVERFLOW, "data", "too many top-ups"))?,
         unit: book.doc().currency.clone(),
     });
     Ok(())
