@@ -369,6 +369,14 @@ impl<'v> Obj<'v> {
 }
 
 /// Parses JSON text into a value, reading numbers by their literal text.
+/// A leading byte order mark is refused (RFC 8259 §8.1: JSON text must not
+/// start with one), with a message that says so.
 pub fn parse_json(text: &str) -> Result<Value, Problem> {
+    if text.starts_with('\u{feff}') {
+        return Err(Problem::general(
+            codes::INVALID_JSON,
+            "not valid JSON: the text starts with a byte order mark (U+FEFF); send it without one",
+        ));
+    }
     serde_json::from_str(text).map_err(|e| Problem::general(codes::INVALID_JSON, format!("not valid JSON: {e}")))
 }

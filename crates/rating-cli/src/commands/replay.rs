@@ -22,9 +22,38 @@ fn parse_at(at: &str) -> Result<Timestamp, CliError> {
     })
 }
 
-fn read_subs(input: &Input) -> Result<Vec<SubscriptionSpec>, CliError> {
+/// Most billing periods replay closes for one customer. `--at` centuries
+/// after a monthly subscription's start (year 9999, say) would otherwise
+/// print gigabytes of invoices; 10,000 is over a year of hourly periods.
+pub const MAX_PERIODS: i64 = 10_000;
+
+fn read_subs(input: &Input, book: &rating::PriceBook, at: Timestamp) -> Result<Vec<SubscriptionSpec>, CliError> {
     let v = input.read_json()?;
-    read_subscriptions(&v).map_err(|e| CliError::from(e).in_file(input))
+    let subs = read_subscriptions(&v).map_err(|e| CliError::from(e).in_file(input))?;
+    for s in &subs {
+        let sub = &s.subscription;
+        let (Some(plan), Some(start)) = (book.plan(&sub.plan), sub.start) else {
+            continue;
+        };
+        let anchor = sub.anchor.unwrap_or(start);
+        let index = |t| plan.period.containing(anchor, t).map(|(k, _, _)| k);
+        let periods = match (index(start), index(at)) {
+            (Some(a), Some(b)) => b.saturating_sub(a),
+            _ => i64::MAX,
+        };
+        if at > start && periods > MAX_PERIODS {
+            return Err(CliError::from(Problem::at(
+                codes::OUT_OF_RANGE,
+                "--at",
+                format!(
+                    "--at is more than {MAX_PERIODS} billing periods after the start of {:?}'s subscription; \
+                     replay closes at most {MAX_PERIODS} per customer",
+                    sub.customer
+                ),
+            )));
+        }
+    }
+    Ok(subs)
 }
 
 /// Feeds every line of `events` to each replay (one pass over the file).
@@ -35,16 +64,26 @@ fn stream(
     mut sink: Option<&mut dyn Write>,
 ) -> Result<(), CliError> {
     let mut reader = events.lines()?;
-    let mut line = String::new();
+    let mut line = Vec::new();
+    let mut number = 0u64;
     loop {
         line.clear();
         let n = reader
-            .read_line(&mut line)
+            .read_until(b'\n', &mut line)
             .map_err(|e| CliError::io(format!("cannot read events: {e}")).in_file(events))?;
         if n == 0 {
             break;
         }
-        let text = line.trim();
+        number += 1;
+        // Like any JSON document that is not UTF-8 (the line is not text).
+        let text = std::str::from_utf8(&line).map_err(|_| {
+            CliError::from(Problem::general(
+                codes::INVALID_JSON,
+                format!("not valid JSON: line {number} of the events is not UTF-8 text"),
+            ))
+            .in_file(events)
+        })?;
+        let text = text.trim();
         if text.is_empty() {
             continue;
         }
@@ -76,7 +115,7 @@ pub fn replay(
     // Returns `Value::Null` once it has printed the document itself.
     let at = parse_at(at)?;
     let book = read_book(book)?;
-    let subs = read_subs(subscriptions)?;
+    let subs = read_subs(subscriptions, &book, at)?;
     let mut replays = [Replay::new(&book, &subs).map_err(|e| CliError::from(e).in_file(subscriptions))?];
     drop(subs);
     let mut file = match receipts {
@@ -140,7 +179,7 @@ pub fn diff(
         ))
         .in_file(new_book));
     }
-    let subs = read_subs(subscriptions)?;
+    let subs = read_subs(subscriptions, &old, at)?;
     let mut replays = [
         Replay::new(&old, &subs).map_err(|e| CliError::from(e).in_file(old_book))?,
         Replay::new(&new, &subs).map_err(|e| CliError::from(e).in_file(new_book))?,
