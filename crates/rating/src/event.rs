@@ -188,11 +188,13 @@ pub fn ids_of(v: &Value) -> (String, String) {
     (get("id"), get("source"))
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
+const fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i] as u64;
         h = h.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
     }
     h
 }
@@ -473,20 +475,31 @@ pub fn parse_event_text(text: &str) -> Result<UsageEvent, Problem> {
         }
     }
     // The same fingerprint `fingerprint(&Value)` gives the whole event.
-    let entry = |k: &str, fp: u64| mix(fnv1a(k.as_bytes()) ^ fp.rotate_left(17));
+    // (The attribute names' hashes are constants.)
+    let entry = |k: u64, fp: u64| mix(k ^ fp.rotate_left(17));
     let text_fp = |v: &Text| match v.get() {
         Some(s) => mix(5 ^ fnv1a(s.as_bytes())),
         None => mix(1),
     };
+    const NAMES: [u64; 8] = [
+        fnv1a(b"specversion"),
+        fnv1a(b"id"),
+        fnv1a(b"source"),
+        fnv1a(b"type"),
+        fnv1a(b"subject"),
+        fnv1a(b"time"),
+        fnv1a(b"datacontenttype"),
+        fnv1a(b"data"),
+    ];
     let mut sum = 0u64;
     for (k, v) in [
-        ("specversion", &w.specversion),
-        ("id", &w.id),
-        ("source", &w.source),
-        ("type", &w.kind),
-        ("subject", &w.subject),
-        ("time", &w.time),
-        ("datacontenttype", &w.datacontenttype),
+        (NAMES[0], &w.specversion),
+        (NAMES[1], &w.id),
+        (NAMES[2], &w.source),
+        (NAMES[3], &w.kind),
+        (NAMES[4], &w.subject),
+        (NAMES[5], &w.time),
+        (NAMES[6], &w.datacontenttype),
     ] {
         if let Field::Present(_) = v {
             sum = sum.wrapping_add(entry(k, text_fp(v)));
@@ -495,11 +508,11 @@ pub fn parse_event_text(text: &str) -> Result<UsageEvent, Problem> {
     let (data, quantity, amount) = match w.data {
         Field::Absent => (Data::default(), None, None),
         Field::Present(None) => {
-            sum = sum.wrapping_add(entry("data", mix(1)));
+            sum = sum.wrapping_add(entry(NAMES[7], mix(1)));
             (Data::default(), None, None)
         }
         Field::Present(Some(d)) => {
-            sum = sum.wrapping_add(entry("data", mix(7 ^ d.sum)));
+            sum = sum.wrapping_add(entry(NAMES[7], mix(7 ^ d.sum)));
             let data = if d.entries == 0 {
                 Data::default()
             } else {

@@ -1,180 +1,193 @@
-//! Re-indents compact JSON into the layout of `serde_json`'s pretty printer
-//! (two spaces, `"key": value`, `[]` and `{}` for empty containers) while
-//! it is written.
+//! Pretty-printing with stored JSON inside: `serde_json`'s pretty layout
+//! (two spaces, `"key": value`, `[]` and `{}` for empty containers), with
+//! raw JSON fragments re-indented to where they are placed.
 //!
 //! A replay holds its invoices as compact JSON text and prints them inside
 //! a pretty document. Parsing each one back into a `serde_json::Value` to
-//! print it again cost more than rating the events did; this writer lets
-//! the whole document be serialized compactly (the stored invoices
-//! verbatim) and indents the bytes on the way out, with identical output.
+//! print it again cost more than rating the events did; with
+//! [`RawPretty`] the stored text is copied through, indented on the way,
+//! and the output is byte for byte what printing the values would give.
 
+use serde_json::ser::{Formatter, PrettyFormatter};
 use std::io::{self, Write};
 
-/// A [`Write`] adapter: compact JSON in, pretty JSON out.
-pub struct PrettyWriter<W: Write> {
-    inner: W,
-    buf: Vec<u8>,
+/// A `serde_json` formatter: [`PrettyFormatter`], plus re-indentation of
+/// raw fragments (`RawValue`s) at their depth.
+pub struct RawPretty {
+    inner: PrettyFormatter<'static>,
     depth: usize,
-    in_string: bool,
-    escaped: bool,
-    /// Just after `{` or `[`: an immediate close keeps them together.
-    opened: bool,
+    buf: Vec<u8>,
 }
 
-const FLUSH_AT: usize = 1 << 16;
-
-impl<W: Write> PrettyWriter<W> {
-    /// Wraps `inner`.
-    pub fn new(inner: W) -> PrettyWriter<W> {
-        PrettyWriter {
-            inner,
-            buf: Vec::with_capacity(FLUSH_AT + 1024),
+impl Default for RawPretty {
+    fn default() -> RawPretty {
+        RawPretty {
+            inner: PrettyFormatter::new(),
             depth: 0,
-            in_string: false,
-            escaped: false,
-            opened: false,
+            buf: Vec::new(),
         }
-    }
-
-    fn newline(&mut self) {
-        self.buf.push(b'\n');
-        for _ in 0..self.depth {
-            self.buf.extend_from_slice(b"  ");
-        }
-    }
-
-    fn push(&mut self, bytes: &[u8]) {
-        let mut i = 0;
-        while i < bytes.len() {
-            if self.in_string {
-                // Copy the run up to the next quote or backslash at once.
-                let run = bytes[i..].iter().position(|&b| b == b'"' || b == b'\\');
-                if self.escaped {
-                    self.buf.push(bytes[i]);
-                    self.escaped = false;
-                    i += 1;
-                    continue;
-                }
-                match run {
-                    None => {
-                        self.buf.extend_from_slice(&bytes[i..]);
-                        return;
-                    }
-                    Some(n) => {
-                        self.buf.extend_from_slice(&bytes[i..i + n + 1]);
-                        if bytes[i + n] == b'\\' {
-                            self.escaped = true;
-                        } else {
-                            self.in_string = false;
-                        }
-                        i += n + 1;
-                    }
-                }
-                continue;
-            }
-            let b = bytes[i];
-            i += 1;
-            if self.opened {
-                self.opened = false;
-                if b == b'}' || b == b']' {
-                    self.depth = self.depth.saturating_sub(1);
-                    self.buf.push(b);
-                    continue;
-                }
-                self.newline();
-            }
-            match b {
-                b'{' | b'[' => {
-                    self.buf.push(b);
-                    self.depth += 1;
-                    self.opened = true;
-                }
-                b'}' | b']' => {
-                    self.depth = self.depth.saturating_sub(1);
-                    self.newline();
-                    self.buf.push(b);
-                }
-                b',' => {
-                    self.buf.push(b',');
-                    self.newline();
-                }
-                b':' => self.buf.extend_from_slice(b": "),
-                b'"' => {
-                    self.buf.push(b'"');
-                    self.in_string = true;
-                }
-                _ => self.buf.push(b),
-            }
-        }
-    }
-
-    /// Writes what is buffered and returns the inner writer.
-    pub fn into_inner(mut self) -> io::Result<W> {
-        self.flush_buf()?;
-        Ok(self.inner)
-    }
-
-    fn flush_buf(&mut self) -> io::Result<()> {
-        self.inner.write_all(&self.buf)?;
-        self.buf.clear();
-        Ok(())
     }
 }
 
-impl<W: Write> Write for PrettyWriter<W> {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.push(bytes);
-        if self.buf.len() >= FLUSH_AT {
-            self.flush_buf()?;
-        }
-        Ok(bytes.len())
-    }
+const SPACES: &[u8] = &[b' '; 128];
 
-    fn flush(&mut self) -> io::Result<()> {
-        self.flush_buf()?;
-        self.inner.flush()
+fn indent(out: &mut Vec<u8>, depth: usize) {
+    out.push(b'\n');
+    let mut n = depth * 2;
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        out.extend_from_slice(&SPACES[..k]);
+        n -= k;
     }
+}
+
+/// Re-indents compact JSON, as if printed pretty at `depth`.
+pub fn reindent(json: &[u8], depth: usize, out: &mut Vec<u8>) {
+    let mut depth = depth;
+    let mut i = 0;
+    while i < json.len() {
+        let b = json[i];
+        i += 1;
+        match b {
+            b'"' => {
+                // Copy the whole string, escapes included.
+                let start = i - 1;
+                while i < json.len() {
+                    match json[i..].iter().position(|&c| c == b'"' || c == b'\\') {
+                        None => i = json.len(),
+                        Some(n) if json[i + n] == b'\\' => i += n + 2,
+                        Some(n) => {
+                            i += n + 1;
+                            break;
+                        }
+                    }
+                }
+                out.extend_from_slice(&json[start..i.min(json.len())]);
+            }
+            b'{' | b'[' => {
+                if let Some(&next @ (b'}' | b']')) = json.get(i) {
+                    out.push(b);
+                    out.push(next);
+                    i += 1;
+                } else {
+                    out.push(b);
+                    depth += 1;
+                    indent(out, depth);
+                }
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                indent(out, depth);
+                out.push(b);
+            }
+            b',' => {
+                out.push(b',');
+                indent(out, depth);
+            }
+            b':' => out.extend_from_slice(b": "),
+            _ => {
+                // A number or literal: copy up to the next structural byte.
+                let start = i - 1;
+                while i < json.len() && !matches!(json[i], b',' | b'}' | b']' | b':' | b'"') {
+                    i += 1;
+                }
+                out.extend_from_slice(&json[start..i]);
+            }
+        }
+    }
+}
+
+impl Formatter for RawPretty {
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth += 1;
+        self.inner.begin_array(w)
+    }
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth = self.depth.saturating_sub(1);
+        self.inner.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.inner.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.inner.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth += 1;
+        self.inner.begin_object(w)
+    }
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth = self.depth.saturating_sub(1);
+        self.inner.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.inner.begin_object_key(w, first)
+    }
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.inner.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.inner.end_object_value(w)
+    }
+    fn write_raw_fragment<W: ?Sized + Write>(&mut self, w: &mut W, fragment: &str) -> io::Result<()> {
+        self.buf.clear();
+        reindent(fragment.as_bytes(), self.depth, &mut self.buf);
+        w.write_all(&self.buf)
+    }
+}
+
+/// Serializes `value` pretty into `out`, raw fragments re-indented.
+pub fn to_writer_pretty<W: Write, T: serde::Serialize + ?Sized>(out: W, value: &T) -> serde_json::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(out, RawPretty::default());
+    value.serialize(&mut ser)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    fn pretty(v: &serde_json::Value) -> String {
-        let mut w = PrettyWriter::new(Vec::new());
-        serde_json::to_writer(&mut w, v).unwrap();
-        String::from_utf8(w.into_inner().unwrap()).unwrap()
-    }
+    use serde_json::value::{to_raw_value, RawValue};
 
     #[test]
-    fn same_as_serde_json_pretty() {
+    fn raw_fragments_print_like_values() {
         let cases = [
             json!({}),
             json!([]),
             json!({"a": [], "b": {}, "c": [1, 2, {"d": null}], "e": "x"}),
-            json!([[[]], [{}], {"k": [true, false]}]),
+            json!([[[]], [{}], {"k": [true, false, -1.5e3]}]),
             json!({"s": "quote \" and \\ backslash, {braces} [brackets]: colon, comma", "n": 1.5e3}),
-            json!({"unicode": "é ü \u{1F600}", "ctrl": "\n\t\u{0001}"}),
+            json!({"unicode": "é ü \u{1F600}", "ctrl": "\n\t\u{0001}", "end\\": "\\"}),
             json!("just a string"),
             json!(42),
         ];
         for v in cases {
-            assert_eq!(pretty(&v), serde_json::to_string_pretty(&v).unwrap(), "{v}");
-        }
-    }
-
-    #[test]
-    fn split_writes_give_the_same_bytes() {
-        let v = json!({"a": ["x\\\"y", {}, []], "b": {"c": "d,e:f"}});
-        let compact = serde_json::to_vec(&v).unwrap();
-        for chunk in 1..compact.len() {
-            let mut w = PrettyWriter::new(Vec::new());
-            for part in compact.chunks(chunk) {
-                w.write_all(part).unwrap();
+            let raw: Box<RawValue> = to_raw_value(&v).unwrap();
+            // The fragment nested at several depths, as a replay places invoices.
+            let doc = json!({"customers": [{"customer": "c", "invoices": [v.clone(), v.clone()]}], "x": v.clone()});
+            let mut out = Vec::new();
+            #[derive(serde::Serialize)]
+            struct Doc<'a> {
+                customers: [Cust<'a>; 1],
+                x: &'a RawValue,
             }
-            let out = String::from_utf8(w.into_inner().unwrap()).unwrap();
-            assert_eq!(out, serde_json::to_string_pretty(&v).unwrap(), "chunk {chunk}");
+            #[derive(serde::Serialize)]
+            struct Cust<'a> {
+                customer: &'a str,
+                invoices: [&'a RawValue; 2],
+            }
+            let d = Doc {
+                customers: [Cust {
+                    customer: "c",
+                    invoices: [&raw, &raw],
+                }],
+                x: &raw,
+            };
+            to_writer_pretty(&mut out, &d).unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string_pretty(&doc).unwrap(),
+                "{v}"
+            );
         }
     }
 }

@@ -333,10 +333,7 @@ impl<'b> Replay<'b> {
         let io =
             |e: serde_json::Error| Error::one(Problem::general("io_error", format!("cannot write the result: {e}")));
         if pretty {
-            let mut w = crate::pretty::PrettyWriter::new(&mut *out);
-            serde_json::to_writer(&mut w, &done).map_err(io)?;
-            w.into_inner()
-                .map_err(|e| Error::one(Problem::general("io_error", format!("cannot write the result: {e}"))))?;
+            crate::pretty::to_writer_pretty(&mut *out, &done).map_err(io)?;
         } else {
             serde_json::to_writer(&mut *out, &done).map_err(io)?;
         }

@@ -12,6 +12,27 @@
 use super::{fnv1a, mix, Field, Text};
 
 /// The attributes of an event, borrowed from its text.
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn special_finds_the_first_quote_backslash_or_control() {
+        let plain = |b: &[u8]| b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        let mut cases: Vec<Vec<u8>> = vec![b"".to_vec(), b"abc".to_vec(), b"abcdefghijklmnop".to_vec()];
+        for len in 0..20 {
+            for pos in 0..len {
+                for c in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+                    let mut v: Vec<u8> = (0..len).map(|i| b"az\x7f\xc3\xa9 !#"[i % 8]).collect();
+                    v[pos] = c;
+                    cases.push(v);
+                }
+            }
+        }
+        for c in cases {
+            assert_eq!(super::special(&c), plain(&c), "{c:?}");
+        }
+    }
+}
+
 #[derive(Default)]
 pub(super) struct Wire<'a> {
     pub specversion: Text<'a>,
@@ -70,7 +91,7 @@ impl<'a> Reader<'a> {
         self.byte(b'"')?;
         let start = self.i;
         let rest = self.b.get(start..)?;
-        let n = rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        let n = special(rest)?;
         if rest[n] != b'"' {
             return None;
         }
@@ -105,16 +126,11 @@ impl<'a> Reader<'a> {
                 return None;
             }
         }
-        // (`E` is left to the general path: serde_json keeps a number's
-        // digits as written but writes its exponent mark as `e`.)
-        if self.peek() == Some(b'e') {
-            self.i += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.i += 1;
-            }
-            if self.digits() == 0 {
-                return None;
-            }
+        // Exponents are left to the general path: serde_json keeps a
+        // number's digits as written but rewrites its exponent (`1e3` is
+        // `1e+3` to it), and fingerprints and price keys follow its text.
+        if let Some(b'e' | b'E') = self.peek() {
+            return None;
         }
         self.s.get(start..self.i)
     }
@@ -178,6 +194,33 @@ impl<'a> Reader<'a> {
         out.text = self.s.get(start..self.i)?;
         Some(Some(out))
     }
+}
+
+/// The position of the first `"`, `\\` or control character, eight bytes
+/// at a time.
+fn special(b: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let chunks = b.chunks_exact(8);
+    let tail = chunks.remainder();
+    for (i, c) in chunks.enumerate() {
+        let Ok(bytes) = <[u8; 8]>::try_from(c) else { break };
+        let w = u64::from_le_bytes(bytes);
+        let quote = w ^ (LO * u64::from(b'"'));
+        let slash = w ^ (LO * u64::from(b'\\'));
+        // A byte is flagged when it is zero in `quote` or `slash`, or below
+        // 0x20 in `w`; the lowest flagged byte is always a true one.
+        let hit =
+            ((quote.wrapping_sub(LO) & !quote) | (slash.wrapping_sub(LO) & !slash) | (w.wrapping_sub(LO * 0x20) & !w))
+                & HI;
+        if hit != 0 {
+            return Some(i * 8 + (hit.trailing_zeros() / 8) as usize);
+        }
+    }
+    let start = b.len() - tail.len();
+    tail.iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|p| start + p)
 }
 
 /// Reads an event of the common shape; `None`: leave it to the general path.

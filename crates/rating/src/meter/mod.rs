@@ -519,19 +519,22 @@ impl Meter {
         };
         let snapshot = credit_priced.then(|| state.clone());
         let used_before = if cap.is_some() { state.used() } else { Decimal::ZERO };
-        let existed = state.keys.contains_key(&key);
-        let ks = if existed {
-            state.keys.get_mut(&key)
-        } else {
-            let ks = KeyState {
-                unit: unit.to_string(),
-                remapped,
-                ..Default::default()
-            };
-            let (i, _) = state.keys.insert_sorted(key.clone(), ks);
-            state.keys.get_index_mut(i).map(|(_, v)| v)
+        let found = state.keys.get_index_of(&key);
+        let existed = found.is_some();
+        let idx = match found {
+            Some(i) => i,
+            None => {
+                let ks = KeyState {
+                    unit: unit.to_string(),
+                    remapped,
+                    ..Default::default()
+                };
+                state.keys.insert_sorted(key.clone(), ks).0
+            }
         };
-        let Some(ks) = ks else { return Err(overflow()) };
+        let Some((_, ks)) = state.keys.get_index_mut(idx) else {
+            return Err(overflow());
+        };
         let undo = Undo::of(ks, product.aggregation());
         if apply(ks, product, ev, t, &measure).is_err() {
             undo.restore(state, &key, existed, &measure);
@@ -539,7 +542,7 @@ impl Meter {
         }
         if let Some(cap) = cap {
             let old_q = undo.quantity;
-            let new_q = state.keys.get(&key).map_or(Decimal::ZERO, |k| k.quantity);
+            let new_q = state.keys.get_index(idx).map_or(Decimal::ZERO, |(_, k)| k.quantity);
             let after = used_before.checked_sub(old_q).and_then(|u| u.checked_add(new_q));
             if after.is_none_or(|u| u > cap) {
                 undo.restore(state, &key, existed, &measure);
@@ -552,7 +555,7 @@ impl Meter {
             Decimal::ZERO
         } else {
             let priced = (|| -> Result<Decimal, Overflow> {
-                let ks = state.keys.get_mut(&key).ok_or(Overflow)?;
+                let (_, ks) = state.keys.get_index_mut(idx).ok_or(Overflow)?;
                 let mut amount = Decimal::ZERO;
                 if !existed {
                     ks.exact = base_charge(line_price)?;
@@ -633,7 +636,7 @@ struct Outcome {
 struct Undo {
     quantity: Decimal,
     events: u64,
-    last: Option<(Timestamp, String)>,
+    last: Option<Box<(Timestamp, String)>>,
     billable: Decimal,
     exact: Decimal,
 }
@@ -755,10 +758,10 @@ fn apply(ks: &mut KeyState, product: &Product, ev: &UsageEvent, t: Timestamp, m:
             let newer = ks
                 .last
                 .as_ref()
-                .is_none_or(|(lt, lid)| (t, ev.id.as_str()) >= (*lt, lid.as_str()));
+                .is_none_or(|l| (t, ev.id.as_str()) >= (l.0, l.1.as_str()));
             if newer {
                 ks.quantity = m.quantity;
-                ks.last = Some((t, ev.id.clone()));
+                ks.last = Some(Box::new((t, ev.id.clone())));
             }
         }
         Aggregation::UniqueCount => {

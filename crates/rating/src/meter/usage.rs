@@ -21,12 +21,13 @@ pub struct KeyState {
     pub quantity: Decimal,
     /// Number of events (transactions for `amount` products).
     pub events: u64,
-    /// `last`: time and id of the latest event.
+    /// `last`: time and id of the latest event (boxed: only `last`
+    /// products have it, and a replay holds many lines).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last: Option<(Timestamp, String)>,
+    pub last: Option<Box<(Timestamp, String)>>,
     /// `unique_count`: the values seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uniques: Option<BTreeSet<String>>,
+    pub uniques: Option<Box<BTreeSet<String>>>,
     /// Quantity priced (after the allowance).
     pub billable: Decimal,
     /// Exact charge of the line so far.
@@ -97,6 +98,30 @@ pub fn base_charge(p: LinePrice) -> Result<Decimal, Overflow> {
 /// A change `reprice` found: key position, new billable quantity, change of charge.
 pub type Change = (usize, Decimal, Decimal);
 
+/// The changes one event makes: nearly always one line, so the first few
+/// are kept in place (no allocation per event).
+#[derive(Default)]
+pub struct Changes {
+    inline: [Change; 2],
+    len: usize,
+    more: Vec<Change>,
+}
+
+impl Changes {
+    fn push(&mut self, c: Change) {
+        if self.len < self.inline.len() {
+            self.inline[self.len] = c;
+            self.len += 1;
+        } else {
+            self.more.push(c);
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Change> {
+        self.inline[..self.len].iter().chain(self.more.iter())
+    }
+}
+
 /// Re-draws the allowance over the product's keys (in key order) and
 /// returns, without changing anything, each line whose billable quantity
 /// changes with the change of its exact charge. `price_of` gives the price
@@ -104,13 +129,13 @@ pub type Change = (usize, Decimal, Decimal);
 pub fn reprice<'b>(
     ps: &ProductState,
     price_of: &mut dyn FnMut(&str) -> Option<LinePrice<'b>>,
-) -> Result<Vec<Change>, Overflow> {
+) -> Result<Changes, Overflow> {
     let mut remaining = if ps.has_allowance {
         ps.allowance()
     } else {
         Decimal::ZERO
     };
-    let mut changes = Vec::with_capacity(ps.keys.len().min(4));
+    let mut changes = Changes::default();
     for (i, (key, ks)) in ps.keys.iter().enumerate() {
         let included = if ps.has_allowance {
             ks.quantity.min(remaining)
@@ -134,9 +159,9 @@ pub fn reprice<'b>(
 }
 
 /// Applies what `reprice` found; returns the total change.
-pub fn commit(ps: &mut ProductState, changes: Vec<Change>) -> Result<Decimal, Overflow> {
+pub fn commit(ps: &mut ProductState, changes: Changes) -> Result<Decimal, Overflow> {
     let mut total = Decimal::ZERO;
-    for (i, billable, delta) in changes {
+    for &(i, billable, delta) in changes.iter() {
         if let Some((_, ks)) = ps.keys.get_index_mut(i) {
             ks.billable = billable;
             ks.exact = add(ks.exact, delta)?;
