@@ -162,3 +162,49 @@ test("JS values that JSON cannot carry are RatingErrors, not traps", () => {
   }
   assert.deepEqual(failures, []);
 });
+
+test("a restored meter with inconsistent state refuses or works, never traps", () => {
+  const base = JSON.parse(state);
+  const max = "79228162514264337593543950335";
+  const variants = {
+    "period end before its start": (s) => (s.period.end = "2020-01-01T00:00:00Z"),
+    "period in 1970": (s) => {
+      Object.assign(s.period, { start: "1970-01-01T00:00:00Z", end: "1970-02-01T00:00:00Z" });
+      s.anchor = "1970-01-01T00:00:00Z";
+    },
+    "negative seats": (s) => (s.quantities.seats = "-5"),
+    "usage at the decimal limit": (s) => Object.assign(s.products.api.keys[""], { exact: max, quantity: max }),
+    "dedup window negative, no room": (s) => Object.assign(s.dedup, { max_entries: 0, window_seconds: -5 }),
+    "unknown plan": (s) => (s.plan = "nope"),
+    "paid at the decimal limit": (s) => (s.paid[0].exact = max),
+    "ended before it started": (s) => (s.ended_at = "2000-01-01T00:00:00Z"),
+    "anchor in year 9999": (s) => (s.anchor = "9999-12-31T23:59:59Z"),
+    "closed period backwards": (s) => (s.closed = [{ start: "2026-01-20T00:00:00Z", end: "2026-01-10T00:00:00Z", products: s.products }]),
+    "counts beyond u64": (s) => (s.counts.accepted = 2 ** 70),
+  };
+  const failures = [];
+  for (const [name, change] of Object.entries(variants)) {
+    const s = structuredClone(base);
+    change(s);
+    let m;
+    const restored = outcome(() => (m = book.restoreMeter(JSON.stringify(s))));
+    if (restored !== "ok") {
+      if (restored.startsWith("CRASH")) failures.push(`${name} / restoreMeter: ${restored}`);
+      continue;
+    }
+    const ops = {
+      record: () => m.record(goodEvent, eventAt),
+      changeQuantity: () => m.changeQuantity("seats", "3", "2026-01-17T00:00:00Z"),
+      previewInvoice: () => m.previewInvoice("2026-03-01T00:00:00Z"),
+      allowanceState: () => m.allowanceState("2026-03-01T00:00:00Z"),
+      forecast: () => m.forecast("2026-03-01T00:00:00Z"),
+      closePeriod: () => m.closePeriod("2026-06-01T00:00:00Z"),
+      cancel: () => m.cancel("2026-06-02T00:00:00Z", "immediate"),
+    };
+    for (const [op, f] of Object.entries(ops)) {
+      const got = outcome(f);
+      if (got.startsWith("CRASH")) failures.push(`${name} / ${op}: ${got}`);
+    }
+  }
+  assert.deepEqual(failures, []);
+});
