@@ -304,7 +304,7 @@ pub fn record(books: &[PriceBook], data: &[u8]) {
             8 => {
                 sums.clean = false;
                 let how = b.u8();
-                if how % 4 == 0 {
+                if how & 3 == 0 {
                     let _ = m.cancel(book, now, how & 4 == 4);
                 } else if let Some(p) = b.pick(&cat.base_plans) {
                     let _ = m.transition_plan(book, p, now, how & 4 == 4);
@@ -333,7 +333,7 @@ pub fn record(books: &[PriceBook], data: &[u8]) {
 /// A CloudEvent for one of the book's metered products (or something else).
 fn event_for(b: &mut Bytes, cat: &Catalogue, now: Timestamp, n: u32) -> Value {
     let product = match b.pick(&cat.metered) {
-        Some(p) if b.u8() % 16 != 0 => p.clone(),
+        Some(p) if b.u8() & 15 != 0 => p.clone(),
         _ => "unknown".into(),
     };
     let back = i64::from(b.u16() % 4000) - 10;
