@@ -114,16 +114,27 @@ fn insert(table: &str, status: &str) -> String {
 thread_local! {
     /// Batches this isolate's consumer has received (for the fault hook).
     static BATCHES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// How often the fault hook has failed each message (by message id).
+    static FAILED: std::cell::RefCell<std::collections::HashMap<String, u32>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
 }
+
+/// The fault hook fails a message at most this often: well under the
+/// consumer's `max_retries` (10), so the hook alone never sends a message
+/// to the dead-letter queue. (Failing every Nth batch regardless did: a
+/// redelivered message can keep landing in the failed batches.)
+const FAULT_MAX_PER_MESSAGE: u32 = 3;
 
 /// The test-only fault hook: the `FAULT_QUEUE_FAIL_EVERY` variable (N >= 2)
 /// makes the consumer fail every Nth batch it receives, alternately before
-/// and after writing it to D1, so the Queue delivers it again. Unset (the
-/// default; wrangler.toml never sets it) it is off. Only the deployment's
-/// variables can set it (the reliability tests pass `--var` to `wrangler
-/// dev`); nothing in a request can. Answers `Some(true)` to fail before
-/// writing, `Some(false)` to fail after writing, `None` to not fail.
-fn injected_fault(env: &Env) -> Option<bool> {
+/// and after writing it to D1, so the Queue delivers it again at once
+/// (no retry delay); a batch holding a message the hook has already failed
+/// [`FAULT_MAX_PER_MESSAGE`] times goes through. Unset (the default;
+/// wrangler.toml never sets it) it is off. Only the deployment's variables
+/// can set it (the reliability tests add it to the env file they give
+/// `wrangler dev`); nothing in a request can. Answers `Some(true)` to fail
+/// before writing, `Some(false)` to fail after writing, `None` to not fail.
+fn injected_fault(env: &Env, batch: &MessageBatch<Value>) -> Option<bool> {
     let every: u64 = env
         .var("FAULT_QUEUE_FAIL_EVERY")
         .ok()?
@@ -138,17 +149,40 @@ fn injected_fault(env: &Env) -> Option<bool> {
         b.set(b.get() + 1);
         b.get()
     });
-    k.is_multiple_of(every).then_some(!(k / every).is_multiple_of(2))
+    if !k.is_multiple_of(every) {
+        return None;
+    }
+    let ids: Vec<String> = batch.raw_iter().map(|m| m.id()).collect();
+    FAILED.with(|f| {
+        let mut f = f.borrow_mut();
+        if ids
+            .iter()
+            .any(|id| f.get(id).is_some_and(|n| *n >= FAULT_MAX_PER_MESSAGE))
+        {
+            return None;
+        }
+        for id in ids {
+            *f.entry(id).or_default() += 1;
+        }
+        Some(!(k / every).is_multiple_of(2))
+    })
+}
+
+/// The fault hook's retry: at once, whatever the consumer's `retry_delay`.
+fn retry_now(batch: &MessageBatch<Value>) {
+    batch.retry_all_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(0).build());
 }
 
 /// The Queue consumer: writes every message of a batch to D1 in one
 /// `batch()` (one implicit transaction), then acknowledges them all; on
-/// failure the whole batch is retried.
+/// failure the whole batch is retried, after the consumer's `retry_delay`
+/// (wrangler.toml), so that its `max_retries` span a D1 outage of minutes
+/// rather than seconds before the dead-letter queue.
 pub async fn consume(batch: MessageBatch<Value>, env: Env) -> Result<()> {
-    let fault = injected_fault(&env);
+    let fault = injected_fault(&env, &batch);
     if fault == Some(true) {
         console_log!("queue: injected fault (FAULT_QUEUE_FAIL_EVERY) before writing; the batch will be retried");
-        batch.retry_all();
+        retry_now(&batch);
         return Ok(());
     }
     let db = env.d1("DB")?;
@@ -183,7 +217,7 @@ pub async fn consume(batch: MessageBatch<Value>, env: Env) -> Result<()> {
     match db.batch(statements).await {
         Ok(_) if fault == Some(false) => {
             console_log!("queue: injected fault (FAULT_QUEUE_FAIL_EVERY) after writing; the batch will be retried");
-            batch.retry_all();
+            retry_now(&batch);
         }
         Ok(_) => batch.ack_all(),
         Err(e) => {
