@@ -202,13 +202,25 @@ pub fn fmt_money(value: Decimal, scale: u32) -> String {
 fn write_fixed(negative: bool, mantissa: u128, scale: u32) -> String {
     let mut digits = [0u8; 40];
     let mut n = 0;
-    let mut m = mantissa;
-    loop {
-        digits[n] = b'0' + (m % 10) as u8;
-        m /= 10;
-        n += 1;
-        if m == 0 {
-            break;
+    // u128 division is a library call; nearly every amount fits in u64.
+    if let Ok(mut m) = u64::try_from(mantissa) {
+        loop {
+            digits[n] = b'0' + (m % 10) as u8;
+            m /= 10;
+            n += 1;
+            if m == 0 {
+                break;
+            }
+        }
+    } else {
+        let mut m = mantissa;
+        loop {
+            digits[n] = b'0' + (m % 10) as u8;
+            m /= 10;
+            n += 1;
+            if m == 0 {
+                break;
+            }
         }
     }
     let scale = scale as usize;
@@ -242,6 +254,13 @@ pub fn fmt_exact(value: Decimal, min_scale: u32) -> String {
     let negative = value.is_sign_negative() && !value.is_zero();
     let mut m = value.mantissa().unsigned_abs();
     let mut scale = value.scale();
+    if let Ok(mut small) = u64::try_from(m) {
+        while scale > min_scale && small.is_multiple_of(10) {
+            small /= 10;
+            scale -= 1;
+        }
+        m = u128::from(small);
+    }
     while scale > min_scale && m.is_multiple_of(10) {
         m /= 10;
         scale -= 1;
