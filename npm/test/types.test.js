@@ -40,9 +40,7 @@ function outputs() {
       } catch {
         continue; // invalid books are not PriceBookDocs
       }
-      // The schema (schema/price-book.v1.json) lacks the `staircase` alias
-      // of `graduated` that the engine accepts; such books are left out.
-      if (!JSON.stringify(bookJson).includes('"model":"staircase"')) add("R.PriceBookDoc", bookJson);
+      add("R.PriceBookDoc", bookJson);
       if (c.op !== "quote" && c.op !== "compare") continue;
       const req = typeof c.request === "string" ? JSON.parse(readFileSync(join(root, c.request), "utf8")) : c.request;
       try {

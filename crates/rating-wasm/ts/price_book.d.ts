@@ -205,7 +205,7 @@ export interface Price {
 }
 
 /** Price model. */
-export type PriceModel = "flat" | "per_unit" | "graduated" | "volume" | "package" | "percentage";
+export type PriceModel = "flat" | "per_unit" | "graduated" | "volume" | "package" | "percentage" | "staircase";
 
 /** One tier of a graduated or volume price. */
 export interface Tier {

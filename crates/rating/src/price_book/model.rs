@@ -313,6 +313,7 @@ pub struct PlanItem {
 /// Price model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(transform = staircase_alias)]
 pub enum PriceModel {
     /// `amount` per period (or once, for one-time products).
     Flat,
@@ -327,6 +328,18 @@ pub enum PriceModel {
     Package,
     /// `percent` of each transaction plus `fixed_amount`, clamped to `[min_amount, max_amount]`.
     Percentage,
+}
+
+/// The schema lists the `staircase` alias too (schemars leaves serde
+/// aliases out), so books written with it validate against it.
+fn staircase_alias(schema: &mut schemars::Schema) {
+    if let Some(serde_json::Value::Array(one_of)) = schema.get_mut("oneOf") {
+        one_of.push(serde_json::json!({
+            "description": "Same as `graduated`.",
+            "type": "string",
+            "const": "staircase"
+        }));
+    }
 }
 
 /// The amounts of a price, in one currency.
