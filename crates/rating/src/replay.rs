@@ -296,13 +296,19 @@ impl<'b> Replay<'b> {
     /// Feeds one event given as JSON text and returns only its status (no
     /// receipt is built): the fast path when receipts are not kept.
     pub fn feed_text_status(&mut self, text: &str, at: Timestamp) -> Status {
-        let status = match crate::event::parse_event_text(text) {
+        self.feed_parsed_status(&crate::event::parse_event_text(text), at)
+    }
+
+    /// Feeds an event already read with [`crate::event::parse_event_text`]
+    /// (so reading can run on another thread) and returns only its status.
+    pub fn feed_parsed_status(&mut self, parsed: &Result<crate::event::UsageEvent, Problem>, at: Timestamp) -> Status {
+        let status = match parsed {
             Ok(ev) => match self.runs.get_mut(&ev.customer) {
                 None => Status::Rejected,
                 Some(run) => {
                     let t = ev.time.unwrap_or(at);
                     run.apply_changes_until(self.book, t);
-                    let s = run.meter.record_status(self.book, &ev, t.min(at));
+                    let s = run.meter.record_status(self.book, ev, t.min(at));
                     run.collect();
                     s
                 }

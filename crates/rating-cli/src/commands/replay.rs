@@ -56,13 +56,9 @@ fn read_subs(input: &Input, book: &rating::PriceBook, at: Timestamp) -> Result<V
     Ok(subs)
 }
 
-/// Feeds every line of `events` to each replay (one pass over the file).
-fn stream(
-    events: &Input,
-    at: Timestamp,
-    replays: &mut [Replay],
-    mut sink: Option<&mut dyn Write>,
-) -> Result<(), CliError> {
+/// Reads the event lines of `events`, calling `each` with every non-empty
+/// line's text.
+fn read_lines(events: &Input, mut each: impl FnMut(&str) -> Result<(), CliError>) -> Result<(), CliError> {
     let mut reader = events.lines()?;
     let mut line = Vec::new();
     let mut number = 0u64;
@@ -72,7 +68,7 @@ fn stream(
             .read_until(b'\n', &mut line)
             .map_err(|e| CliError::io(format!("cannot read events: {e}")).in_file(events))?;
         if n == 0 {
-            break;
+            return Ok(());
         }
         number += 1;
         // Like any JSON document that is not UTF-8 (the line is not text).
@@ -84,9 +80,64 @@ fn stream(
             .in_file(events)
         })?;
         let text = text.trim();
-        if text.is_empty() {
-            continue;
+        if !text.is_empty() {
+            each(text)?;
         }
+    }
+}
+
+/// Events read and validated ahead of rating, a batch at a time.
+type Batch = Vec<Result<rating::event::UsageEvent, Problem>>;
+const BATCH: usize = 1024;
+
+/// Feeds every line of `events` to each replay (one pass over the file).
+///
+/// Without receipts to write, reading and validating the events (a third
+/// of the work) runs on its own thread, a bounded queue of batches ahead of
+/// the rating: meters see the events in file order all the same.
+fn stream(events: &Input, at: Timestamp, replays: &mut [Replay], sink: Option<&mut dyn Write>) -> Result<(), CliError> {
+    if sink.is_some() {
+        return stream_receipts(events, at, replays, sink);
+    }
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
+        let reader = scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            read_lines(events, |text| {
+                batch.push(rating::event::parse_event_text(text));
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    // The receiver only goes away when rating failed.
+                    tx.send(full).map_err(|_| CliError::io("rating stopped".to_string()))?;
+                }
+                Ok(())
+            })?;
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+            Ok::<(), CliError>(())
+        });
+        for batch in rx {
+            for parsed in &batch {
+                for r in replays.iter_mut() {
+                    r.feed_parsed_status(parsed, at);
+                }
+            }
+        }
+        reader
+            .join()
+            .unwrap_or_else(|_| Err(CliError::io("the event reader stopped".to_string())))
+    })
+}
+
+/// [`stream`], writing the first replay's receipts to `sink`.
+fn stream_receipts(
+    events: &Input,
+    at: Timestamp,
+    replays: &mut [Replay],
+    mut sink: Option<&mut dyn Write>,
+) -> Result<(), CliError> {
+    read_lines(events, |text| {
         for (i, r) in replays.iter_mut().enumerate() {
             if i > 0 || sink.is_none() {
                 r.feed_text_status(text, at);
@@ -100,8 +151,8 @@ fn stream(
                 }
             }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// `rating replay BOOK EVENTS --subscriptions SUBS --at TIME [--receipts FILE]`.
