@@ -129,7 +129,7 @@ impl Customer {
         // Events committed but not yet taken by the Queue when the object
         // last stopped: send them now.
         if forwarded < last {
-            self.flush_later();
+            self.flush_later(true);
         }
         Ok(())
     }
@@ -141,14 +141,26 @@ impl Customer {
     }
 
     /// Commits, or forgets the in-memory changes if the commit fails.
-    fn commit(&self, c: Commit) -> std::result::Result<(), ApiError> {
-        if c.is_empty() {
-            return Ok(());
+    /// Answers the committed events (for the outbox).
+    fn commit(&self, mut c: Commit) -> std::result::Result<Vec<EventRow>, ApiError> {
+        // The outbox's `forwarded` mark rides along with whatever else is
+        // written (a commit of its own per Queue send would cost a second
+        // SQLite transaction, and its fsync, per request).
+        if !c.is_empty() {
+            if let Some(seq) = self.outbox.borrow_mut().mark_to_store() {
+                c.meta.push(("forwarded", seq.to_string()));
+            }
         }
-        store::transaction(&self.state.storage(), self.sql(), c).map_err(|e| {
+        if c.is_empty() {
+            return Ok(Vec::new());
+        }
+        let c = Rc::new(c);
+        let done = store::transaction(&self.state.storage(), self.sql(), c.clone());
+        if let Err(e) = done {
             self.forget();
-            ApiError::unavailable("committing to storage", e)
-        })
+            return Err(ApiError::unavailable("committing to storage", e));
+        }
+        Ok(Rc::try_unwrap(c).map(|c| c.events).unwrap_or_default())
     }
 
     /// The commit of a changed meter: its JSON (without the dedup window,
@@ -199,7 +211,7 @@ impl Customer {
             m.advance_to(book, now)?;
             Self::meter_commit(l, book, None, &mut c)?;
         }
-        self.commit(c)
+        self.commit(c).map(|_| ())
     }
 
     /// Rates a batch of events at `now`; answers each receipt as JSON text.
@@ -337,18 +349,18 @@ impl Customer {
             c.expire_before = Some(since);
         }
         drop(cache);
-        let rows = c.events.clone();
-        self.commit(c)?;
+        let rows = self.commit(c)?;
         if !rows.is_empty() {
             self.outbox.borrow_mut().push(tenant, customer, rows);
-            self.flush_later();
+            self.flush_later(false);
         }
         Ok(results)
     }
 
     /// Sends the outbox to the Queue in the background (one flush at a
-    /// time); on failure the alarm retries.
-    fn flush_later(&self) {
+    /// time); on failure the alarm retries. `store_mark`: write the
+    /// `forwarded` mark after the send rather than with the next commit.
+    fn flush_later(&self, store_mark: bool) {
         if !self.outbox.borrow_mut().start_flush() {
             return;
         }
@@ -357,7 +369,7 @@ impl Customer {
         let storage = self.state.storage();
         let env = self.env.clone();
         self.state.wait_until(async move {
-            let sent = outbox::flush(&env, &sql, &outbox).await;
+            let sent = outbox::flush(&env, &sql, &outbox, store_mark).await;
             outbox.borrow_mut().end_flush();
             if let Err(e) = sent {
                 console_error!("outbox: {e}; retrying in {} ms", outbox::RETRY_MS);
@@ -589,7 +601,7 @@ impl DurableObject for Customer {
             }
         }
         if self.outbox.borrow_mut().start_flush() {
-            let sent = outbox::flush(&self.env, &self.sql(), &self.outbox).await;
+            let sent = outbox::flush(&self.env, &self.sql(), &self.outbox, true).await;
             self.outbox.borrow_mut().end_flush();
             if let Err(e) = sent {
                 console_error!("alarm: {e}; retrying");

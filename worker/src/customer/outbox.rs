@@ -8,6 +8,13 @@
 //! are only in SQLite (after a restart) are read back in order first.
 //! Events always reach the Queue in sequence order, and `forwarded` only
 //! moves past rows the Queue has accepted.
+//!
+//! After a send from an ingest request the new mark is not written at
+//! once: it goes into the object's next commit (or the alarm's flush
+//! writes it), saving a SQLite transaction per request. The stored mark
+//! may therefore lag; after a restart the rows past it are sent again,
+//! which the consumer writes once (rows are keyed by (tenant, customer,
+//! seq) and inserted with `INSERT OR IGNORE`).
 
 use super::store::{self, EventRow};
 use crate::forward;
@@ -30,6 +37,8 @@ pub struct Outbox {
     forwarded: i64,
     /// The last committed sequence number.
     committed: i64,
+    /// The `forwarded` mark as stored in `meta` (at most `forwarded`).
+    stored: i64,
     flushing: bool,
     tenant: String,
     customer: String,
@@ -40,6 +49,7 @@ impl Outbox {
     pub fn reset(&mut self, forwarded: i64, committed: i64) {
         self.rows.clear();
         self.forwarded = forwarded;
+        self.stored = forwarded;
         self.committed = committed;
     }
 
@@ -58,6 +68,16 @@ impl Outbox {
             self.committed = self.committed.max(last.seq);
         }
         self.rows.extend(rows);
+    }
+
+    /// The mark to write with the next commit, when it moved since it
+    /// was last stored (counted as stored from now on: a failed commit
+    /// reloads the object, which resets it).
+    pub fn mark_to_store(&mut self) -> Option<i64> {
+        (self.forwarded > self.stored).then(|| {
+            self.stored = self.forwarded;
+            self.forwarded
+        })
     }
 
     /// Claims the flush; false when one is running.
@@ -96,7 +116,9 @@ impl Outbox {
 
 /// Sends the outbox to the `EVENTS` Queue until it is empty. On a failed
 /// send the rows stay in the outbox (and in memory) for the next try.
-pub async fn flush(env: &Env, sql: &SqlStorage, outbox: &RefCell<Outbox>) -> Result<(), ApiError> {
+/// `store_mark`: write the `forwarded` mark after each send (the alarm);
+/// otherwise the next commit writes it.
+pub async fn flush(env: &Env, sql: &SqlStorage, outbox: &RefCell<Outbox>, store_mark: bool) -> Result<(), ApiError> {
     let queue = env.queue("EVENTS")?;
     loop {
         let (rows, tenant, customer) = {
@@ -119,9 +141,12 @@ pub async fn flush(env: &Env, sql: &SqlStorage, outbox: &RefCell<Outbox>) -> Res
                 return Err(e);
             }
         }
-        store::forwarded(sql, last)?;
         let mut o = outbox.borrow_mut();
         o.forwarded = o.forwarded.max(last);
+        if store_mark {
+            store::forwarded(sql, o.forwarded)?;
+            o.stored = o.forwarded;
+        }
     }
 }
 
