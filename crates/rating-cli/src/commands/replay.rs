@@ -101,12 +101,23 @@ fn stream(events: &Input, at: Timestamp, replays: &mut [Replay], sink: Option<&m
     }
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
+        // Rated batches go back to the reader to be emptied there: the
+        // events' strings are freed by the thread that made them (glibc
+        // frees across threads slowly) and the batches' space is reused.
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Batch>();
         let reader = scope.spawn(move || {
-            let mut batch = Vec::with_capacity(BATCH);
+            let fresh = |back: &std::sync::mpsc::Receiver<Batch>| match back.try_recv() {
+                Ok(mut b) => {
+                    b.clear();
+                    b
+                }
+                Err(_) => Vec::with_capacity(BATCH),
+            };
+            let mut batch = fresh(&back_rx);
             read_lines(events, |text| {
                 batch.push(rating::event::parse_event_text(text));
                 if batch.len() == BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    let full = std::mem::replace(&mut batch, fresh(&back_rx));
                     // The receiver only goes away when rating failed.
                     tx.send(full).map_err(|_| CliError::io("rating stopped".to_string()))?;
                 }
@@ -123,6 +134,7 @@ fn stream(events: &Input, at: Timestamp, replays: &mut [Replay], sink: Option<&m
                     r.feed_parsed_status(parsed, at);
                 }
             }
+            let _ = back_tx.send(batch);
         }
         reader
             .join()
