@@ -2,14 +2,27 @@
 // the Worker under `wrangler dev` on loopback for a fixed time, then the
 // script reports events/s, p50/p99 batch latency, the CPU the Worker's
 // processes used per event, and checks the billed total against
-// `rating replay` of the same events.
+// `rating replay` of the same events and D1's usage_events rows against
+// the accepted receipts.
 //
 //   node tests/worker/load.mjs [--clients 8] [--seconds 30] [--customers 64]
 //        [--per-batch 1] [--duplicates 0.02] [--json out.json] [--direct]
+//        [--no-inspector] [--profile FILE.cpuprofile]
 //
 // --direct posts to the Worker's own workerd socket instead of the port
 // `wrangler dev` prints (which is wrangler's proxy, another workerd), to
 // show what the dev server's proxying costs.
+//
+// --no-inspector starts the dev server with wrangler's own dev-server API
+// (tests/worker/start-worker.mjs: `unstable_startWorker`, which the
+// `wrangler dev` command runs; same proxy and Worker workerd, same local
+// Durable Objects, Queue and D1) with the DevTools inspector off, which
+// the command line cannot do. With the inspector on, wrangler relays four
+// Network events per subrequest of the Worker to its node process, which
+// appends each to a debug-log file: about half the dev server's CPU.
+// --profile needs the inspector.
+//
+// RATING_LOAD_VARS='{"NAME": "value"}' adds Worker variables (experiments).
 //
 // scripts/load-worker builds what it needs and runs it. Each client owns
 // its own customers (so each customer's events keep their order, and the
@@ -17,12 +30,13 @@
 // events of `--per-batch` customers. About `--duplicates` of the events
 // are re-sent copies of earlier ones, as retrying clients produce.
 
-import { execFileSync } from "node:child_process";
-import { readFileSync, readdirSync, writeFileSync, mkdtempSync, createWriteStream } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import http from "node:http";
+import { readFileSync, readdirSync, writeFileSync, mkdirSync, mkdtempSync, createWriteStream } from "node:fs";
 import { tmpdir, cpus } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { Dev, KEYS, ROOT, iso, rating } from "./harness.mjs";
+import { Dev, KEYS, ROOT, LOG, freePort, iso, rating } from "./harness.mjs";
 import { rng } from "./stream.mjs";
 
 const { values: opt } = parseArgs({
@@ -35,6 +49,7 @@ const { values: opt } = parseArgs({
     json: { type: "string" },
     profile: { type: "string" },
     direct: { type: "boolean", default: false },
+    "no-inspector": { type: "boolean", default: false },
   },
 });
 const CLIENTS = Number(opt.clients);
@@ -84,12 +99,52 @@ async function directUrl(dev) {
   throw new Error("no direct workerd socket found");
 }
 
+/** The dev server of `--no-inspector`: tests/worker/start-worker.mjs
+ * (wrangler's dev-server API, the inspector off) instead of the
+ * `wrangler dev` command, in its own process group like Dev's. */
+class DevNoInspector extends Dev {
+  async start() {
+    execFileSync(join(ROOT, "npm/node_modules/.bin/wrangler"), ["d1", "migrations", "apply", "rating", "--local", "--persist-to", this.state], {
+      cwd: ROOT, stdio: "pipe", env: { ...process.env, CI: "1" },
+    });
+    this.port = await freePort();
+    this.url = `http://127.0.0.1:${this.port}`;
+    let envFile = "worker/dev.vars";
+    if (Object.keys(this.vars).length > 0) {
+      envFile = join(this.state, "dev.vars");
+      const extra = Object.entries(this.vars).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`);
+      writeFileSync(envFile, [readFileSync(join(ROOT, "worker/dev.vars"), "utf8"), ...extra, ""].join("\n"));
+    }
+    this.proc = spawn(process.execPath, [join(ROOT, "tests/worker/start-worker.mjs"), String(this.port), this.state, envFile, this.logLevel ?? "error"], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false", RATING_WORKER_PREBUILT: "1" },
+      detached: true,
+    });
+    mkdirSync(dirname(LOG), { recursive: true });
+    const out = createWriteStream(LOG, { flags: "a" });
+    out.write(`\n==== start-worker.mjs (no inspector) on ${this.url} (state ${this.state}) ====\n`);
+    this.proc.stdout.pipe(out);
+    this.proc.stderr.on("data", (d) => { out.write(d); this.log.push(String(d)); });
+    for (let i = 0; i < 240; i++) {
+      const up = await fetch(`${this.url}/healthz`).then((r) => r.ok, () => false);
+      if (up) return;
+      if (this.proc.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`the dev server did not start:\n${this.log.join("")}`);
+  }
+}
+
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
 }
 
 async function main() {
-  const dev = new Dev({ logLevel: "error" });
+  if (opt.profile && opt["no-inspector"]) throw new Error("--profile needs the inspector");
+  // RATING_LOAD_VARS='{"NAME":"value"}': extra Worker variables (experiments).
+  const vars = JSON.parse(process.env.RATING_LOAD_VARS ?? "{}");
+  const dev = opt["no-inspector"] ? new DevNoInspector({ logLevel: "error", vars }) : new Dev({ logLevel: "error", vars });
   const scratch = mkdtempSync(join(tmpdir(), "rating-load-"));
   await dev.start();
   try {
@@ -112,16 +167,29 @@ async function main() {
     for (let i = 0; i < warm.length; i += BATCH) await dev.ingest(KEYS.devIngest, warm.slice(i, i + BATCH));
 
     const target = opt.direct ? await directUrl(dev) : dev.url;
-    const post = async (batch) => {
-      const r = await fetch(`${target}/v1/events`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${KEYS.devIngest}`, "content-type": "application/cloudevents-batch+json" },
-        body: JSON.stringify(batch),
+    // node:http on kept-alive connections (one per client): the load
+    // generator shares the two cores with the server, and undici's fetch
+    // costs it about twice the CPU per request.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+    const { hostname, port } = new URL(target);
+    const post = (batch) => new Promise((ok, fail) => {
+      const body = JSON.stringify(batch);
+      const req = http.request({
+        agent, hostname, port, path: "/v1/events", method: "POST",
+        headers: { authorization: `Bearer ${KEYS.devIngest}`, "content-type": "application/cloudevents-batch+json", "content-length": Buffer.byteLength(body) },
+      }, (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString();
+          if (res.statusCode !== 200) return fail(new Error(`POST /v1/events: ${res.statusCode} ${text}`));
+          ok(JSON.parse(text).results);
+        });
+        res.on("error", fail);
       });
-      const body = await r.json();
-      if (r.status !== 200) throw new Error(`POST /v1/events: ${r.status} ${JSON.stringify(body)}`);
-      return body.results;
-    };
+      req.on("error", fail);
+      req.end(body);
+    });
     const counts = { accepted: 0, duplicate: 0, rejected: 0, dropped: 0 };
     const latencies = [];
     const per0 = {};
@@ -161,11 +229,25 @@ async function main() {
       }
     }
     await Promise.all(Array.from({ length: CLIENTS }, (_, n) => client(n)));
+    agent.destroy();
     const elapsed = (performance.now() - t0) / 1000;
     if (stopProfile) {
       const { summary } = await import("./profile.mjs");
       console.error(summary(await stopProfile()).map((r) => r.join("  ")).join("\n"));
     }
+    // D1: once the Queue has drained, usage_events holds exactly the
+    // accepted events (the warm-up's too). The CPU is read after that, so
+    // that it includes the Queue consumer's and D1's share.
+    const expectRows = counts.accepted + warm.length;
+    let d1Rows = -1;
+    const drain0 = performance.now();
+    for (let i = 0; i < 240; i++) {
+      const r = await dev.call("GET", "/v1/usage-events?limit=1", { key: KEYS.devRead });
+      d1Rows = r.body.total;
+      if (d1Rows >= expectRows) break;
+      await new Promise((ok) => setTimeout(ok, 250));
+    }
+    const drainMs = Math.round(performance.now() - drain0);
     const per1 = {};
     const cpu = groupCpu(dev.proc.pid, per1) - cpu0;
     // wrangler dev runs node (the dev server), a workerd for its proxy
@@ -195,11 +277,12 @@ async function main() {
     const subsPath = join(scratch, "subs.json");
     writeFileSync(subsPath, JSON.stringify(subs));
     const replay = rating(["replay", BOOK, eventsPath, "--subscriptions", subsPath, "--at", at]);
+
     const replayTotal = cents(replay.totals.total);
     const fmt = (c) => `${c / 100n}.${String(c % 100n).padStart(2, "0")}`;
     const sorted = [...latencies].sort((a, b) => a - b);
     const result = {
-      target: opt.direct ? "workerd (direct)" : "wrangler dev", clients: CLIENTS, seconds: Number(elapsed.toFixed(1)), customers: CUSTOMERS, customers_per_batch: PER_BATCH,
+      target: (opt.direct ? "workerd (direct)" : "wrangler dev") + (opt["no-inspector"] ? ", no inspector" : ""), clients: CLIENTS, seconds: Number(elapsed.toFixed(1)), customers: CUSTOMERS, customers_per_batch: PER_BATCH,
       batches: latencies.length, events, events_per_second: Math.round(events / elapsed), receipts: counts,
       batch_latency_ms: { p50: Number(percentile(sorted, 50).toFixed(1)), p99: Number(percentile(sorted, 99).toFixed(1)), max: Number(sorted.at(-1).toFixed(1)) },
       worker_cpu_seconds: Number(cpu.toFixed(1)), worker_cpu_us_per_event: Math.round((cpu * 1e6) / events),
@@ -207,11 +290,12 @@ async function main() {
       load_generator_cpu_seconds: Number(((own.user + own.system) / 1e6).toFixed(1)), cores: cpus().length,
       billed: { worker: fmt(worker), replay: fmt(replayTotal), equal: worker === replayTotal },
       replay_receipts: replay.receipts,
+      d1_rows: d1Rows, d1_rows_equal_accepted: d1Rows === expectRows, d1_drained_after_ms: drainMs,
       receipts_equal: ["accepted", "duplicate", "rejected", "dropped"].every((k) => replay.receipts[k] === counts[k] + (k === "accepted" ? warm.length : 0)),
     };
     console.log(JSON.stringify(result, null, 2));
     if (opt.json) writeFileSync(opt.json, JSON.stringify(result, null, 2) + "\n");
-    if (!result.billed.equal || !result.receipts_equal) process.exitCode = 1;
+    if (!result.billed.equal || !result.receipts_equal || !result.d1_rows_equal_accepted) process.exitCode = 1;
   } finally {
     await dev.stop();
     dev.cleanup();
