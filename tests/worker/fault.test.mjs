@@ -46,8 +46,31 @@ const DAY = 86400_000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const scratch = mkdtempSync(join(tmpdir(), "rating-fault-"));
 const REPORT = join(ROOT, "tests/artifacts/worker/fault-report.ndjson");
+/** This test's own copy of wrangler's output (the shared log is rotated by other runs). */
+const FAULT_LOG = join(ROOT, "tests/artifacts/worker/fault-wrangler.log");
 
 const dev = new Dev({ vars: { FAULT_QUEUE_FAIL_EVERY: FAIL_EVERY } });
+/** Starts (or restarts) wrangler dev and copies its output to FAULT_LOG. */
+async function start() {
+  await dev.start();
+  const keep = (d) => appendFileSync(FAULT_LOG, d);
+  dev.proc.stdout.on("data", keep);
+  dev.proc.stderr.on("data", keep);
+}
+/** How often the consumer's trouble shows in FAULT_LOG. */
+function queueTrouble() {
+  let log = "";
+  try {
+    log = readFileSync(FAULT_LOG, "utf8");
+  } catch {}
+  const n = (re) => (log.match(re) ?? []).length;
+  return {
+    d1_write_failed: n(/writing to D1 failed/g),
+    dead_lettered: n(/to dead letter queue/g),
+    dropped_by_queue: n(/Dropped message/g),
+    unreadable: n(/an unreadable message|not text; skipped/g),
+  };
+}
 
 function report(entry) {
   mkdirSync(join(ROOT, "tests/artifacts/worker"), { recursive: true });
@@ -165,7 +188,9 @@ async function sameAsReplay(gen, at, name) {
 }
 
 before(async () => {
-  await dev.start();
+  mkdirSync(join(ROOT, "tests/artifacts/worker"), { recursive: true });
+  writeFileSync(FAULT_LOG, "");
+  await start();
   const r = await dev.call("PUT", "/v1/price-book", { key: KEYS.devAdmin, raw: readFileSync(BOOK_PATH, "utf8") });
   assert.equal(r.status, 201);
 });
@@ -217,7 +242,7 @@ describe("SIGKILL in the middle of ingest", () => {
         const t = Date.now();
         await dev.kill();
         kills++;
-        await dev.start();
+        await start();
         report({ run: "sigkill", kill: k, answered_before: answered, d1_rows_before: d1, of: N, restart_ms: Date.now() - t });
       }
     };
@@ -267,7 +292,7 @@ describe("SIGKILL in the middle of ingest", () => {
       run: "sigkill", events: N, clients: CLIENTS, customers: CUSTOMERS, kills, first_pass_ms: firstMs,
       accepted_receipts: accepted, committed_but_answer_lost: lostAnswers,
       resent_all_duplicates: N, preview_totals_equal_replay: totals.length,
-      d1_rows: d1.length, d1_missing: N - d1.length,
+      d1_rows: d1.length, d1_missing: N - d1.length, ...queueTrouble(),
     });
   });
 });
@@ -315,6 +340,6 @@ describe("Queue consumer failures (FAULT_QUEUE_FAIL_EVERY)", () => {
     // ...and never pushed a message into the dead-letter queue (which has
     // no consumer: a message there is missing from D1).
     assert.doesNotMatch(log, /dead letter queue|Dropped message/);
-    report({ run: "queue-failures", events: QUEUE_EVENTS, fail_every: Number(FAIL_EVERY), failed_before_write: before, failed_after_write: afterW, d1_rows: final.length });
+    report({ run: "queue-failures", events: QUEUE_EVENTS, fail_every: Number(FAIL_EVERY), failed_before_write: before, failed_after_write: afterW, d1_rows: final.length, ...queueTrouble() });
   });
 });
