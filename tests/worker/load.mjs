@@ -239,6 +239,8 @@ async function main() {
     // accepted events (the warm-up's too). The CPU is read after that, so
     // that it includes the Queue consumer's and D1's share.
     const expectRows = counts.accepted + warm.length;
+    const perRun = {};
+    const cpuRun = groupCpu(dev.proc.pid, perRun) - cpu0;
     let d1Rows = -1;
     const drain0 = performance.now();
     for (let i = 0; i < 240; i++) {
@@ -286,6 +288,8 @@ async function main() {
       batches: latencies.length, events, events_per_second: Math.round(events / elapsed), receipts: counts,
       batch_latency_ms: { p50: Number(percentile(sorted, 50).toFixed(1)), p99: Number(percentile(sorted, 99).toFixed(1)), max: Number(sorted.at(-1).toFixed(1)) },
       worker_cpu_seconds: Number(cpu.toFixed(1)), worker_cpu_us_per_event: Math.round((cpu * 1e6) / events),
+      // The same until the last receipt (without the Queue's backlog).
+      worker_cpu_us_per_event_until_receipts: Math.round((cpuRun * 1e6) / events),
       worker_cpu_by_process: perProcess,
       load_generator_cpu_seconds: Number(((own.user + own.system) / 1e6).toFixed(1)), cores: cpus().length,
       billed: { worker: fmt(worker), replay: fmt(replayTotal), equal: worker === replayTotal },
