@@ -383,7 +383,10 @@ fn record_one(book: &PriceBook, m: &mut Meter, ev: &UsageEvent, now: Timestamp, 
             if sums.start == Some(m.period.start) && t >= m.period.start && t < m.period.end {
                 let unit = r.currency.clone().unwrap_or_default();
                 if unit == book.doc().currency {
-                    *sums.lines.entry((ev.product.clone(), r.price_key.clone())).or_default() += amount;
+                    *sums
+                        .lines
+                        .entry((ev.product.clone(), r.price_key.as_deref().map(str::to_string)))
+                        .or_default() += amount;
                 } else {
                     sums.clean = false;
                 }

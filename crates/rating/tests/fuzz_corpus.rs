@@ -145,8 +145,9 @@ fn pick(target: &'static str) -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    // A short randomized run on top of the corpus: a few seconds in all.
-    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+    // A short randomized run on top of the corpus: a few seconds in all. A
+    // failure is kept in fuzz_corpus.proptest-regressions, as proptest does.
+    #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
     fn price_book_mutations(input in pick("price_book")) {
