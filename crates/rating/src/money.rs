@@ -197,9 +197,47 @@ pub fn fmt_money(value: Decimal, scale: u32) -> String {
     }
 }
 
+/// Where decimal text is written: a `String`, or a stack buffer for text
+/// that becomes a [`crate::text::Text`] (receipts: no allocation).
+trait Out {
+    fn reserve(&mut self, n: usize);
+    fn put(&mut self, b: u8);
+}
+
+impl Out for String {
+    fn reserve(&mut self, n: usize) {
+        String::reserve(self, n);
+    }
+    fn put(&mut self, b: u8) {
+        self.push(char::from(b));
+    }
+}
+
+/// Room for any amount: 29 digits, a sign, a point and 28 decimals, padded.
+struct Digits {
+    buf: [u8; 96],
+    len: usize,
+}
+
+impl Out for Digits {
+    fn reserve(&mut self, _: usize) {}
+    fn put(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+}
+
 /// Writes `mantissa × 10^-scale` as decimal text (the hot path of
-/// receipts: no formatting machinery, one allocation).
+/// receipts: no formatting machinery).
 fn write_fixed(negative: bool, mantissa: u128, scale: u32) -> String {
+    let mut out = String::new();
+    write_fixed_to(&mut out, negative, mantissa, scale);
+    out
+}
+
+fn write_fixed_to(out: &mut impl Out, negative: bool, mantissa: u128, scale: u32) {
     let mut digits = [0u8; 40];
     let mut n = 0;
     // u128 division is a library call; nearly every amount fits in u64.
@@ -225,32 +263,44 @@ fn write_fixed(negative: bool, mantissa: u128, scale: u32) -> String {
     }
     let scale = scale as usize;
     let int_len = n.saturating_sub(scale);
-    let mut out = String::with_capacity(n + scale + 3);
+    out.reserve(n + scale + 3);
     if negative {
-        out.push('-');
+        out.put(b'-');
     }
     if int_len == 0 {
-        out.push('0');
+        out.put(b'0');
     } else {
         for i in (n - int_len..n).rev() {
-            out.push(digits[i] as char);
+            out.put(digits[i]);
         }
     }
     if scale > 0 {
-        out.push('.');
+        out.put(b'.');
         for _ in n..scale {
-            out.push('0');
+            out.put(b'0');
         }
         for i in (0..n.min(scale)).rev() {
-            out.push(digits[i] as char);
+            out.put(digits[i]);
         }
     }
-    out
 }
 
 /// Prints an exact (unrounded) amount: trailing zeros dropped, but never
 /// fewer than `min_scale` decimals (`25` → `"25.00"`, `0.005` → `"0.005"`).
 pub fn fmt_exact(value: Decimal, min_scale: u32) -> String {
+    let mut out = String::new();
+    exact_to(&mut out, value, min_scale);
+    out
+}
+
+/// [`fmt_exact`] as a [`crate::text::Text`], without allocating when short.
+pub fn exact_text(value: Decimal, min_scale: u32) -> crate::text::Text {
+    let mut d = Digits { buf: [0; 96], len: 0 };
+    exact_to(&mut d, value, min_scale);
+    crate::text::Text::from_ascii(&d.buf[..d.len])
+}
+
+fn exact_to(out: &mut impl Out, value: Decimal, min_scale: u32) {
     let negative = value.is_sign_negative() && !value.is_zero();
     let mut m = value.mantissa().unsigned_abs();
     let mut scale = value.scale();
@@ -266,20 +316,20 @@ pub fn fmt_exact(value: Decimal, min_scale: u32) -> String {
         scale -= 1;
     }
     if m == 0 {
-        return write_fixed(false, 0, min_scale);
+        return write_fixed_to(out, false, 0, min_scale);
     }
     if scale < min_scale {
         // Padding zeros: same text as pad_to_scale below.
-        let mut s = write_fixed(negative, m, scale);
+        write_fixed_to(out, negative, m, scale);
         if scale == 0 {
-            s.push('.');
+            out.put(b'.');
         }
         for _ in scale..min_scale {
-            s.push('0');
+            out.put(b'0');
         }
-        return s;
+        return;
     }
-    write_fixed(negative, m, scale)
+    write_fixed_to(out, negative, m, scale)
 }
 
 #[allow(dead_code)]
@@ -346,6 +396,7 @@ mod tests {
                     fmt_exact_slow(dec(v), scale),
                     "{v} at {scale}"
                 );
+                assert_eq!(exact_text(dec(v), scale).as_str(), fmt_exact(dec(v), scale));
             }
             assert_eq!(fmt_qty(dec(v)), {
                 let n = dec(v).normalize();

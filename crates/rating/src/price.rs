@@ -202,6 +202,20 @@ pub fn charge_delta(model: PriceModel, a: &PriceAmounts, old: Decimal, new: Deci
 /// The graduated charge of the units in `(lo, hi]`, with the flat amounts
 /// of the tiers the quantity newly reaches into (`lo <= hi`).
 fn graduated_between(tiers: &[Tier], lo: Decimal, hi: Decimal) -> Result<Decimal, Overflow> {
+    // The usual event: (lo, hi] inside one tier, past its lower bound (no
+    // flat amount reached): one multiplication.
+    let mut lower = Decimal::ZERO;
+    for (i, t) in tiers.iter().enumerate() {
+        match t.up_to {
+            Some(u) if lo >= u => lower = u,
+            up_to => {
+                if (lo > lower || (i == 0 && lo == lower)) && up_to.is_none_or(|u| hi <= u) {
+                    return tier_unit_amount(t, sub(hi, lo)?);
+                }
+                break;
+            }
+        }
+    }
     let mut total = Decimal::ZERO;
     let mut prev = Decimal::ZERO;
     for (i, t) in tiers.iter().enumerate() {

@@ -65,7 +65,7 @@ fn run(evs: &[(u8, u32, u32, u8)], dup_every: usize) -> (LineSums, Vec<rating::m
         let ev = parse_event(&e).unwrap();
         let r = m.record(&b, &ev, time);
         assert_eq!(r.status, Status::Accepted, "{r:?}");
-        let key = (product.to_string(), r.price_key.clone());
+        let key = (product.to_string(), r.price_key.as_deref().map(str::to_string));
         *sums.entry(key).or_default() += Decimal::from_str(r.amount.as_deref().unwrap()).unwrap();
         if dup_every > 0 && i % dup_every == 0 {
             let again = m.record(&b, &ev, time);

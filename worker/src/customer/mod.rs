@@ -276,14 +276,14 @@ impl Customer {
                     m.counts.duplicate += 1;
                 }
                 let r = Receipt {
-                    id: key.1,
-                    source: key.0,
+                    id: key.1.into(),
+                    source: key.0.into(),
                     status: Status::Duplicate,
-                    amount: s.amount.clone(),
-                    currency: s.amount.as_ref().and(s.currency.clone()),
-                    price_key: s.price_key.clone(),
+                    amount: s.amount.as_deref().map(Into::into),
+                    currency: s.amount.as_ref().and(s.currency.as_deref()).map(Into::into),
+                    price_key: s.price_key.as_deref().map(Into::into),
                     price_key_remapped: None,
-                    price_book: Some(hash.to_string()),
+                    price_book: Some(hash.into()),
                     conflict: (s.fingerprint != fingerprint).then_some(true),
                     error: None,
                 };
@@ -320,9 +320,9 @@ impl Customer {
                         id: String::new(),
                         fingerprint: fingerprint.clone(),
                         status: status.to_string(),
-                        amount: r.amount.clone(),
-                        currency: r.currency.clone(),
-                        price_key: r.price_key.clone(),
+                        amount: r.amount.as_deref().map(str::to_string),
+                        currency: r.currency.as_deref().map(str::to_string),
+                        price_key: r.price_key.as_deref().map(str::to_string),
                     },
                 );
                 c.events.push(EventRow {
@@ -333,9 +333,9 @@ impl Customer {
                     kind: ev.product,
                     received_at: now_ms,
                     status: status.to_string(),
-                    amount: r.amount.clone(),
-                    currency: r.currency.clone(),
-                    price_key: r.price_key.clone(),
+                    amount: r.amount.as_deref().map(str::to_string),
+                    currency: r.currency.as_deref().map(str::to_string),
+                    price_key: r.price_key.as_deref().map(str::to_string),
                     price_book: hash.to_string(),
                     event: raw.get().to_string(),
                     fingerprint,

@@ -56,8 +56,18 @@ pub(crate) fn factor(
     (Decimal::from(num) / Decimal::from(den)).min(Decimal::ONE)
 }
 
-pub(crate) fn usage_cap(m: &Meter, book: &PriceBook, product: &Product, item: &PlanItem) -> Option<Decimal> {
-    let base_plan = book.plan(&m.plan);
+pub(crate) fn usage_cap(
+    m: &Meter,
+    book: &PriceBook,
+    product: &Product,
+    (plan, item): (&Plan, &PlanItem),
+) -> Option<Decimal> {
+    // The item's plan is usually the base plan: no second look-up then.
+    let base_plan = if plan.id == m.plan {
+        Some(plan)
+    } else {
+        book.plan(&m.plan)
+    };
     let mut named: Option<Option<Decimal>> = base_plan.and_then(|b| b.limits.get(&product.id)).map(|v| Some(*v));
     let mut base = if named.is_some() { None } else { item.limit.map(Some) };
     if named.is_none() && base.is_none() {

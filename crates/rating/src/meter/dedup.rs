@@ -45,13 +45,25 @@ pub struct SeenExtra {
 pub const NO_AMOUNT: u8 = u8::MAX;
 
 /// The dedup window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(from = "DedupRepr", into = "DedupRepr")]
 pub struct Dedup {
     window_seconds: i64,
     max_entries: usize,
     order: VecDeque<u128>,
     seen: FxHashMap<u128, Seen>,
+    /// Arrival time of the oldest entry, once looked up (a cache: an
+    /// insert then needs no look-up unless something expires).
+    front_at: Option<i64>,
+}
+
+impl PartialEq for Dedup {
+    fn eq(&self, other: &Dedup) -> bool {
+        self.window_seconds == other.window_seconds
+            && self.max_entries == other.max_entries
+            && self.order == other.order
+            && self.seen == other.seen
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -112,6 +124,7 @@ impl Dedup {
             max_entries,
             order: VecDeque::new(),
             seen: FxHashMap::default(),
+            front_at: None,
         }
     }
 
@@ -138,12 +151,22 @@ impl Dedup {
         let at = seen.at;
         if self.seen.insert(k, seen).is_none() {
             self.order.push_back(k);
+        } else if self.order.front() == Some(&k) {
+            self.front_at = None;
         }
-        while let Some(front) = self.order.front() {
-            let expired = self.seen.get(front).is_none_or(|e| at - e.at > self.window_seconds);
-            if expired || self.order.len() > self.max_entries {
-                self.seen.remove(front);
+        while let Some(&front) = self.order.front() {
+            let front_at = match self.front_at {
+                Some(t) => t,
+                None => {
+                    let t = self.seen.get(&front).map_or(i64::MIN, |e| e.at);
+                    self.front_at = Some(t);
+                    t
+                }
+            };
+            if at.saturating_sub(front_at) > self.window_seconds || self.order.len() > self.max_entries {
+                self.seen.remove(&front);
                 self.order.pop_front();
+                self.front_at = None;
             } else {
                 break;
             }

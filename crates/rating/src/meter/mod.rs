@@ -20,11 +20,12 @@ pub use wallet::{Grant, Wallet};
 use crate::error::{codes, Error, Problem};
 use crate::event::{price_key, UsageEvent};
 use crate::json::join;
-use crate::money::{fmt_exact, fmt_qty};
+use crate::money::{exact_text, fmt_qty};
 use crate::period::{fmt_timestamp, Timestamp};
 use crate::price::{add, Overflow};
 use crate::price_book::{Aggregation, Plan, PlanItem, PriceBook, PriceModel, Product, ProductType};
 use crate::resolve::{amounts_in, resolve, Resolution};
+use crate::text::Text;
 use chrono::Duration;
 use indexmap::IndexMap;
 use rust_decimal::Decimal;
@@ -72,26 +73,26 @@ pub enum Status {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Receipt {
     /// Event id.
-    pub id: String,
+    pub id: Text,
     /// Event source.
-    pub source: String,
+    pub source: Text,
     /// Outcome.
     pub status: Status,
     /// Exact change to the period's charge.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub amount: Option<String>,
+    pub amount: Option<Text>,
     /// Currency (or credit unit) of `amount`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
+    pub currency: Option<Text>,
     /// Price key used.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub price_key: Option<String>,
+    pub price_key: Option<Text>,
     /// Priced at the default key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price_key_remapped: Option<bool>,
     /// Price book hash.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub price_book: Option<String>,
+    pub price_book: Option<Text>,
     /// A duplicate whose payload differs from the first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conflict: Option<bool>,
@@ -104,8 +105,8 @@ impl Receipt {
     /// A rejection.
     pub fn rejected(id: &str, source: &str, problem: Problem) -> Receipt {
         Receipt {
-            id: id.to_string(),
-            source: source.to_string(),
+            id: id.into(),
+            source: source.into(),
             status: Status::Rejected,
             amount: None,
             currency: None,
@@ -316,7 +317,7 @@ impl Meter {
         at: Timestamp,
         want: bool,
     ) -> (Status, Option<Receipt>) {
-        let currency = || book.doc().currency.clone();
+        let currency = || Text::from(book.doc().currency.as_str());
         let dedup_key = dedup::key(&ev.source, &ev.id);
         if let Some(seen) = self.dedup.get_key(dedup_key) {
             self.counts.duplicate += 1;
@@ -326,14 +327,14 @@ impl Meter {
             let has_amount = seen.scale != dedup::NO_AMOUNT;
             let extra = seen.extra.as_deref();
             let receipt = Receipt {
-                id: ev.id.clone(),
-                source: ev.source.clone(),
+                id: Text::from(ev.id.as_str()),
+                source: Text::from(ev.source.as_str()),
                 status: Status::Duplicate,
-                amount: has_amount.then(|| fmt_exact(seen.amount, u32::from(seen.scale))),
-                currency: has_amount.then(|| extra.and_then(|x| x.unit.clone()).unwrap_or_else(currency)),
-                price_key: extra.and_then(|x| x.price_key.clone()),
+                amount: has_amount.then(|| exact_text(seen.amount, u32::from(seen.scale))),
+                currency: has_amount.then(|| extra.and_then(|x| x.unit.as_deref()).map_or_else(currency, Text::from)),
+                price_key: extra.and_then(|x| x.price_key.as_deref()).map(Text::from),
                 price_key_remapped: None,
-                price_book: Some(book.hash().to_string()),
+                price_book: Some(book.hash_text()),
                 conflict: (seen.fingerprint != ev.fingerprint).then_some(true),
                 error: None,
             };
@@ -348,14 +349,14 @@ impl Meter {
                     self.counts.accepted += 1;
                 }
                 let receipt = want.then(|| Receipt {
-                    id: ev.id.clone(),
-                    source: ev.source.clone(),
+                    id: Text::from(ev.id.as_str()),
+                    source: Text::from(ev.source.as_str()),
                     status: o.status,
-                    amount: o.amount.map(|(a, scale)| fmt_exact(a, scale)),
-                    currency: o.amount.map(|_| o.unit.clone().unwrap_or_else(currency)),
-                    price_key: o.price_key.clone(),
+                    amount: o.amount.map(|(a, scale)| exact_text(a, scale)),
+                    currency: o.amount.map(|_| o.unit.as_deref().map_or_else(currency, Text::from)),
+                    price_key: o.price_key.as_deref().map(Text::from),
                     price_key_remapped: o.remapped.then_some(true),
-                    price_book: Some(book.hash().to_string()),
+                    price_book: Some(book.hash_text()),
                     conflict: None,
                     error: None,
                 });
@@ -424,7 +425,7 @@ impl Meter {
         if self.ended_at.is_some_and(|end| t >= end) {
             return Err(problem("subscription_ended", "time", "the subscription has ended"));
         }
-        let (_, item) = self.item_for(book, &product.id).ok_or_else(|| {
+        let (item_plan, item) = self.item_for(book, &product.id).ok_or_else(|| {
             problem(
                 codes::PRODUCT_NOT_IN_PLAN,
                 "type",
@@ -501,7 +502,7 @@ impl Meter {
             amounts,
         };
         let measure = measure(product, ev)?;
-        let cap = cycle::usage_cap(self, book, product, item);
+        let cap = cycle::usage_cap(self, book, product, (item_plan, item));
         let trial = !late && self.period.trial;
         let credit_priced = book.is_custom_unit(unit);
         let customer = &self.customer;

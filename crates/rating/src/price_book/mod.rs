@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone)]
 pub struct PriceBook {
     doc: PriceBookDoc,
-    hash: String,
+    hash: std::sync::Arc<str>,
     products: HashMap<String, usize>,
     plans: HashMap<String, usize>,
     /// Scale of the book's currency, looked up once.
@@ -74,7 +74,7 @@ impl PriceBook {
             .collect();
         PriceBook {
             doc,
-            hash,
+            hash: hash.into(),
             products,
             plans,
             currency_scale,
@@ -91,6 +91,11 @@ impl PriceBook {
     /// decimals as written). Stamps every quote, receipt and invoice.
     pub fn hash(&self) -> &str {
         &self.hash
+    }
+
+    /// The hash as a [`crate::text::Text`] (shared, not copied).
+    pub fn hash_text(&self) -> crate::text::Text {
+        crate::text::Text::shared(&self.hash)
     }
 
     /// The book serialized as JSON (parses back to an equal book).
