@@ -407,8 +407,8 @@ impl Meter {
                 "time is before the subscription started",
             ));
         }
-        let product = book
-            .product(&ev.product)
+        let (product, placements) = book
+            .product_items(&ev.product)
             .ok_or_else(|| problem(codes::UNKNOWN_PRODUCT, "type", format!("no product {:?}", ev.product)))?;
         if product.kind != ProductType::Metered {
             return Err(problem(
@@ -425,7 +425,10 @@ impl Meter {
         if self.ended_at.is_some_and(|end| t >= end) {
             return Err(problem("subscription_ended", "time", "the subscription has ended"));
         }
-        let (item_plan, item) = self.item_for(book, &product.id).ok_or_else(|| {
+        // The base plan's item first, then the add-ons' in order (as `item_for`).
+        let in_plan = |id: &str| placements.clone().find(|(p, _)| p.id == id);
+        let found = in_plan(&self.plan).or_else(|| self.addons.iter().find_map(|a| in_plan(a)));
+        let (item_plan, item) = found.ok_or_else(|| {
             problem(
                 codes::PRODUCT_NOT_IN_PLAN,
                 "type",

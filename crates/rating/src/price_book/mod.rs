@@ -25,6 +25,8 @@ pub struct PriceBook {
     currency_scale: u32,
     /// Per plan (in book order): product id → item position.
     items: Vec<HashMap<String, usize>>,
+    /// Per product (in book order): the (plan, item) positions pricing it.
+    placements: Vec<Vec<(usize, usize)>>,
 }
 
 impl PriceBook {
@@ -72,6 +74,16 @@ impl PriceBook {
                     .collect()
             })
             .collect();
+        let mut placements: Vec<Vec<(usize, usize)>> = vec![Vec::new(); doc.products.len()];
+        for (pi, plan) in doc.plans.iter().enumerate() {
+            for (ii, item) in plan.items.iter().enumerate() {
+                if let Some(&prod) = HashMap::get(&products, item.product.as_str()) {
+                    if let Some(list) = placements.get_mut(prod) {
+                        list.push((pi, ii));
+                    }
+                }
+            }
+        }
         PriceBook {
             doc,
             hash: hash.into(),
@@ -79,6 +91,7 @@ impl PriceBook {
             plans,
             currency_scale,
             items,
+            placements,
         }
     }
 
@@ -106,6 +119,19 @@ impl PriceBook {
     /// A product by id.
     pub fn product(&self, id: &str) -> Option<&Product> {
         self.products.get(id).map(|&i| &self.doc.products[i])
+    }
+
+    /// A product by id, with the (plan, item) pairs that price it: one
+    /// look-up for what rating an event needs of the book.
+    pub fn product_items(&self, id: &str) -> Option<(&Product, impl Iterator<Item = (&Plan, &PlanItem)> + Clone)> {
+        let &i = self.products.get(id)?;
+        let product = self.doc.products.get(i)?;
+        let list = self.placements.get(i).map_or(&[][..], Vec::as_slice);
+        let items = list.iter().filter_map(|&(p, it)| {
+            let plan = self.doc.plans.get(p)?;
+            Some((plan, plan.items.get(it)?))
+        });
+        Some((product, items))
     }
 
     /// A plan by id.
