@@ -38,6 +38,16 @@ pub(crate) fn mul(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
     a.checked_mul(b).ok_or(Overflow)
 }
 
+/// `a.cmp(b)`, without rescaling when the scales are equal.
+#[inline]
+pub(crate) fn dcmp(a: &Decimal, b: &Decimal) -> std::cmp::Ordering {
+    if a.scale() == b.scale() {
+        a.mantissa().cmp(&b.mantissa())
+    } else {
+        a.cmp(b)
+    }
+}
+
 pub(crate) fn div(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
     a.checked_div(b).ok_or(Overflow)
 }
@@ -190,7 +200,9 @@ pub fn charge_delta(model: PriceModel, a: &PriceAmounts, old: Decimal, new: Deci
     match model {
         PriceModel::Percentage => Ok(Decimal::ZERO),
         PriceModel::PerUnit => mul(sub(new, old)?, a.unit_amount.unwrap_or(Decimal::ZERO)),
-        PriceModel::Graduated if new >= old => graduated_between(a.tiers.as_deref().unwrap_or(&[]), old, new),
+        PriceModel::Graduated if dcmp(&new, &old).is_ge() => {
+            graduated_between(a.tiers.as_deref().unwrap_or(&[]), old, new)
+        }
         PriceModel::Graduated => Ok(-graduated_between(a.tiers.as_deref().unwrap_or(&[]), new, old)?),
         _ => sub(
             charge_quantity(model, a, new, false)?.amount,
@@ -207,9 +219,10 @@ fn graduated_between(tiers: &[Tier], lo: Decimal, hi: Decimal) -> Result<Decimal
     let mut lower = Decimal::ZERO;
     for (i, t) in tiers.iter().enumerate() {
         match t.up_to {
-            Some(u) if lo >= u => lower = u,
+            Some(u) if dcmp(&lo, &u).is_ge() => lower = u,
             up_to => {
-                if (lo > lower || (i == 0 && lo == lower)) && up_to.is_none_or(|u| hi <= u) {
+                let above = dcmp(&lo, &lower);
+                if (above.is_gt() || (i == 0 && above.is_eq())) && up_to.is_none_or(|u| dcmp(&hi, &u).is_le()) {
                     return tier_unit_amount(t, sub(hi, lo)?);
                 }
                 break;

@@ -393,7 +393,12 @@ impl Meter {
             return Err(problem(codes::INVALID_VALUE, "subject", msg));
         }
         let t = ev.time.unwrap_or(at);
-        if t > at + Duration::seconds(MAX_FUTURE_SECONDS) {
+        // `t > at + 5 minutes`, in whole seconds then nanoseconds (no
+        // calendar arithmetic per event).
+        let ahead = t.timestamp().saturating_sub(at.timestamp());
+        if ahead > MAX_FUTURE_SECONDS
+            || (ahead == MAX_FUTURE_SECONDS && t.timestamp_subsec_nanos() > at.timestamp_subsec_nanos())
+        {
             return Err(problem(
                 "event_in_future",
                 "time",

@@ -137,14 +137,16 @@ pub fn reprice<'b>(
     };
     let mut changes = Changes::default();
     for (i, (key, ks)) in ps.keys.iter().enumerate() {
-        let included = if ps.has_allowance {
-            ks.quantity.min(remaining)
-        } else {
+        let included = if !ps.has_allowance {
             Decimal::ZERO
+        } else if crate::price::dcmp(&ks.quantity, &remaining).is_le() {
+            ks.quantity
+        } else {
+            remaining
         };
         remaining = sub(remaining, included)?;
         let billable = sub(ks.quantity, included)?;
-        if billable == ks.billable {
+        if crate::price::dcmp(&billable, &ks.billable).is_eq() {
             continue;
         }
         let Some(p) = price_of(key) else { continue };
