@@ -226,18 +226,22 @@ describe("other hostile requests", () => {
     await stillServing("at 9999");
   });
 
-  test("duplicate keys: the last one wins, as in JSON.parse and the CLI (documented, not an error)", async () => {
+  test("duplicate keys: refused as duplicate_key at the repeated key (parsers disagree on which counts)", async () => {
     const q = await dev.call("POST", "/v1/quote", { key: KEYS.devRead, raw: '{"plan":"pro","plan":"starter"}' });
-    const starter = await dev.call("POST", "/v1/quote", { key: KEYS.devRead, body: { plan: "starter" } });
-    assert.equal(q.status, 200);
-    assert.deepEqual(q.body, starter.body);
+    assert.equal(q.status, 400);
+    assert.equal(q.body.code, "duplicate_key");
+    assert.match(JSON.stringify(q.body), /plan/);
     const rs = await dev.call("POST", "/v1/events", {
       key: KEYS.devIngest,
       type: "application/cloudevents-batch+json",
-      raw: '[{"specversion":"1.0","id":"dk-1","id":"dk-2","source":"s","type":"bandwidth","subject":"host_ok","data":{"quantity":"1","quantity":"7"}}]',
+      raw:
+        '[{"specversion":"1.0","id":"dk-1","source":"s","type":"bandwidth","subject":"host_ok","data":{"quantity":"1","quantity":"7"}},' +
+        '{"specversion":"1.0","id":"dk-ok","source":"s","type":"bandwidth","subject":"host_ok","data":{"quantity":"1"}}]',
     });
     assert.equal(rs.status, 200);
-    assert.deepEqual([rs.body.results[0].id, rs.body.results[0].status], ["dk-2", "accepted"]);
+    const [bad, good] = rs.body.results;
+    assert.deepEqual([bad.id, bad.status, bad.error?.code], ["dk-1", "rejected", "duplicate_key"]);
+    assert.equal(good.status, "accepted");
     await stillServing("duplicate keys");
   });
 

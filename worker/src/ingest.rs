@@ -110,7 +110,8 @@ fn route(raw: &RawValue) -> Result<String, String> {
     // rejected with the parser's problem.
     let (v, p) = match rating::json::parse_json(text) {
         Ok(v) => (v, None),
-        Err(p) => (Value::Null, Some(p)),
+        // Refused (a repeated key, say) but readable: keep its id and source.
+        Err(p) => (serde_json::from_str(text).unwrap_or(Value::Null), Some(p)),
     };
     let (id, source) = ids_of(&v);
     let p = match p.map_or_else(|| parse_event(&v), Err) {

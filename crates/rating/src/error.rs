@@ -106,6 +106,9 @@ impl From<Problem> for Error {
 pub mod codes {
     /// Input is not valid JSON.
     pub const INVALID_JSON: &str = "invalid_json";
+    /// An object has the same key twice (ambiguous: parsers disagree on
+    /// which one counts).
+    pub const DUPLICATE_KEY: &str = "duplicate_key";
     /// A value has the wrong JSON type.
     pub const INVALID_TYPE: &str = "invalid_type";
     /// A required field is absent.

@@ -199,6 +199,14 @@ const fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
+/// [`ids_of`] an event's text, read as far as it can be: an event refused
+/// for a repeated key still names its id and source.
+pub fn ids_of_text(text: &str) -> (String, String) {
+    serde_json::from_str::<Value>(text)
+        .map(|v| ids_of(&v))
+        .unwrap_or_default()
+}
+
 /// A hash of a JSON value that ignores object key order and allocates
 /// nothing: object entries are combined commutatively.
 pub fn fingerprint(v: &Value) -> u64 {

@@ -378,5 +378,164 @@ pub fn parse_json(text: &str) -> Result<Value, Problem> {
             "not valid JSON: the text starts with a byte order mark (U+FEFF); send it without one",
         ));
     }
-    serde_json::from_str(text).map_err(|e| Problem::general(codes::INVALID_JSON, format!("not valid JSON: {e}")))
+    let v = serde_json::from_str(text)
+        .map_err(|e| Problem::general(codes::INVALID_JSON, format!("not valid JSON: {e}")))?;
+    match duplicate_key(text) {
+        Some(p) => Err(p),
+        None => Ok(v),
+    }
+}
+
+/// The first object key that appears twice in its object, as a problem
+/// naming it (`duplicate_key` at the repeated key's path). `text` is JSON
+/// that parsed (so nesting is at most serde_json's 128 levels).
+pub fn duplicate_key(text: &str) -> Option<Problem> {
+    let mut s = Scan {
+        b: text.as_bytes(),
+        s: text,
+        i: 0,
+        path: Vec::new(),
+    };
+    s.value().err()
+}
+
+enum Seg<'a> {
+    Key(std::borrow::Cow<'a, str>),
+    Index(usize),
+}
+
+struct Scan<'a> {
+    b: &'a [u8],
+    s: &'a str,
+    i: usize,
+    path: Vec<Seg<'a>>,
+}
+
+impl<'a> Scan<'a> {
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    /// A string's content, unescaped when it has escapes.
+    fn string(&mut self) -> std::borrow::Cow<'a, str> {
+        let start = self.i + 1;
+        let mut j = start;
+        let mut escaped = false;
+        while let Some(&c) = self.b.get(j) {
+            match c {
+                b'\\' => {
+                    escaped = true;
+                    j += 2;
+                }
+                b'"' => break,
+                _ => j += 1,
+            }
+        }
+        self.i = j + 1;
+        let raw = self.s.get(start..j.min(self.b.len())).unwrap_or_default();
+        if escaped {
+            let quoted = self.s.get(start - 1..self.i.min(self.b.len())).unwrap_or_default();
+            serde_json::from_str::<String>(quoted).map_or(std::borrow::Cow::Borrowed(raw), std::borrow::Cow::Owned)
+        } else {
+            std::borrow::Cow::Borrowed(raw)
+        }
+    }
+
+    fn problem(&self, key: &str) -> Problem {
+        let mut path = String::new();
+        for seg in &self.path {
+            path = match seg {
+                Seg::Key(k) => join(&path, k),
+                Seg::Index(i) => index(&path, *i),
+            };
+        }
+        Problem::at(
+            codes::DUPLICATE_KEY,
+            join(&path, key),
+            format!("the key {key:?} appears twice in the same object"),
+        )
+    }
+
+    fn value(&mut self) -> Result<(), Problem> {
+        self.ws();
+        match self.b.get(self.i) {
+            Some(b'{') => {
+                self.i += 1;
+                let mut keys: Vec<std::borrow::Cow<'a, str>> = Vec::new();
+                let mut many: Option<std::collections::HashSet<std::borrow::Cow<'a, str>, rustc_hash::FxBuildHasher>> =
+                    None;
+                loop {
+                    self.ws();
+                    match self.b.get(self.i) {
+                        Some(b'}') | None => {
+                            self.i += 1;
+                            return Ok(());
+                        }
+                        Some(b',') => {
+                            self.i += 1;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    let key = self.string();
+                    let seen = match many.as_mut() {
+                        Some(set) => !set.insert(key.clone()),
+                        None => {
+                            let seen = keys.contains(&key);
+                            keys.push(key.clone());
+                            if keys.len() > 16 {
+                                many = Some(keys.drain(..).collect());
+                            }
+                            seen
+                        }
+                    };
+                    if seen {
+                        return Err(self.problem(&key));
+                    }
+                    self.ws();
+                    self.i += 1; // ':'
+                    self.path.push(Seg::Key(key));
+                    self.value()?;
+                    self.path.pop();
+                }
+            }
+            Some(b'[') => {
+                self.i += 1;
+                let mut n = 0;
+                loop {
+                    self.ws();
+                    match self.b.get(self.i) {
+                        Some(b']') | None => {
+                            self.i += 1;
+                            return Ok(());
+                        }
+                        Some(b',') => {
+                            self.i += 1;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    self.path.push(Seg::Index(n));
+                    self.value()?;
+                    self.path.pop();
+                    n += 1;
+                }
+            }
+            Some(b'"') => {
+                self.string();
+                Ok(())
+            }
+            _ => {
+                while let Some(c) = self.b.get(self.i) {
+                    if matches!(c, b',' | b']' | b'}' | b' ' | b'\n' | b'\r' | b'\t') {
+                        break;
+                    }
+                    self.i += 1;
+                }
+                Ok(())
+            }
+        }
+    }
 }

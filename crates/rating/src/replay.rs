@@ -253,7 +253,7 @@ impl<'b> Replay<'b> {
         let receipt = match crate::event::parse_event_text(text) {
             Ok(ev) => self.rate(ev, at),
             Err(p) => {
-                let (id, source) = crate::json::parse_json(text).map(|v| ids_of(&v)).unwrap_or_default();
+                let (id, source) = crate::event::ids_of_text(text);
                 Receipt::rejected(&id, &source, p)
             }
         };

@@ -18,7 +18,7 @@ use crate::forward;
 use crate::http::{json, json_text, millis, now, query, query_time};
 use crate::problem::ApiError;
 use outbox::Outbox;
-use rating::event::{ids_of, parse_event_text};
+use rating::event::parse_event_text;
 use rating::meter::{Dedup, Meter, Receipt, Status, DEFAULT_MAX_ENTRIES};
 use rating::period::{fmt_timestamp, Timestamp};
 use rating::{PriceBook, Problem};
@@ -233,8 +233,7 @@ impl Customer {
             .iter()
             .map(|raw| {
                 parse_event_text(raw.get()).map_err(|p| {
-                    let v = rating::json::parse_json(raw.get()).unwrap_or(Value::Null);
-                    let (id, source) = ids_of(&v);
+                    let (id, source) = rating::event::ids_of_text(raw.get());
                     Box::new(Receipt::rejected(&id, &source, p))
                 })
             })
