@@ -390,6 +390,11 @@ pub fn parse_json(text: &str) -> Result<Value, Problem> {
 /// naming it (`duplicate_key` at the repeated key's path). `text` is JSON
 /// that parsed (so nesting is at most serde_json's 128 levels).
 pub fn duplicate_key(text: &str) -> Option<Problem> {
+    // A quick pass finds whether any object repeats a key; only then is
+    // the text walked again, keeping the path, to name it.
+    if !has_duplicate(text.as_bytes()) {
+        return None;
+    }
     let mut s = Scan {
         b: text.as_bytes(),
         s: text,
@@ -397,6 +402,112 @@ pub fn duplicate_key(text: &str) -> Option<Problem> {
         path: Vec::new(),
     };
     s.value().err()
+}
+
+/// The position of the next `"` or `\\` at or after `from` (or the end),
+/// eight bytes at a time.
+fn quote_or_backslash(b: &[u8], from: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else { break };
+        let w = u64::from_le_bytes(bytes);
+        let q = w ^ (LO * u64::from(b'"'));
+        let s = w ^ (LO * u64::from(b'\\'));
+        let hit = ((q.wrapping_sub(LO) & !q) | (s.wrapping_sub(LO) & !s)) & HI;
+        if hit != 0 {
+            return i + (hit.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Whether some object in the (valid JSON) text has a key twice. Keys are
+/// compared as written; an object with an escaped key is left to the
+/// careful walk (it answers `true` so that walk decides).
+fn has_duplicate(b: &[u8]) -> bool {
+    // Keys of the open objects, one after another; `starts` marks where
+    // each open object's keys begin (`usize::MAX` for an open array).
+    let mut keys: Vec<&[u8]> = Vec::new();
+    let mut starts: Vec<usize> = Vec::new();
+    let mut i = 0;
+    // Whether the next string is a key.
+    let mut want_key = false;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                let end = quote_or_backslash(b, i + 1);
+                if b.get(end) == Some(&b'\\') {
+                    if want_key {
+                        return true;
+                    }
+                    // Skip the escaped string the slow way.
+                    let mut j = end;
+                    while let Some(&c) = b.get(j) {
+                        match c {
+                            b'\\' => j += 2,
+                            b'"' => break,
+                            _ => j += 1,
+                        }
+                    }
+                    i = j + 1;
+                    continue;
+                }
+                if want_key {
+                    let key = &b[i + 1..end.min(b.len())];
+                    let from = starts.last().copied().unwrap_or(0);
+                    if keys.get(from..).is_some_and(|k| k.len() < 16 && k.contains(&key)) {
+                        return true;
+                    }
+                    keys.push(key);
+                    want_key = false;
+                }
+                i = end + 1;
+            }
+            b'{' => {
+                starts.push(keys.len());
+                want_key = true;
+                i += 1;
+            }
+            b'[' => {
+                starts.push(usize::MAX);
+                i += 1;
+            }
+            b',' => {
+                want_key = starts.last().is_some_and(|&s| s != usize::MAX);
+                i += 1;
+            }
+            b'}' => {
+                if let Some(from) = starts.pop() {
+                    if let Some(obj) = keys.get_mut(from..) {
+                        if obj.len() >= 16 {
+                            obj.sort_unstable();
+                            if obj.windows(2).any(|w| w[0] == w[1]) {
+                                return true;
+                            }
+                        }
+                    }
+                    keys.truncate(from);
+                }
+                want_key = false;
+                i += 1;
+            }
+            b']' => {
+                starts.pop();
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    false
 }
 
 enum Seg<'a> {
@@ -423,14 +534,14 @@ impl<'a> Scan<'a> {
         let start = self.i + 1;
         let mut j = start;
         let mut escaped = false;
-        while let Some(&c) = self.b.get(j) {
-            match c {
-                b'\\' => {
+        loop {
+            j = quote_or_backslash(self.b, j);
+            match self.b.get(j) {
+                Some(b'\\') => {
                     escaped = true;
                     j += 2;
                 }
-                b'"' => break,
-                _ => j += 1,
+                _ => break,
             }
         }
         self.i = j + 1;
