@@ -65,6 +65,25 @@ export class Dev {
       });
       this.migrated = true;
     }
+    // A start can lose a race for its ports (wrangler reloads the Worker
+    // once its file watcher is ready, and the reloaded workerd may find
+    // the port still held): such a start is retried on fresh ports.
+    for (let attempt = 1; ; attempt++) {
+      if (await this.#startOnce()) return;
+      const raced = this.log.join("").includes("Address already in use");
+      if (!raced || attempt >= 3) break;
+      appendFileSync(LOG, `\n==== port race on start, retrying (attempt ${attempt + 1}) ====\n`);
+      try {
+        process.kill(-this.proc.pid, "SIGKILL");
+      } catch {}
+      await sleep(500);
+    }
+    throw new Error(`wrangler dev did not start:\n${this.log.join("")}`);
+  }
+
+  /** One start on fresh ports; whether /healthz answered. */
+  async #startOnce() {
+    this.log = [];
     this.port = await freePort();
     this.url = `http://127.0.0.1:${this.port}`;
     this.inspectorPort = await freePort();
@@ -105,11 +124,17 @@ export class Dev {
     const exited = new Promise((r) => this.proc.once("exit", r));
     for (let i = 0; i < 240; i++) {
       const up = await fetch(`${this.url}/healthz`).then((r) => r.ok, () => false);
-      if (up) return;
+      if (up) {
+        // Past wrangler's reload on its watcher's "ready": still up?
+        await sleep(1500);
+        const still = await fetch(`${this.url}/healthz`).then((r) => r.ok, () => false);
+        if (still && this.proc.exitCode === null) return true;
+        break;
+      }
       if (this.proc.exitCode !== null) break;
       await Promise.race([sleep(250), exited]);
     }
-    throw new Error(`wrangler dev did not start:\n${this.log.join("")}`);
+    return false;
   }
 
   /** Stops wrangler dev and workerd (the whole process group). */
