@@ -404,9 +404,11 @@ pub fn duplicate_key(text: &str) -> Option<Problem> {
     s.value().err()
 }
 
-/// The position of the next `"` or `\\` at or after `from` (or the end),
-/// eight bytes at a time.
-fn quote_or_backslash(b: &[u8], from: usize) -> usize {
+/// Where a JSON string's plain run stops: the first `"` or `\\` at or
+/// after `from` (with `controls`, also the first byte below 0x20, which a
+/// string may not hold raw), or `b.len()`. Eight bytes at a time: the
+/// readers of event text, JSON keys and stored invoices all scan strings.
+pub(crate) fn string_stop(b: &[u8], from: usize, controls: bool) -> usize {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let mut i = from;
@@ -415,14 +417,17 @@ fn quote_or_backslash(b: &[u8], from: usize) -> usize {
         let w = u64::from_le_bytes(bytes);
         let q = w ^ (LO * u64::from(b'"'));
         let s = w ^ (LO * u64::from(b'\\'));
-        let hit = ((q.wrapping_sub(LO) & !q) | (s.wrapping_sub(LO) & !s)) & HI;
+        // A byte is flagged when it is zero in `q` or `s`, or below 0x20 in
+        // `w` (with `controls`); the lowest flagged byte is always a true one.
+        let low = if controls { w.wrapping_sub(LO * 0x20) & !w } else { 0 };
+        let hit = ((q.wrapping_sub(LO) & !q) | (s.wrapping_sub(LO) & !s) | low) & HI;
         if hit != 0 {
             return i + (hit.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
     while let Some(&c) = b.get(i) {
-        if c == b'"' || c == b'\\' {
+        if c == b'"' || c == b'\\' || (controls && c < 0x20) {
             return i;
         }
         i += 1;
@@ -444,7 +449,7 @@ fn has_duplicate(b: &[u8]) -> bool {
     while i < b.len() {
         match b[i] {
             b'"' => {
-                let end = quote_or_backslash(b, i + 1);
+                let end = string_stop(b, i + 1, false);
                 if b.get(end) == Some(&b'\\') {
                     if want_key {
                         return true;
@@ -535,7 +540,7 @@ impl<'a> Scan<'a> {
         let mut j = start;
         let mut escaped = false;
         loop {
-            j = quote_or_backslash(self.b, j);
+            j = string_stop(self.b, j, false);
             match self.b.get(j) {
                 Some(b'\\') => {
                     escaped = true;

@@ -240,25 +240,25 @@ fn write_fixed(negative: bool, mantissa: u128, scale: u32) -> String {
 fn write_fixed_to(out: &mut impl Out, negative: bool, mantissa: u128, scale: u32) {
     let mut digits = [0u8; 40];
     let mut n = 0;
-    // u128 division is a library call; nearly every amount fits in u64.
-    if let Ok(mut m) = u64::try_from(mantissa) {
-        loop {
-            digits[n] = b'0' + (m % 10) as u8;
-            m /= 10;
-            n += 1;
-            if m == 0 {
-                break;
+    // u128 division is a library call: take digits in u128 only until the
+    // rest fits in u64 (nearly every amount does from the start).
+    let mut wide = mantissa;
+    let mut m = loop {
+        match u64::try_from(wide) {
+            Ok(m) => break m,
+            Err(_) => {
+                digits[n] = b'0' + (wide % 10) as u8;
+                wide /= 10;
+                n += 1;
             }
         }
-    } else {
-        let mut m = mantissa;
-        loop {
-            digits[n] = b'0' + (m % 10) as u8;
-            m /= 10;
-            n += 1;
-            if m == 0 {
-                break;
-            }
+    };
+    loop {
+        digits[n] = b'0' + (m % 10) as u8;
+        m /= 10;
+        n += 1;
+        if m == 0 {
+            break;
         }
     }
     let scale = scale as usize;

@@ -53,11 +53,11 @@ pub fn reindent(json: &[u8], depth: usize, out: &mut Vec<u8>) {
                 // Copy the whole string, escapes included.
                 let start = i - 1;
                 while i < json.len() {
-                    match json[i..].iter().position(|&c| c == b'"' || c == b'\\') {
-                        None => i = json.len(),
-                        Some(n) if json[i + n] == b'\\' => i += n + 2,
-                        Some(n) => {
-                            i += n + 1;
+                    i = crate::json::string_stop(json, i, false);
+                    match json.get(i) {
+                        Some(b'\\') => i += 2,
+                        _ => {
+                            i += 1;
                             break;
                         }
                     }

@@ -15,7 +15,7 @@ use super::{fnv1a, mix, Field, Text};
 #[cfg(test)]
 mod tests {
     #[test]
-    fn special_finds_the_first_quote_backslash_or_control() {
+    fn string_stop_finds_the_first_quote_backslash_or_control() {
         let plain = |b: &[u8]| b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
         let mut cases: Vec<Vec<u8>> = vec![b"".to_vec(), b"abc".to_vec(), b"abcdefghijklmnop".to_vec()];
         for len in 0..20 {
@@ -28,7 +28,10 @@ mod tests {
             }
         }
         for c in cases {
-            assert_eq!(super::special(&c), plain(&c), "{c:?}");
+            let stop = crate::json::string_stop(&c, 0, true);
+            assert_eq!((stop < c.len()).then_some(stop), plain(&c), "{c:?}");
+            let plain2 = c.iter().position(|&x| x == b'"' || x == b'\\').unwrap_or(c.len());
+            assert_eq!(crate::json::string_stop(&c, 0, false), plain2, "{c:?}");
         }
     }
 }
@@ -90,13 +93,12 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Option<&'a str> {
         self.byte(b'"')?;
         let start = self.i;
-        let rest = self.b.get(start..)?;
-        let n = special(rest)?;
-        if rest[n] != b'"' {
+        let end = crate::json::string_stop(self.b, start, true);
+        if self.b.get(end) != Some(&b'"') {
             return None;
         }
-        self.i = start + n + 1;
-        self.s.get(start..start + n)
+        self.i = end + 1;
+        self.s.get(start..end)
     }
 
     fn digits(&mut self) -> usize {
@@ -194,33 +196,6 @@ impl<'a> Reader<'a> {
         out.text = self.s.get(start..self.i)?;
         Some(Some(out))
     }
-}
-
-/// The position of the first `"`, `\\` or control character, eight bytes
-/// at a time.
-fn special(b: &[u8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let chunks = b.chunks_exact(8);
-    let tail = chunks.remainder();
-    for (i, c) in chunks.enumerate() {
-        let Ok(bytes) = <[u8; 8]>::try_from(c) else { break };
-        let w = u64::from_le_bytes(bytes);
-        let quote = w ^ (LO * u64::from(b'"'));
-        let slash = w ^ (LO * u64::from(b'\\'));
-        // A byte is flagged when it is zero in `quote` or `slash`, or below
-        // 0x20 in `w`; the lowest flagged byte is always a true one.
-        let hit =
-            ((quote.wrapping_sub(LO) & !quote) | (slash.wrapping_sub(LO) & !slash) | (w.wrapping_sub(LO * 0x20) & !w))
-                & HI;
-        if hit != 0 {
-            return Some(i * 8 + (hit.trailing_zeros() / 8) as usize);
-        }
-    }
-    let start = b.len() - tail.len();
-    tail.iter()
-        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-        .map(|p| start + p)
 }
 
 /// Reads an event of the common shape; `None`: leave it to the general path.
