@@ -385,7 +385,7 @@ fn record_one(book: &PriceBook, m: &mut Meter, ev: &UsageEvent, now: Timestamp, 
                 if unit == book.doc().currency {
                     *sums
                         .lines
-                        .entry((ev.product.clone(), r.price_key.as_deref().map(str::to_string)))
+                        .entry((ev.product.to_string(), r.price_key.as_deref().map(str::to_string)))
                         .or_default() += amount;
                 } else {
                     sums.clean = false;

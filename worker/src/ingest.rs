@@ -120,7 +120,7 @@ fn route(raw: &RawValue) -> Result<String, String> {
             "event_too_large",
             format!("an event is at most {MAX_EVENT_BYTES} bytes of JSON"),
         ),
-        Ok(e) => return Ok(e.customer),
+        Ok(e) => return Ok(e.customer.into()),
     };
     Err(serde_json::to_string(&Receipt::rejected(&id, &source, p)).unwrap_or_else(|_| "null".into()))
 }

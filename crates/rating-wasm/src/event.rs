@@ -19,10 +19,10 @@ pub fn validate_event(
     let value = json_in(&event, "the event")?;
     let ev = rating::event::parse_event(&value).map_err(error::problem_to_js)?;
     let mut out = Map::new();
-    out.insert("id".into(), Value::String(ev.id));
-    out.insert("source".into(), Value::String(ev.source));
-    out.insert("product".into(), Value::String(ev.product));
-    out.insert("customer".into(), Value::String(ev.customer));
+    out.insert("id".into(), Value::String(ev.id.into()));
+    out.insert("source".into(), Value::String(ev.source.into()));
+    out.insert("product".into(), Value::String(ev.product.into()));
+    out.insert("customer".into(), Value::String(ev.customer.into()));
     if let Some(t) = ev.time {
         out.insert("time".into(), Value::String(fmt_timestamp(t)));
     }

@@ -23,13 +23,13 @@ pub const MAX_ID_LEN: usize = 255;
 #[derive(Debug, Clone, PartialEq)]
 pub struct UsageEvent {
     /// Event id (dedup key with `source`).
-    pub id: String,
+    pub id: crate::text::Text,
     /// Producer (dedup key with `id`).
-    pub source: String,
+    pub source: crate::text::Text,
     /// Product id.
-    pub product: String,
+    pub product: crate::text::Text,
     /// Customer id.
-    pub customer: String,
+    pub customer: crate::text::Text,
     /// Usage time, when given.
     pub time: Option<Timestamp>,
     /// `data.quantity`, when given.
@@ -50,7 +50,7 @@ pub struct UsageEvent {
 #[derive(Debug, Clone, Default)]
 pub struct Data {
     /// Compact or as-received JSON object text; empty for no data.
-    text: Box<str>,
+    text: crate::text::Text,
 }
 
 /// A property of `data`, as price keys and unique counts read it.
@@ -100,7 +100,7 @@ impl Data {
             return Data::default();
         }
         Data {
-            text: serde_json::to_string(m).unwrap_or_default().into_boxed_str(),
+            text: serde_json::to_string(m).unwrap_or_default().into(),
         }
     }
 
@@ -370,10 +370,10 @@ pub fn parse_event(v: &Value) -> Result<UsageEvent, Problem> {
     let amount = decimal_field(data, "amount", "data")?;
     let fingerprint = fingerprint(v);
     Ok(UsageEvent {
-        id,
-        source,
-        product,
-        customer,
+        id: id.into(),
+        source: source.into(),
+        product: product.into(),
+        customer: customer.into(),
         time,
         quantity,
         amount,
@@ -427,7 +427,7 @@ pub fn parse_event_text(text: &str) -> Result<UsageEvent, Problem> {
     let Some(w) = fast::read(text) else {
         return general();
     };
-    let attr = |v: &Text, key: &'static str| -> Result<String, Problem> {
+    let attr = |v: &Text, key: &'static str| -> Result<crate::text::Text, Problem> {
         match v.get().copied() {
             None => Err(Problem::at(codes::MISSING_FIELD, key, format!("{key} is required"))),
             Some("") => Err(Problem::at(codes::INVALID_VALUE, key, "must not be empty")),
@@ -436,7 +436,7 @@ pub fn parse_event_text(text: &str) -> Result<UsageEvent, Problem> {
                 key,
                 format!("longer than {MAX_ID_LEN} characters"),
             )),
-            Some(s) => Ok(s.to_string()),
+            Some(s) => Ok(s.into()),
         }
     };
     match w.specversion.get().copied() {

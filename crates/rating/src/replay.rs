@@ -152,6 +152,8 @@ pub fn read_subscriptions(v: &Value) -> Result<Vec<SubscriptionSpec>, Error> {
 }
 
 struct Run {
+    /// Position in the subscriptions file (customers print in that order).
+    order: usize,
     meter: Meter,
     changes: VecDeque<Change>,
     invoices: Vec<Stored>,
@@ -200,11 +202,22 @@ impl Run {
 }
 
 /// A replay in progress.
+///
+/// Customers' meters are independent, so a replay can be [split](Replay::split)
+/// into shards over disjoint customers, each fed its customers' events (in
+/// file order) on its own thread and [settled](Replay::settle) there, then
+/// [joined](Replay::join) back: the result is the same as one replay's.
 pub struct Replay<'b> {
     book: &'b crate::PriceBook,
-    runs: IndexMap<String, Run, rustc_hash::FxBuildHasher>,
+    runs: IndexMap<String, Box<Run>, rustc_hash::FxBuildHasher>,
     counts: Counts,
+    /// The time this replay was settled at, or its first error (the
+    /// subscription's position and the error).
+    settled: Option<(Timestamp, Settled)>,
 }
+
+/// How settling went: the first failure's subscription position and error.
+type Settled = Result<(), (usize, Error)>;
 
 impl<'b> Replay<'b> {
     /// Subscribes every customer.
@@ -223,6 +236,7 @@ impl<'b> Replay<'b> {
                 )));
             }
             let mut run = Run {
+                order: i,
                 meter,
                 changes: s.changes.clone().into(),
                 invoices: Vec::new(),
@@ -231,13 +245,80 @@ impl<'b> Replay<'b> {
                 preview: None,
             };
             run.collect();
-            runs.insert(s.subscription.customer.clone(), run);
+            runs.insert(s.subscription.customer.clone(), Box::new(run));
         }
         Ok(Replay {
             book,
             runs,
             counts: Counts::default(),
+            settled: None,
         })
+    }
+
+    /// Which of `n` shards the events of `customer` go to (as
+    /// [`Replay::split`] deals the customers).
+    pub fn shard_of(customer: &str, n: usize) -> usize {
+        if n <= 1 {
+            return 0;
+        }
+        let h = customer.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        // `n` is a thread count: the remainder fits in usize.
+        (h % n as u64) as usize
+    }
+
+    /// Deals the customers over `n` replays (customer `c` to shard
+    /// [`Replay::shard_of`]`(c, n)`), to be fed on `n` threads.
+    pub fn split(self, n: usize) -> Vec<Replay<'b>> {
+        let n = n.max(1);
+        let mut shards: Vec<Replay<'b>> = (0..n)
+            .map(|_| Replay {
+                book: self.book,
+                runs: IndexMap::default(),
+                counts: Counts::default(),
+                settled: None,
+            })
+            .collect();
+        if let Some(first) = shards.first_mut() {
+            first.counts = self.counts;
+        }
+        for (customer, run) in self.runs {
+            let k = Replay::shard_of(&customer, n);
+            if let Some(shard) = shards.get_mut(k) {
+                shard.runs.insert(customer, run);
+            }
+        }
+        shards
+    }
+
+    /// Joins shards made by [`Replay::split`] (and possibly settled) back
+    /// into one replay, customers in their original order.
+    pub fn join(shards: Vec<Replay<'b>>) -> Option<Replay<'b>> {
+        let mut shards = shards.into_iter();
+        let mut out = shards.next()?;
+        let mut runs: Vec<(String, Box<Run>)> = std::mem::take(&mut out.runs).into_iter().collect();
+        for s in shards {
+            out.counts.accepted += s.counts.accepted;
+            out.counts.duplicate += s.counts.duplicate;
+            out.counts.rejected += s.counts.rejected;
+            out.counts.dropped += s.counts.dropped;
+            out.settled = match (out.settled, s.settled) {
+                (Some((a, ra)), Some((b, rb))) if a == b => Some((
+                    a,
+                    match (ra, rb) {
+                        (Err(x), Err(y)) => Err(if y.0 < x.0 { y } else { x }),
+                        (Err(x), Ok(())) | (Ok(()), Err(x)) => Err(x),
+                        (Ok(()), Ok(())) => Ok(()),
+                    },
+                )),
+                _ => None,
+            };
+            runs.extend(s.runs);
+        }
+        runs.sort_unstable_by_key(|(_, r)| r.order);
+        out.runs = runs.into_iter().collect();
+        Some(out)
     }
 
     /// Feeds one event (a parsed JSON value) received at `at` (its own time
@@ -282,7 +363,7 @@ impl<'b> Replay<'b> {
     }
 
     fn rate(&mut self, ev: crate::event::UsageEvent, at: Timestamp) -> Receipt {
-        let Some(run) = self.runs.get_mut(&ev.customer) else {
+        let Some(run) = self.runs.get_mut(&*ev.customer) else {
             let msg = format!("no subscription for {:?}", ev.customer);
             return Receipt::rejected(&ev.id, &ev.source, Problem::at("unknown_customer", "subject", msg));
         };
@@ -303,7 +384,7 @@ impl<'b> Replay<'b> {
     /// (so reading can run on another thread) and returns only its status.
     pub fn feed_parsed_status(&mut self, parsed: &Result<crate::event::UsageEvent, Problem>, at: Timestamp) -> Status {
         let status = match parsed {
-            Ok(ev) => match self.runs.get_mut(&ev.customer) {
+            Ok(ev) => match self.runs.get_mut(&*ev.customer) {
                 None => Status::Rejected,
                 Some(run) => {
                     let t = ev.time.unwrap_or(at);
@@ -346,23 +427,49 @@ impl<'b> Replay<'b> {
         Ok(())
     }
 
+    /// Applies the remaining changes up to `at`, closes every period that
+    /// ended by then and previews the open ones: the per-customer part of
+    /// [`Replay::close`], which shards can do on their own threads.
+    pub fn settle(&mut self, at: Timestamp) {
+        if matches!(self.settled, Some((t, _)) if t == at) {
+            return;
+        }
+        let book = self.book;
+        let mut result = Ok(());
+        for run in self.runs.values_mut() {
+            run.apply_changes_until(book, at);
+            let settled = run.meter.advance_to(book, at).and_then(|()| {
+                run.collect();
+                run.invoices.retain(|i| i.issued_at <= at);
+                run.preview = None;
+                if run.meter.ended_at.is_none() {
+                    run.preview = Some(Stored::of(&run.meter.preview_invoice(book, at)?));
+                }
+                Ok(())
+            });
+            if let Err(e) = settled {
+                result = Err((run.order, e));
+                break;
+            }
+        }
+        self.settled = Some((at, result));
+    }
+
     /// Closes every customer's periods up to `at` and computes the totals.
     pub fn close(mut self, at: Timestamp) -> Result<Finished<'b>, Error> {
+        self.settle(at);
+        if let Some((_, Err((_, e)))) = self.settled.take() {
+            return Err(e);
+        }
         let book = self.book;
         let scale = book.scale_of(&book.doc().currency).unwrap_or(2);
         let (mut invoiced, mut open) = (Decimal::ZERO, Decimal::ZERO);
-        for run in self.runs.values_mut() {
-            run.apply_changes_until(book, at);
-            run.meter.advance_to(book, at)?;
-            run.collect();
-            run.invoices.retain(|i| i.issued_at <= at);
+        for run in self.runs.values() {
             for i in &run.invoices {
                 invoiced = invoiced.checked_add(i.total).unwrap_or(invoiced);
             }
-            if run.meter.ended_at.is_none() {
-                let preview = run.meter.preview_invoice(book, at)?;
-                open = open.checked_add(preview.total_value).unwrap_or(open);
-                run.preview = Some(Stored::of(&preview));
+            if let Some(p) = &run.preview {
+                open = open.checked_add(p.total).unwrap_or(open);
             }
         }
         let totals = Totals {
@@ -408,7 +515,7 @@ pub struct Finished<'b> {
     _book: std::marker::PhantomData<&'b ()>,
 }
 
-struct Customers(IndexMap<String, Run, rustc_hash::FxBuildHasher>);
+struct Customers(IndexMap<String, Box<Run>, rustc_hash::FxBuildHasher>);
 
 /// An issued invoice kept as compact JSON until it is printed: a replay of
 /// many customers holds every invoice, and text is a quarter of the size

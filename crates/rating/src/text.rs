@@ -3,86 +3,49 @@
 //! Receipts are made once per event: an id, a source, an amount, a
 //! currency and the price book's hash. As `String`s that was five
 //! allocations and five frees per event, a quarter of `Meter::record`.
-//! Strings up to 22 bytes (ids like `evt_00000001`, amounts, currency
+//! Strings up to 23 bytes (ids like `evt_00000001`, amounts, currency
 //! codes) are kept inline; longer ones are shared (`Arc<str>`), so the price
 //! book's hash is counted, not copied. It reads as a `&str` everywhere
 //! (`Deref`), prints and serializes as one, and compares with `&str` and
 //! `String`.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use smol_str::SmolStr;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-const INLINE: usize = 22;
-
-/// A short-or-shared immutable string.
+/// A short-or-shared immutable string (a [`SmolStr`]: up to 23 bytes
+/// inline, longer ones in an `Arc<str>`).
 #[derive(Clone)]
-pub struct Text(Repr);
-
-#[derive(Clone)]
-enum Repr {
-    Inline { len: u8, bytes: [u8; INLINE] },
-    Shared(Arc<str>),
-}
+pub struct Text(SmolStr);
 
 impl Text {
     /// The text as a `&str`.
     pub fn as_str(&self) -> &str {
-        match &self.0 {
-            // Always whole UTF-8: only ever filled from a `&str`.
-            Repr::Inline { len, bytes } => std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default(),
-            Repr::Shared(s) => s,
-        }
+        self.0.as_str()
     }
 
     /// A text shared with `s` (no copy, however long).
     pub fn shared(s: &Arc<str>) -> Text {
-        if s.len() <= INLINE {
-            return Text::from(&**s);
-        }
-        Text(Repr::Shared(Arc::clone(s)))
+        Text(SmolStr::from(Arc::clone(s)))
     }
-}
 
-impl Text {
     /// Text of ASCII bytes (digits, sign, point) made by the engine itself.
     pub(crate) fn from_ascii(b: &[u8]) -> Text {
-        if b.len() <= INLINE && b.is_ascii() {
-            let mut bytes = [0u8; INLINE];
-            bytes[..b.len()].copy_from_slice(b);
-            return Text(Repr::Inline {
-                len: b.len() as u8,
-                bytes,
-            });
-        }
         Text::from(std::str::from_utf8(b).unwrap_or_default())
     }
 }
 
 impl From<&str> for Text {
     fn from(s: &str) -> Text {
-        if s.len() <= INLINE {
-            let mut bytes = [0u8; INLINE];
-            bytes[..s.len()].copy_from_slice(s.as_bytes());
-            // `s.len() <= 22` fits in a u8.
-            Text(Repr::Inline {
-                len: s.len() as u8,
-                bytes,
-            })
-        } else {
-            Text(Repr::Shared(Arc::from(s)))
-        }
+        Text(SmolStr::new(s))
     }
 }
 
 impl From<String> for Text {
     fn from(s: String) -> Text {
-        if s.len() <= INLINE {
-            Text::from(s.as_str())
-        } else {
-            Text(Repr::Shared(Arc::from(s)))
-        }
+        Text(SmolStr::from(s))
     }
 }
 

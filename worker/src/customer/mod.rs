@@ -269,7 +269,7 @@ impl Customer {
                 continue;
             }
             let fingerprint = format!("{:016x}", ev.fingerprint);
-            let key = (ev.source, ev.id);
+            let key = (ev.source.to_string(), ev.id.to_string());
             if let Some(s) = seen.get(&key) {
                 if let Some(m) = loaded.meter.as_mut() {
                     m.counts.duplicate += 1;
@@ -289,11 +289,6 @@ impl Customer {
                 results.push(receipt_text(&r));
                 continue;
             }
-            let ev = rating::event::UsageEvent {
-                source: key.0,
-                id: key.1,
-                ..ev
-            };
             let Some(meter) = loaded.meter.as_mut() else {
                 let p = Problem::at(
                     "unknown_customer",
@@ -313,7 +308,7 @@ impl Customer {
                     "dropped"
                 };
                 seen.insert(
-                    (ev.source.clone(), ev.id.clone()),
+                    key,
                     store::Seen {
                         source: String::new(),
                         id: String::new(),
@@ -327,9 +322,9 @@ impl Customer {
                 c.events.push(EventRow {
                     seq,
                     time: ev.time.map(fmt_timestamp).unwrap_or_else(|| received.clone()),
-                    source: ev.source,
-                    id: ev.id,
-                    kind: ev.product,
+                    source: ev.source.into(),
+                    id: ev.id.into(),
+                    kind: ev.product.into(),
                     received_at: now_ms,
                     status: status.to_string(),
                     amount: r.amount.as_deref().map(str::to_string),

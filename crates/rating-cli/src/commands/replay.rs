@@ -90,55 +90,121 @@ fn read_lines(events: &Input, mut each: impl FnMut(&str) -> Result<(), CliError>
 type Batch = Vec<Result<rating::event::UsageEvent, Problem>>;
 const BATCH: usize = 1024;
 
-/// Feeds every line of `events` to each replay (one pass over the file).
+/// How many threads rate events: one per core, at most 16.
+fn shard_count() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 16)
+}
+
+/// Feeds every line of `events` to each replay (one pass over the file),
+/// then settles them at `at`.
 ///
-/// Without receipts to write, reading and validating the events (a third
-/// of the work) runs on its own thread, a bounded queue of batches ahead of
-/// the rating: meters see the events in file order all the same.
-fn stream(events: &Input, at: Timestamp, replays: &mut [Replay], sink: Option<&mut dyn Write>) -> Result<(), CliError> {
-    if sink.is_some() {
-        return stream_receipts(events, at, replays, sink);
+/// Without receipts to write, the replays are split into shards over
+/// disjoint customers, one thread each, and reading and validating the
+/// events runs on its own thread, dealing them out a batch at a time:
+/// every meter still sees its customer's events in file order, so the
+/// result is the same as one thread's.
+fn stream<'b>(
+    events: &Input,
+    at: Timestamp,
+    replays: Vec<Replay<'b>>,
+    sink: Option<&mut dyn Write>,
+) -> Result<Vec<Replay<'b>>, CliError> {
+    if let Some(sink) = sink {
+        let mut replays = replays;
+        stream_receipts(events, at, &mut replays, sink)?;
+        for r in &mut replays {
+            r.settle(at);
+        }
+        return Ok(replays);
+    }
+    let n = shard_count();
+    let books = replays.len();
+    // shards[k][b]: shard k of book b.
+    let mut shards: Vec<Vec<Replay>> = (0..n).map(|_| Vec::with_capacity(books)).collect();
+    for r in replays {
+        for (k, s) in r.split(n).into_iter().enumerate() {
+            if let Some(v) = shards.get_mut(k) {
+                v.push(s);
+            }
+        }
     }
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
+        let mut senders = Vec::with_capacity(n);
         // Rated batches go back to the reader to be emptied there: the
         // events' strings are freed by the thread that made them (glibc
         // frees across threads slowly) and the batches' space is reused.
         let (back_tx, back_rx) = std::sync::mpsc::channel::<Batch>();
-        let reader = scope.spawn(move || {
-            let fresh = |back: &std::sync::mpsc::Receiver<Batch>| match back.try_recv() {
+        let mut workers = Vec::with_capacity(n);
+        for mut shard in std::mem::take(&mut shards) {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
+            senders.push(tx);
+            let back_tx = back_tx.clone();
+            workers.push(scope.spawn(move || {
+                for batch in rx {
+                    for parsed in &batch {
+                        for r in shard.iter_mut() {
+                            r.feed_parsed_status(parsed, at);
+                        }
+                    }
+                    let _ = back_tx.send(batch);
+                }
+                for r in &mut shard {
+                    r.settle(at);
+                }
+                shard
+            }));
+        }
+        drop(back_tx);
+        let read = (|| {
+            let fresh = || match back_rx.try_recv() {
                 Ok(mut b) => {
                     b.clear();
                     b
                 }
                 Err(_) => Vec::with_capacity(BATCH),
             };
-            let mut batch = fresh(&back_rx);
+            let mut batches: Vec<Batch> = (0..n).map(|_| fresh()).collect();
             read_lines(events, |text| {
-                batch.push(rating::event::parse_event_text(text));
+                let parsed = rating::event::parse_event_text(text);
+                // Invalid events are counted by shard 0.
+                let k = parsed.as_ref().map_or(0, |e| Replay::shard_of(&e.customer, n));
+                let Some(batch) = batches.get_mut(k) else { return Ok(()) };
+                batch.push(parsed);
                 if batch.len() == BATCH {
-                    let full = std::mem::replace(&mut batch, fresh(&back_rx));
-                    // The receiver only goes away when rating failed.
-                    tx.send(full).map_err(|_| CliError::io("rating stopped".to_string()))?;
+                    let full = std::mem::replace(batch, fresh());
+                    // A receiver only goes away when its thread failed.
+                    if let Some(tx) = senders.get(k) {
+                        tx.send(full).map_err(|_| CliError::io("rating stopped".to_string()))?;
+                    }
                 }
                 Ok(())
             })?;
-            if !batch.is_empty() {
-                let _ = tx.send(batch);
-            }
-            Ok::<(), CliError>(())
-        });
-        for batch in rx {
-            for parsed in &batch {
-                for r in replays.iter_mut() {
-                    r.feed_parsed_status(parsed, at);
+            for (batch, tx) in batches.into_iter().zip(&senders) {
+                if !batch.is_empty() {
+                    let _ = tx.send(batch);
                 }
             }
-            let _ = back_tx.send(batch);
+            Ok::<(), CliError>(())
+        })();
+        drop(senders);
+        let mut done: Vec<Vec<Replay>> = Vec::with_capacity(n);
+        for w in workers {
+            done.push(
+                w.join()
+                    .map_err(|_| CliError::io("a rating thread stopped".to_string()))?,
+            );
         }
-        reader
-            .join()
-            .unwrap_or_else(|_| Err(CliError::io("the event reader stopped".to_string())))
+        read?;
+        // Back to one replay per book.
+        let mut per_book: Vec<Vec<Replay>> = (0..books).map(|_| Vec::with_capacity(n)).collect();
+        for shard in done {
+            for (b, r) in shard.into_iter().enumerate() {
+                if let Some(v) = per_book.get_mut(b) {
+                    v.push(r);
+                }
+            }
+        }
+        Ok(per_book.into_iter().filter_map(Replay::join).collect())
     })
 }
 
@@ -147,21 +213,17 @@ fn stream_receipts(
     events: &Input,
     at: Timestamp,
     replays: &mut [Replay],
-    mut sink: Option<&mut dyn Write>,
+    sink: &mut dyn Write,
 ) -> Result<(), CliError> {
     read_lines(events, |text| {
         for (i, r) in replays.iter_mut().enumerate() {
-            if i > 0 || sink.is_none() {
+            if i > 0 {
                 r.feed_text_status(text, at);
                 continue;
             }
             let receipt = r.feed_text(text, at);
-            if i == 0 {
-                if let Some(w) = sink.as_mut() {
-                    let text = serde_json::to_string(&receipt).unwrap_or_default();
-                    writeln!(w, "{text}").map_err(|e| CliError::io(format!("cannot write receipts: {e}")))?;
-                }
-            }
+            let text = serde_json::to_string(&receipt).unwrap_or_default();
+            writeln!(sink, "{text}").map_err(|e| CliError::io(format!("cannot write receipts: {e}")))?;
         }
         Ok(())
     })
@@ -179,7 +241,7 @@ pub fn replay(
     let at = parse_at(at)?;
     let book = read_book(book)?;
     let subs = read_subs(subscriptions, &book, at)?;
-    let mut replays = [Replay::new(&book, &subs).map_err(|e| CliError::from(e).in_file(subscriptions))?];
+    let replay = Replay::new(&book, &subs).map_err(|e| CliError::from(e).in_file(subscriptions))?;
     drop(subs);
     let mut file = match receipts {
         Some(p) => {
@@ -189,12 +251,14 @@ pub fn replay(
         }
         None => None,
     };
-    stream(events, at, &mut replays, file.as_mut().map(|f| f as &mut dyn Write))?;
+    let replays = stream(events, at, vec![replay], file.as_mut().map(|f| f as &mut dyn Write))?;
     if let Some(f) = file.as_mut() {
         f.flush()
             .map_err(|e| CliError::io(format!("cannot write receipts: {e}")))?;
     }
-    let [r] = replays;
+    let Some(r) = replays.into_iter().next() else {
+        return Err(CliError::io("the replay stopped".to_string()));
+    };
     // Streamed straight to stdout: the document can be large.
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -243,12 +307,14 @@ pub fn diff(
         .in_file(new_book));
     }
     let subs = read_subs(subscriptions, &old, at)?;
-    let mut replays = [
+    let replays = vec![
         Replay::new(&old, &subs).map_err(|e| CliError::from(e).in_file(old_book))?,
         Replay::new(&new, &subs).map_err(|e| CliError::from(e).in_file(new_book))?,
     ];
-    stream(events, at, &mut replays, None)?;
-    let [a, b] = replays;
+    let mut replays = stream(events, at, replays, None)?.into_iter();
+    let (Some(a), Some(b)) = (replays.next(), replays.next()) else {
+        return Err(CliError::io("the replay stopped".to_string()));
+    };
     let (da, db) = (
         a.finish(at).map_err(CliError::from)?,
         b.finish(at).map_err(CliError::from)?,

@@ -770,7 +770,7 @@ fn apply(ks: &mut KeyState, product: &Product, ev: &UsageEvent, t: Timestamp, m:
                 .is_none_or(|l| (t, ev.id.as_str()) >= (l.0, l.1.as_str()));
             if newer {
                 ks.quantity = m.quantity;
-                ks.last = Some(Box::new((t, ev.id.clone())));
+                ks.last = Some(Box::new((t, ev.id.to_string())));
             }
         }
         Aggregation::UniqueCount => {
