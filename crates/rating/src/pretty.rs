@@ -29,6 +29,19 @@ impl Default for RawPretty {
     }
 }
 
+impl RawPretty {
+    /// A formatter for a value placed `depth` levels deep in a pretty
+    /// document (the value's own lines indented to match).
+    pub fn at_depth(depth: usize) -> RawPretty {
+        let mut f = RawPretty::default();
+        for _ in 0..depth {
+            // Only moves the indentation: the bracket goes to a sink.
+            let _ = f.begin_array(&mut io::sink());
+        }
+        f
+    }
+}
+
 const SPACES: &[u8] = &[b' '; 128];
 
 fn indent(out: &mut Vec<u8>, depth: usize) {

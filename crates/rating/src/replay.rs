@@ -420,7 +420,10 @@ impl<'b> Replay<'b> {
         let io =
             |e: serde_json::Error| Error::one(Problem::general("io_error", format!("cannot write the result: {e}")));
         if pretty {
-            crate::pretty::to_writer_pretty(&mut *out, &done).map_err(io)?;
+            let mut chunk = Vec::new();
+            done.render_customers(0..done.customer_count(), &mut chunk);
+            done.write_pretty(&mut *out, std::iter::once(chunk))
+                .map_err(|e| Error::one(Problem::general("io_error", format!("cannot write the result: {e}"))))?;
         } else {
             serde_json::to_writer(&mut *out, &done).map_err(io)?;
         }
@@ -516,6 +519,71 @@ pub struct Finished<'b> {
 }
 
 struct Customers(IndexMap<String, Box<Run>, rustc_hash::FxBuildHasher>);
+
+impl Customers {
+    fn out(&self, i: usize) -> Option<CustomerOut<'_>> {
+        self.0.get_index(i).map(|(customer, run)| CustomerOut {
+            customer,
+            invoices: &run.invoices,
+            open_period: run.preview.as_ref(),
+            records: &run.records,
+            errors: &run.errors,
+        })
+    }
+}
+
+impl Finished<'_> {
+    /// Number of customers in the document.
+    pub fn customer_count(&self) -> usize {
+        self.customers.0.len()
+    }
+
+    /// Appends the customers `range` of the pretty document to `out`, each
+    /// with the separator and indentation that precede it there. Ranges can
+    /// be rendered on several threads and written with
+    /// [`Finished::write_pretty`].
+    pub fn render_customers(&self, range: std::ops::Range<usize>, out: &mut Vec<u8>) {
+        use serde::Serialize;
+        for i in range {
+            let Some(c) = self.customers.out(i) else { break };
+            out.extend_from_slice(if i == 0 { b"\n    " } else { b",\n    " });
+            let mut ser = serde_json::Serializer::with_formatter(&mut *out, crate::pretty::RawPretty::at_depth(2));
+            // Writing to a Vec cannot fail, nor can these values.
+            let _ = c.serialize(&mut ser);
+        }
+    }
+
+    /// Writes the document pretty-printed (serde_json's layout, two
+    /// spaces), the customers taken from `chunks`: renderings of
+    /// consecutive ranges by [`Finished::render_customers`], in order,
+    /// covering every customer.
+    pub fn write_pretty(
+        &self,
+        out: &mut dyn std::io::Write,
+        chunks: impl IntoIterator<Item = Vec<u8>>,
+    ) -> std::io::Result<()> {
+        out.write_all(b"{\n  \"customers\": [")?;
+        for c in chunks {
+            out.write_all(&c)?;
+        }
+        out.write_all(if self.customer_count() == 0 { b"]" } else { b"\n  ]" })?;
+        let rest = [
+            ("totals", serde_json::to_vec(&self.totals)),
+            ("receipts", serde_json::to_vec(&self.receipts)),
+            ("price_book", serde_json::to_vec(&self.price_book)),
+        ];
+        let mut buf = Vec::new();
+        for (key, value) in rest {
+            buf.clear();
+            buf.extend_from_slice(b",\n  \"");
+            buf.extend_from_slice(key.as_bytes());
+            buf.extend_from_slice(b"\": ");
+            crate::pretty::reindent(&value.map_err(std::io::Error::other)?, 1, &mut buf);
+            out.write_all(&buf)?;
+        }
+        out.write_all(b"\n}")
+    }
+}
 
 /// An issued invoice kept as compact JSON until it is printed: a replay of
 /// many customers holds every invoice, and text is a quarter of the size

@@ -98,3 +98,40 @@ fn every_customer_goes_to_exactly_one_shard() {
         }
     }
 }
+
+/// The pretty document `rating replay` prints, rendered in chunks of
+/// customers, is byte for byte serde_json's pretty printing of it.
+#[test]
+fn chunked_pretty_output_is_serde_jsons_layout() {
+    let book = PriceBook::parse(&example("book.json")).unwrap();
+    let all = serde_json::from_str(&example("subscriptions.json")).unwrap();
+    let all = read_subscriptions(&all).unwrap();
+    let at = parse_timestamp("2026-04-01T00:00:00Z").unwrap();
+    for subs in [&all[..], &all[..1], &[]] {
+        let run = |chunk: usize| {
+            let mut r = Replay::new(&book, subs).unwrap();
+            for line in events() {
+                r.feed_parsed_status(&rating::event::parse_event_text(&line), at);
+            }
+            let done = r.close(at).unwrap();
+            let n = done.customer_count();
+            let chunks: Vec<Vec<u8>> = (0..n.div_ceil(chunk).max(1))
+                .map(|k| {
+                    let mut out = Vec::new();
+                    done.render_customers(k * chunk..((k + 1) * chunk).min(n), &mut out);
+                    out
+                })
+                .collect();
+            let mut ours = Vec::new();
+            done.write_pretty(&mut ours, chunks).unwrap();
+            let mut serde = Vec::new();
+            rating::pretty::to_writer_pretty(&mut serde, &done).unwrap();
+            (String::from_utf8(ours).unwrap(), String::from_utf8(serde).unwrap())
+        };
+        for chunk in [1, 2, 100] {
+            let (ours, serde) = run(chunk);
+            assert_eq!(ours, serde, "{} customers in chunks of {chunk}", subs.len());
+            assert!(ours.contains("\"customers\": ["));
+        }
+    }
+}

@@ -259,14 +259,46 @@ pub fn replay(
     let Some(r) = replays.into_iter().next() else {
         return Err(CliError::io("the replay stopped".to_string()));
     };
+    let done = r.close(at).map_err(CliError::from)?;
     // Streamed straight to stdout: the document can be large.
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    r.finish_to(at, &mut out, true).map_err(CliError::from)?;
-    out.write_all(b"\n")
+    write_document(&done, &mut out)
+        .and_then(|()| out.write_all(b"\n"))
         .and_then(|()| out.flush())
         .map_err(|e| CliError::io(format!("cannot write to stdout: {e}")))?;
     Ok(Value::Null)
+}
+
+/// Customers rendered per chunk of the document.
+const CHUNK: usize = 64;
+
+/// Writes the pretty document, its customers rendered on one thread per
+/// core (chunk `c` by thread `c % threads`, a bounded queue each) and
+/// written in order.
+fn write_document(done: &rating::replay::Finished, out: &mut dyn Write) -> std::io::Result<()> {
+    let n = done.customer_count();
+    let chunks = n.div_ceil(CHUNK);
+    let threads = shard_count().min(chunks.max(1));
+    std::thread::scope(|scope| {
+        let mut queues = Vec::with_capacity(threads);
+        for k in 0..threads {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+            queues.push(rx);
+            scope.spawn(move || {
+                for c in (k..chunks).step_by(threads) {
+                    let mut buf = Vec::new();
+                    done.render_customers(c * CHUNK..((c + 1) * CHUNK).min(n), &mut buf);
+                    // The writer only stops listening when writing failed.
+                    if tx.send(buf).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let rendered = (0..chunks).map_while(|c| queues.get(c % threads).and_then(|q| q.recv().ok()));
+        done.write_pretty(out, rendered)
+    })
 }
 
 fn customer_totals(doc: &Value) -> Vec<(String, Decimal)> {

@@ -142,6 +142,9 @@ fn open_products(
                             amounts: a,
                         })
                         .unwrap_or(Decimal::ZERO);
+                        // The one line of an unkeyed product (a replay holds
+                        // one such map per product per customer).
+                        ps.keys.reserve_exact(1);
                         ps.keys.insert_sorted(
                             String::new(),
                             KeyState {
@@ -157,6 +160,7 @@ fn open_products(
             out.insert(product.id.clone(), ps);
         }
     }
+    out.shrink_to_fit();
     out
 }
 
