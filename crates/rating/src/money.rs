@@ -295,9 +295,55 @@ pub fn fmt_exact(value: Decimal, min_scale: u32) -> String {
 
 /// [`fmt_exact`] as a [`crate::text::Text`], without allocating when short.
 pub fn exact_text(value: Decimal, min_scale: u32) -> crate::text::Text {
+    if let Some(t) = exact_text_short(value, min_scale) {
+        return t;
+    }
     let mut d = Digits { buf: [0; 96], len: 0 };
     exact_to(&mut d, value, min_scale);
     crate::text::Text::from_ascii(&d.buf[..d.len])
+}
+
+/// [`exact_text`] of an amount whose mantissa fits a `u64` and whose text
+/// fits 23 bytes (a receipt's, nearly always): written right to left into
+/// one small buffer. `None`: take the general path.
+fn exact_text_short(value: Decimal, min_scale: u32) -> Option<crate::text::Text> {
+    let mut m = u64::try_from(value.mantissa().unsigned_abs()).ok()?;
+    let mut scale = value.scale();
+    while scale > min_scale && m.is_multiple_of(10) {
+        m /= 10;
+        scale -= 1;
+    }
+    let negative = value.is_sign_negative() && m != 0;
+    let mut buf = [0u8; 23];
+    let mut i = buf.len();
+    let mut put = |b: u8| -> Option<()> {
+        i = i.checked_sub(1)?;
+        *buf.get_mut(i)? = b;
+        Some(())
+    };
+    // Decimals: padding zeros up to `min_scale`, then the mantissa's.
+    for _ in scale..min_scale {
+        put(b'0')?;
+    }
+    for _ in 0..scale {
+        put(b'0' + (m % 10) as u8)?;
+        m /= 10;
+    }
+    if scale.max(min_scale) > 0 {
+        put(b'.')?;
+    }
+    loop {
+        put(b'0' + (m % 10) as u8)?;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    if negative {
+        put(b'-')?;
+    }
+    let text = std::str::from_utf8(buf.get(i..)?).ok()?;
+    Some(crate::text::Text::from(text))
 }
 
 fn exact_to(out: &mut impl Out, value: Decimal, min_scale: u32) {
@@ -397,6 +443,7 @@ mod tests {
                     "{v} at {scale}"
                 );
                 assert_eq!(exact_text(dec(v), scale).as_str(), fmt_exact(dec(v), scale));
+                assert!(exact_text_short(dec(v), scale).is_none_or(|t| t.as_str() == fmt_exact(dec(v), scale)));
             }
             assert_eq!(fmt_qty(dec(v)), {
                 let n = dec(v).normalize();
@@ -416,5 +463,30 @@ mod tests {
         assert_eq!(fmt_money(Rounding::HalfEven.round(v, 2), 2), "0.12");
         assert_eq!(fmt_money(Rounding::Down.round(v, 2), 2), "0.12");
         assert_eq!(fmt_money(Rounding::Up.round(dec("0.121"), 2), 2), "0.13");
+    }
+}
+
+#[cfg(test)]
+mod short_text {
+    use super::{exact_text, exact_text_short, fmt_exact_slow};
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn short_path_prints_what_the_general_one_does(
+            m in prop_oneof![-100_000i128..100_000, any::<i64>().prop_map(i128::from), -(1i128 << 95)..(1i128 << 95)],
+            scale in 0u32..=28,
+            min_scale in 0u32..=8,
+        ) {
+            let v = Decimal::from_i128_with_scale(m, scale);
+            let want = fmt_exact_slow(v, min_scale);
+            let got = exact_text(v, min_scale);
+            prop_assert_eq!(got.as_str(), want.as_str());
+            if let Some(t) = exact_text_short(v, min_scale) {
+                prop_assert_eq!(t.as_str(), want.as_str());
+            }
+        }
     }
 }

@@ -38,13 +38,56 @@ pub(crate) fn mul(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
     a.checked_mul(b).ok_or(Overflow)
 }
 
-/// `a.cmp(b)`, without rescaling when the scales are equal.
+/// Powers of ten that fit an `i64`.
+const POW10: [i64; 19] = {
+    let mut p = [1i64; 19];
+    let mut i = 1;
+    while i < 19 {
+        p[i] = p[i - 1] * 10;
+        i += 1;
+    }
+    p
+};
+
+/// `a.cmp(b)`, comparing the mantissas as `i128`s (the one with fewer
+/// decimals scaled up: a 64 × 64-bit product, which cannot overflow)
+/// instead of `Decimal`'s general rescaling; that for larger numbers.
 #[inline]
 pub(crate) fn dcmp(a: &Decimal, b: &Decimal) -> std::cmp::Ordering {
-    if a.scale() == b.scale() {
-        a.mantissa().cmp(&b.mantissa())
+    let (sa, sb) = (a.scale(), b.scale());
+    let (ma, mb) = (a.mantissa(), b.mantissa());
+    if sa == sb {
+        return ma.cmp(&mb);
+    }
+    let up = |m: i128, by: u32| -> Option<i128> {
+        let p = *POW10.get(by as usize)?;
+        Some(i128::from(i64::try_from(m).ok()?) * i128::from(p))
+    };
+    let scaled = if sa < sb {
+        up(ma, sb - sa).map(|x| x.cmp(&mb))
     } else {
-        a.cmp(b)
+        up(mb, sa - sb).map(|y| ma.cmp(&y))
+    };
+    scaled.unwrap_or_else(|| a.cmp(b))
+}
+
+/// The larger of `a` and `b` (by [`dcmp`]; `b` when equal, as `Ord::max`).
+#[inline]
+pub(crate) fn dmax(a: Decimal, b: Decimal) -> Decimal {
+    if dcmp(&a, &b).is_gt() {
+        a
+    } else {
+        b
+    }
+}
+
+/// The smaller of `a` and `b` (by [`dcmp`]; `a` when equal, as `Ord::min`).
+#[inline]
+pub(crate) fn dmin(a: Decimal, b: Decimal) -> Decimal {
+    if dcmp(&a, &b).is_gt() {
+        b
+    } else {
+        a
     }
 }
 
@@ -232,17 +275,17 @@ fn graduated_between(tiers: &[Tier], lo: Decimal, hi: Decimal) -> Result<Decimal
     let mut total = Decimal::ZERO;
     let mut prev = Decimal::ZERO;
     for (i, t) in tiers.iter().enumerate() {
-        if prev >= hi {
+        if dcmp(&prev, &hi).is_ge() {
             break;
         }
-        let upper = t.up_to.map_or(hi, |u| u.min(hi));
-        let from = prev.max(lo);
-        if upper > from {
+        let upper = t.up_to.map_or(hi, |u| dmin(u, hi));
+        let from = dmax(prev, lo);
+        if dcmp(&upper, &from).is_gt() {
             total = add(total, tier_unit_amount(t, sub(upper, from)?)?)?;
         }
         // A tier's flat amount is charged when the quantity first passes its
         // lower bound (the first tier's is charged at zero, not by events).
-        if i > 0 && lo <= prev && prev < hi {
+        if i > 0 && dcmp(&lo, &prev).is_le() && dcmp(&prev, &hi).is_lt() {
             total = add(total, t.flat_amount.unwrap_or(Decimal::ZERO))?;
         }
         match t.up_to {
@@ -329,5 +372,45 @@ pub fn charge_transactions(
             let fixed = mul(*count, a.fixed_amount.unwrap_or(Decimal::ZERO))?;
             Ok(Charge::plain(add(pct, fixed)?))
         }
+    }
+}
+
+#[cfg(test)]
+mod fast_compare {
+    use super::{dcmp, dmax, dmin};
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+
+    fn decimal() -> impl Strategy<Value = Decimal> {
+        let mantissa = prop_oneof![
+            -1000i128..1000,
+            any::<i64>().prop_map(i128::from),
+            (-(1i128 << 95)..(1i128 << 95)),
+            Just(i128::from(i64::MAX)),
+            Just(i128::from(i64::MIN)),
+            Just((1i128 << 96) - 1),
+        ];
+        (mantissa, 0u32..=28).prop_map(|(m, s)| Decimal::from_i128_with_scale(m, s))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn dcmp_equals_rust_decimal(a in decimal(), b in decimal()) {
+            prop_assert_eq!(dcmp(&a, &b), a.cmp(&b), "{} cmp {}", a, b);
+            // The same value and scale as `Ord::max`/`Ord::min` pick.
+            prop_assert_eq!(dmax(a, b).serialize(), a.max(b).serialize());
+            prop_assert_eq!(dmin(a, b).serialize(), a.min(b).serialize());
+        }
+    }
+
+    #[test]
+    fn equal_values_of_different_scales() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert!(dcmp(&d("1.50"), &d("1.5")).is_eq());
+        assert_eq!(dmax(d("1.50"), d("1.5")).to_string(), "1.5");
+        assert_eq!(dmin(d("1.50"), d("1.5")).to_string(), "1.50");
+        assert!(dcmp(&d("-0.005"), &d("0")).is_lt());
+        assert!(dcmp(&d("1000"), &d("148.41")).is_gt());
     }
 }

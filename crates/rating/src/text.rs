@@ -39,6 +39,11 @@ impl Text {
 
 impl From<&str> for Text {
     fn from(s: &str) -> Text {
+        if s.len() <= SmolStr::INLINE_CAP {
+            // Copied straight in (`SmolStr::new` first looks for
+            // whitespace-only text it could keep as a static).
+            return Text(SmolStr::new_inline(s));
+        }
         Text(SmolStr::new(s))
     }
 }

@@ -317,7 +317,7 @@ impl Meter {
         at: Timestamp,
         want: bool,
     ) -> (Status, Option<Receipt>) {
-        let currency = || Text::from(book.doc().currency.as_str());
+        let currency = || book.currency_text();
         let dedup_key = dedup::key(&ev.source, &ev.id);
         if let Some(seen) = self.dedup.get_key(dedup_key) {
             self.counts.duplicate += 1;
@@ -327,8 +327,8 @@ impl Meter {
             let has_amount = seen.scale != dedup::NO_AMOUNT;
             let extra = seen.extra.as_deref();
             let receipt = Receipt {
-                id: Text::from(ev.id.as_str()),
-                source: Text::from(ev.source.as_str()),
+                id: ev.id.clone(),
+                source: ev.source.clone(),
                 status: Status::Duplicate,
                 amount: has_amount.then(|| exact_text(seen.amount, u32::from(seen.scale))),
                 currency: has_amount.then(|| extra.and_then(|x| x.unit.as_deref()).map_or_else(currency, Text::from)),
@@ -349,8 +349,8 @@ impl Meter {
                     self.counts.accepted += 1;
                 }
                 let receipt = want.then(|| Receipt {
-                    id: Text::from(ev.id.as_str()),
-                    source: Text::from(ev.source.as_str()),
+                    id: ev.id.clone(),
+                    source: ev.source.clone(),
                     status: o.status,
                     amount: o.amount.map(|(a, scale)| exact_text(a, scale)),
                     currency: o.amount.map(|_| o.unit.as_deref().map_or_else(currency, Text::from)),
@@ -588,7 +588,7 @@ impl Meter {
                     }
                 };
                 let changes = reprice(state, &mut price_of)?;
-                add(amount, usage::commit(state, changes)?)
+                usage::add_to(amount, usage::commit(state, changes)?)
             })();
             match priced {
                 Ok(a) => a,

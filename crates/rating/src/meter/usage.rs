@@ -56,6 +56,10 @@ pub struct ProductState {
 impl ProductState {
     /// Total allowance of the period.
     pub fn allowance(&self) -> Decimal {
+        // Nothing rolled over: the sum is `included`, value and scale.
+        if self.rolled_over.is_zero() && self.rolled_over.scale() <= self.included.scale() {
+            return self.included;
+        }
         self.included.checked_add(self.rolled_over).unwrap_or(Decimal::MAX)
     }
 
@@ -136,6 +140,7 @@ pub fn reprice<'b>(
         Decimal::ZERO
     };
     let mut changes = Changes::default();
+    let last = ps.keys.len().saturating_sub(1);
     for (i, (key, ks)) in ps.keys.iter().enumerate() {
         let included = if !ps.has_allowance {
             Decimal::ZERO
@@ -144,7 +149,9 @@ pub fn reprice<'b>(
         } else {
             remaining
         };
-        remaining = sub(remaining, included)?;
+        if i < last {
+            remaining = sub(remaining, included)?;
+        }
         let billable = sub(ks.quantity, included)?;
         if crate::price::dcmp(&billable, &ks.billable).is_eq() {
             continue;
@@ -167,13 +174,45 @@ pub fn commit(ps: &mut ProductState, changes: Changes) -> Result<Decimal, Overfl
         if let Some((_, ks)) = ps.keys.get_index_mut(i) {
             ks.billable = billable;
             ks.exact = add(ks.exact, delta)?;
-            total = add(total, delta)?;
+            total = add_to(total, delta)?;
         }
     }
     Ok(total)
 }
 
+/// `sum + x`; when `sum` is a plain zero (scale 0, as a running total
+/// starts) that is `x` itself, value and scale, with no arithmetic.
+pub(crate) fn add_to(sum: Decimal, x: Decimal) -> Result<Decimal, Overflow> {
+    if sum.is_zero() && sum.scale() == 0 && !sum.is_sign_negative() && !x.is_zero() {
+        return Ok(x);
+    }
+    add(sum, x)
+}
+
 /// The fee of one transaction under a percentage price.
 pub fn percentage_fee(p: LinePrice, amount: Decimal) -> Result<Decimal, Overflow> {
     transaction_fee(p.amounts, amount)
+}
+
+#[cfg(test)]
+mod add_to_tests {
+    use super::add_to;
+    use rust_decimal::Decimal;
+
+    #[test]
+    fn a_plain_zero_sum_takes_the_value_and_scale_of_what_is_added() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        for (sum, x) in [
+            ("0", "1.50"),
+            ("0", "-0.0525"),
+            ("0", "0.00"),
+            ("0.00", "1.5"),
+            ("2", "0.5"),
+            ("-0", "3"),
+        ] {
+            let ours = add_to(d(sum), d(x)).unwrap();
+            let plain = d(sum).checked_add(d(x)).unwrap();
+            assert_eq!(ours.serialize(), plain.serialize(), "{sum} + {x}");
+        }
+    }
 }

@@ -19,6 +19,9 @@ use sha2::{Digest, Sha256};
 pub struct PriceBook {
     doc: PriceBookDoc,
     hash: std::sync::Arc<str>,
+    /// The currency code and the hash, for receipts.
+    currency_text: crate::text::Text,
+    hash_text: crate::text::Text,
     products: HashMap<String, usize>,
     plans: HashMap<String, usize>,
     /// Scale of the book's currency, looked up once.
@@ -84,9 +87,12 @@ impl PriceBook {
                 }
             }
         }
+        let hash: std::sync::Arc<str> = hash.into();
         PriceBook {
+            currency_text: crate::text::Text::from(doc.currency.as_str()),
+            hash_text: crate::text::Text::shared(&hash),
             doc,
-            hash: hash.into(),
+            hash,
             products,
             plans,
             currency_scale,
@@ -106,9 +112,14 @@ impl PriceBook {
         &self.hash
     }
 
+    /// The book's currency code as a [`crate::text::Text`].
+    pub fn currency_text(&self) -> crate::text::Text {
+        self.currency_text.clone()
+    }
+
     /// The hash as a [`crate::text::Text`] (shared, not copied).
     pub fn hash_text(&self) -> crate::text::Text {
-        crate::text::Text::shared(&self.hash)
+        self.hash_text.clone()
     }
 
     /// The book serialized as JSON (parses back to an equal book).
