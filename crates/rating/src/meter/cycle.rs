@@ -232,6 +232,7 @@ pub(crate) fn subscribe(book: &PriceBook, sub: &Subscription) -> Result<Meter, E
         wallet: Default::default(),
         records: Vec::new(),
         issued: Vec::new(),
+        slots: Default::default(),
     };
     // Quantities: every seat/recurring item gets one; check min/max.
     for (k, q) in &sub.quantities {

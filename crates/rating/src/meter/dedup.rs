@@ -107,13 +107,25 @@ pub const DEFAULT_MAX_ENTRIES: usize = 1_000_000;
 
 /// The dedup key of (`source`, `id`): FNV-1a, 128 bits.
 pub fn key(source: &str, id: &str) -> u128 {
-    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013B;
-    let mut h: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
-    for b in source.bytes().chain(std::iter::once(0x1f)).chain(id.bytes()) {
-        h ^= u128::from(b);
-        h = h.wrapping_mul(PRIME);
+    // Two plain loops: a chained iterator cost twice the hashing itself.
+    let mut h = KEY_OFFSET;
+    for &b in source.as_bytes() {
+        h = key_step(h, b);
+    }
+    h = key_step(h, 0x1f);
+    for &b in id.as_bytes() {
+        h = key_step(h, b);
     }
     h
+}
+
+const KEY_OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+
+/// One byte of FNV-1a (128 bits).
+#[inline(always)]
+fn key_step(h: u128, b: u8) -> u128 {
+    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013B;
+    (h ^ u128::from(b)).wrapping_mul(PRIME)
 }
 
 impl Dedup {
@@ -181,5 +193,40 @@ impl Dedup {
     /// Whether nothing is remembered.
     pub fn is_empty(&self) -> bool {
         self.seen.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::key;
+
+    /// The key as first defined (persisted meters hold such keys): FNV-1a
+    /// over `source`, a 0x1f separator and `id`.
+    fn reference(source: &str, id: &str) -> u128 {
+        const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013B;
+        let mut h: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+        for b in source.bytes().chain(std::iter::once(0x1f)).chain(id.bytes()) {
+            h ^= u128::from(b);
+            h = h.wrapping_mul(PRIME);
+        }
+        h
+    }
+
+    #[test]
+    fn keys_are_unchanged() {
+        for (s, i) in [
+            ("", ""),
+            ("app-1", "evt_00000001"),
+            ("bench", "e1234"),
+            ("é", "😀 x"),
+            ("a\u{1f}b", ""),
+        ] {
+            assert_eq!(key(s, i), reference(s, i), "{s:?} {i:?}");
+        }
+        // A value fixed when the key was introduced: persisted state relies on it.
+        assert_eq!(
+            format!("{:032x}", key("app-1", "evt_00000001")),
+            "f436122317fcc985827a552e90503032"
+        );
     }
 }

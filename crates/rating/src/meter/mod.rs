@@ -261,6 +261,51 @@ pub struct Meter {
     /// Invoices issued and not yet taken.
     #[serde(skip)]
     pub issued: Vec<Invoice>,
+    /// Where each of the book's products sits in `products`.
+    #[serde(skip)]
+    slots: Slots,
+}
+
+/// Per product of the book (by position), its position in
+/// [`Meter::products`] when last seen: a hint checked against the key on
+/// use, so a stale one costs one ordinary look-up and never picks a wrong
+/// line. Not state: meters compare equal whatever their hints.
+#[derive(Debug, Clone, Default)]
+struct Slots(Vec<u32>);
+
+impl PartialEq for Slots {
+    fn eq(&self, _: &Slots) -> bool {
+        true
+    }
+}
+
+impl Slots {
+    /// The position of product `id` (the book's `index`-th) in `products`,
+    /// added (empty) if it is not there.
+    fn find(
+        &mut self,
+        products: &mut IndexMap<String, ProductState, rustc_hash::FxBuildHasher>,
+        index: usize,
+        id: &str,
+    ) -> usize {
+        if let Some(&hint) = self.0.get(index) {
+            let hint = hint as usize;
+            if products.get_index(hint).is_some_and(|(k, _)| k == id) {
+                return hint;
+            }
+        }
+        let at = match products.get_index_of(id) {
+            Some(i) => i,
+            None => products.insert_full(id.to_string(), ProductState::default()).0,
+        };
+        if self.0.len() <= index {
+            self.0.resize(index + 1, u32::MAX);
+        }
+        if let (Some(slot), Ok(at32)) = (self.0.get_mut(index), u32::try_from(at)) {
+            *slot = at32;
+        }
+        at
+    }
 }
 
 pub(crate) fn problem(code: &'static str, path: &str, message: impl Into<String>) -> Problem {
@@ -395,7 +440,13 @@ impl Meter {
         let t = ev.time.unwrap_or(at);
         // `t > at + 5 minutes`, in whole seconds then nanoseconds (no
         // calendar arithmetic per event).
-        let ahead = t.timestamp().saturating_sub(at.timestamp());
+        // (Only an event after its receipt can be too far ahead: the usual
+        // event is not, and costs no timestamp arithmetic.)
+        let ahead = if t > at {
+            t.timestamp().saturating_sub(at.timestamp())
+        } else {
+            0
+        };
         if ahead > MAX_FUTURE_SECONDS
             || (ahead == MAX_FUTURE_SECONDS && t.timestamp_subsec_nanos() > at.timestamp_subsec_nanos())
         {
@@ -412,7 +463,7 @@ impl Meter {
                 "time is before the subscription started",
             ));
         }
-        let (product, placements) = book
+        let (product_index, product, placements) = book
             .product_items(&ev.product)
             .ok_or_else(|| problem(codes::UNKNOWN_PRODUCT, "type", format!("no product {:?}", ev.product)))?;
         if product.kind != ProductType::Metered {
@@ -521,10 +572,12 @@ impl Meter {
                 .find(|c| c.start <= t && t < c.end)
                 .ok_or_else(|| problem("event_too_late", "time", "period not kept"))?;
             c.products.entry(product.id.clone()).or_default()
-        } else if let Some(s) = self.products.get_mut(product.id.as_str()) {
-            s
         } else {
-            self.products.entry(product.id.clone()).or_default()
+            let at = self.slots.find(&mut self.products, product_index, &product.id);
+            match self.products.get_index_mut(at) {
+                Some((_, s)) => s,
+                None => return Err(overflow()),
+            }
         };
         let snapshot = credit_priced.then(|| state.clone());
         let used_before = if cap.is_some() { state.used() } else { Decimal::ZERO };

@@ -132,9 +132,14 @@ impl PriceBook {
         self.products.get(id).map(|&i| &self.doc.products[i])
     }
 
-    /// A product by id, with the (plan, item) pairs that price it: one
-    /// look-up for what rating an event needs of the book.
-    pub fn product_items(&self, id: &str) -> Option<(&Product, impl Iterator<Item = (&Plan, &PlanItem)> + Clone)> {
+    /// A product by id, with its position in the book and the (plan, item)
+    /// pairs that price it: one look-up for what rating an event needs of
+    /// the book.
+    #[allow(clippy::type_complexity)]
+    pub fn product_items(
+        &self,
+        id: &str,
+    ) -> Option<(usize, &Product, impl Iterator<Item = (&Plan, &PlanItem)> + Clone)> {
         let &i = self.products.get(id)?;
         let product = self.doc.products.get(i)?;
         let list = self.placements.get(i).map_or(&[][..], Vec::as_slice);
@@ -142,7 +147,7 @@ impl PriceBook {
             let plan = self.doc.plans.get(p)?;
             Some((plan, plan.items.get(it)?))
         });
-        Some((product, items))
+        Some((i, product, items))
     }
 
     /// A plan by id.
