@@ -34,8 +34,8 @@ fn events() -> Vec<String> {
         let c = &customers[next(customers.len() as u64) as usize];
         let p = products[next(3) as usize];
         // Mostly in order over three months, some a few days late.
-        let secs = i * 2600 - next(4) * 86_400;
-        let t = chrono::DateTime::from_timestamp(1_767_225_600 + secs as i64, 0).unwrap();
+        let secs = (i * 2600) as i64 - (next(4) * 86_400) as i64;
+        let t = chrono::DateTime::from_timestamp(1_767_225_600 + secs, 0).unwrap();
         let id = if next(10) == 0 { i / 2 } else { i };
         out.push(format!(
             r#"{{"specversion":"1.0","id":"e{id}","source":"gen","type":"{p}","subject":"{c}","time":"{}","data":{{"quantity":"{}"}}}}"#,
