@@ -132,7 +132,7 @@ pub fn resolve<'b>(
 /// currency when it matches, else its `currency_options` entry.
 pub fn amounts_in<'b>(book: &'b PriceBook, price: &'b Price, currency: &'b str) -> Option<(&'b PriceAmounts, &'b str)> {
     let own = price.currency.as_deref().unwrap_or(book.doc().currency.as_str());
-    if own == currency || book.is_custom_unit(own) {
+    if crate::json::same_str(own, currency) || book.is_custom_unit(own) {
         return Some((&price.amounts, own));
     }
     price

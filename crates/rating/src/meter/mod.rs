@@ -677,7 +677,7 @@ impl Meter {
         Ok(Outcome {
             status: Status::Accepted,
             amount: Some((amount, scale)),
-            unit: (unit != book.doc().currency).then(|| unit.to_string()),
+            unit: (!crate::json::same_str(unit, &book.doc().currency)).then(|| unit.to_string()),
             price_key: keyed.then_some(key),
             remapped,
         })

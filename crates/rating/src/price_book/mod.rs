@@ -175,7 +175,7 @@ impl PriceBook {
 
     /// The scale (decimal places) of a currency or custom unit.
     pub fn scale_of(&self, code: &str) -> Option<u32> {
-        if code == self.doc.currency {
+        if crate::json::same_str(code, &self.doc.currency) {
             return Some(self.currency_scale);
         }
         iso_scale(code).or_else(|| self.doc.units.iter().find(|u| u.code == code).map(|u| u.scale))
