@@ -86,6 +86,51 @@ pub enum DecimalError {
 /// Reads a decimal from its literal text: `"12.5"`, `"-3"`, `"1e3"`.
 /// Never rounds: text that cannot be held exactly is `OutOfRange`.
 pub fn parse_decimal_text(text: &str) -> Result<Decimal, DecimalError> {
+    match parse_plain(text) {
+        Some(d) => Ok(d),
+        None => parse_general(text),
+    }
+}
+
+/// The common case of [`parse_decimal_text`]: `-?digits(.digits)?`, at
+/// most 18 digits, not a negative zero. `None`: take the general path.
+fn parse_plain(text: &str) -> Option<Decimal> {
+    let (negative, body) = match text.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        b => (false, b),
+    };
+    if body.is_empty() || body.len() > 19 {
+        return None;
+    }
+    let mut m: u64 = 0;
+    let mut scale: Option<u32> = None;
+    let mut digits = 0u32;
+    for (i, &c) in body.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                // At most 18 digits: m < 10^18 fits.
+                m = m * 10 + u64::from(c - b'0');
+                digits += 1;
+                if let Some(s) = scale.as_mut() {
+                    *s += 1;
+                }
+            }
+            // A point with digits on both sides.
+            b'.' if scale.is_none() && i > 0 && i + 1 < body.len() => scale = Some(0),
+            _ => return None,
+        }
+        if digits > 18 {
+            return None;
+        }
+    }
+    if negative && m == 0 {
+        return None;
+    }
+    let m = i64::try_from(m).ok()?;
+    Decimal::try_from_i128_with_scale(if negative { -i128::from(m) } else { i128::from(m) }, scale.unwrap_or(0)).ok()
+}
+
+fn parse_general(text: &str) -> Result<Decimal, DecimalError> {
     let t = text;
     if t.is_empty() || t.len() > 200 {
         return Err(if t.is_empty() {
@@ -487,6 +532,37 @@ mod short_text {
             if let Some(t) = exact_text_short(v, min_scale) {
                 prop_assert_eq!(t.as_str(), want.as_str());
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod plain_parse {
+    use super::{parse_general, parse_plain};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn plain_path_reads_what_the_general_one_does(text in "[-+]?[0-9]{0,21}(\\.[0-9]{0,21})?|[-0-9.e]{0,8}") {
+            if let Some(d) = parse_plain(&text) {
+                let g = parse_general(&text);
+                prop_assert!(g.is_ok(), "{text:?}: plain {d}, general {g:?}");
+                if let Ok(g) = g {
+                    prop_assert_eq!(d.serialize(), g.serialize(), "{}", text);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn common_quantities() {
+        for t in ["0", "9", "12.34", "1.50", "007", "0.000001", "-3.2", "999999999999999999", "123456789.123456789"] {
+            let d = parse_plain(t).unwrap_or_else(|| panic!("{t} takes the plain path"));
+            assert_eq!(d.serialize(), parse_general(t).unwrap().serialize(), "{t}");
+        }
+        for t in ["", "-", "-0", "-0.0", "1.", ".5", "+1", "1e3", "1.2.3", "1234567890123456789", " 1"] {
+            assert!(parse_plain(t).is_none(), "{t:?} is left to the general path");
         }
     }
 }
