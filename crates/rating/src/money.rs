@@ -127,7 +127,11 @@ fn parse_plain(text: &str) -> Option<Decimal> {
         return None;
     }
     let m = i64::try_from(m).ok()?;
-    Decimal::try_from_i128_with_scale(if negative { -i128::from(m) } else { i128::from(m) }, scale.unwrap_or(0)).ok()
+    Decimal::try_from_i128_with_scale(
+        if negative { -i128::from(m) } else { i128::from(m) },
+        scale.unwrap_or(0),
+    )
+    .ok()
 }
 
 fn parse_general(text: &str) -> Result<Decimal, DecimalError> {
@@ -557,11 +561,33 @@ mod plain_parse {
 
     #[test]
     fn common_quantities() {
-        for t in ["0", "9", "12.34", "1.50", "007", "0.000001", "-3.2", "999999999999999999", "123456789.123456789"] {
+        for t in [
+            "0",
+            "9",
+            "12.34",
+            "1.50",
+            "007",
+            "0.000001",
+            "-3.2",
+            "999999999999999999",
+            "123456789.123456789",
+        ] {
             let d = parse_plain(t).unwrap_or_else(|| panic!("{t} takes the plain path"));
             assert_eq!(d.serialize(), parse_general(t).unwrap().serialize(), "{t}");
         }
-        for t in ["", "-", "-0", "-0.0", "1.", ".5", "+1", "1e3", "1.2.3", "1234567890123456789", " 1"] {
+        for t in [
+            "",
+            "-",
+            "-0",
+            "-0.0",
+            "1.",
+            ".5",
+            "+1",
+            "1e3",
+            "1.2.3",
+            "1234567890123456789",
+            " 1",
+        ] {
             assert!(parse_plain(t).is_none(), "{t:?} is left to the general path");
         }
     }
