@@ -628,6 +628,10 @@ impl Meter {
                     ks.exact = add(ks.exact, fee)?;
                     amount = add(amount, fee)?;
                 }
+                if state.keys.len() == 1 {
+                    // The one line is this event's.
+                    return usage::add_to(amount, usage::reprice_one(state, line_price)?);
+                }
                 let mut price_of = |k: &str| -> Option<LinePrice> {
                     if k == key {
                         return Some(line_price);

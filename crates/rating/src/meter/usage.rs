@@ -167,6 +167,42 @@ pub fn reprice<'b>(
     Ok(changes)
 }
 
+/// [`reprice`] and [`commit`] of a product with one line, priced at
+/// `price` (the usual unkeyed product): the same result without
+/// collecting changes. Returns the change of the line's charge.
+pub fn reprice_one(ps: &mut ProductState, price: LinePrice) -> Result<Decimal, Overflow> {
+    let allowance = if ps.has_allowance {
+        ps.allowance()
+    } else {
+        Decimal::ZERO
+    };
+    let has_allowance = ps.has_allowance;
+    let Some((_, ks)) = ps.keys.get_index_mut(0) else {
+        return Ok(Decimal::ZERO);
+    };
+    let included = if !has_allowance || crate::price::dcmp(&ks.quantity, &allowance).is_le() {
+        if has_allowance {
+            ks.quantity
+        } else {
+            Decimal::ZERO
+        }
+    } else {
+        allowance
+    };
+    let billable = sub(ks.quantity, included)?;
+    if crate::price::dcmp(&billable, &ks.billable).is_eq() {
+        return Ok(Decimal::ZERO);
+    }
+    let delta = if price.model == PriceModel::Percentage {
+        Decimal::ZERO
+    } else {
+        crate::price::charge_delta(price.model, price.amounts, ks.billable, billable)?
+    };
+    ks.billable = billable;
+    ks.exact = add(ks.exact, delta)?;
+    add_to(Decimal::ZERO, delta)
+}
+
 /// Applies what `reprice` found; returns the total change.
 pub fn commit(ps: &mut ProductState, changes: Changes) -> Result<Decimal, Overflow> {
     let mut total = Decimal::ZERO;
