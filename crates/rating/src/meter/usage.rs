@@ -252,3 +252,56 @@ mod add_to_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod reprice_one_tests {
+    use super::{commit, reprice, reprice_one, KeyState, LinePrice, ProductState};
+    use crate::price_book::{PriceAmounts, PriceModel, Tier};
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+
+    fn dec() -> impl Strategy<Value = Decimal> {
+        (0i64..2_000_000, 0u32..4).prop_map(|(m, s)| Decimal::new(m, s))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        /// The one-line path changes the line and returns the amount exactly
+        /// as reprice + commit do (value, scale and sign).
+        #[test]
+        fn one_line_path_equals_the_general_one(
+            quantity in dec(), billable in dec(), exact in dec(),
+            included in dec(), rolled in dec(), has_allowance in any::<bool>(),
+            model in 0u8..4, a in dec(), b in dec(),
+        ) {
+            let amounts = PriceAmounts {
+                unit_amount: Some(a),
+                tiers: Some(vec![
+                    Tier { up_to: Some(Decimal::new(10_000, 0)), unit_amount: Some(a), flat_amount: None, percent: None },
+                    Tier { up_to: None, unit_amount: Some(b), flat_amount: Some(b), percent: None },
+                ]),
+                package_size: Some(Decimal::new(100, 0)),
+                package_amount: Some(b),
+                percent: Some(Decimal::new(25, 1)),
+                ..Default::default()
+            };
+            let model = [PriceModel::PerUnit, PriceModel::Graduated, PriceModel::Package, PriceModel::Percentage][model as usize];
+            let price = LinePrice { model, amounts: &amounts };
+            let mut ps = ProductState { included, rolled_over: rolled, has_allowance, ..Default::default() };
+            ps.keys.insert(String::new(), KeyState { quantity, billable, exact, ..Default::default() });
+            let mut general = ps.clone();
+            let want = reprice(&general, &mut |_| Some(price)).and_then(|c| commit(&mut general, c));
+            let got = reprice_one(&mut ps, price);
+            match (got, want) {
+                (Ok(g), Ok(w)) => {
+                    prop_assert_eq!(g.serialize(), w.serialize());
+                    let (k1, k2) = (&ps.keys[0], &general.keys[0]);
+                    prop_assert_eq!(k1.billable.serialize(), k2.billable.serialize());
+                    prop_assert_eq!(k1.exact.serialize(), k2.exact.serialize());
+                }
+                (Err(_), Err(_)) => {}
+                (g, w) => prop_assert!(false, "{g:?} vs {w:?}"),
+            }
+        }
+    }
+}
