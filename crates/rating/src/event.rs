@@ -188,7 +188,7 @@ pub fn ids_of(v: &Value) -> (String, String) {
     (get("id"), get("source"))
 }
 
-const fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) const fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut i = 0;
     while i < bytes.len() {

@@ -261,11 +261,8 @@ impl<'b> Replay<'b> {
         if n <= 1 {
             return 0;
         }
-        let h = customer.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
         // `n` is a thread count: the remainder fits in usize.
-        (h % n as u64) as usize
+        (crate::event::fnv1a(customer.as_bytes()) % n as u64) as usize
     }
 
     /// Deals the customers over `n` replays (customer `c` to shard
@@ -343,7 +340,11 @@ impl<'b> Replay<'b> {
     }
 
     fn count(&mut self, receipt: &Receipt) {
-        match receipt.status {
+        self.count_status(receipt.status);
+    }
+
+    fn count_status(&mut self, status: Status) {
+        match status {
             Status::Accepted => self.counts.accepted += 1,
             Status::Duplicate => self.counts.duplicate += 1,
             Status::Rejected => self.counts.rejected += 1,
@@ -396,12 +397,7 @@ impl<'b> Replay<'b> {
             },
             Err(_) => Status::Rejected,
         };
-        match status {
-            Status::Accepted => self.counts.accepted += 1,
-            Status::Duplicate => self.counts.duplicate += 1,
-            Status::Rejected => self.counts.rejected += 1,
-            Status::Dropped => self.counts.dropped += 1,
-        }
+        self.count_status(status);
         status
     }
 

@@ -269,14 +269,15 @@ impl Customer {
                 continue;
             }
             let fingerprint = format!("{:016x}", ev.fingerprint);
-            let key = (ev.source.to_string(), ev.id.to_string());
+            // Inline copies for short ids: no allocation.
+            let key = (ev.source.clone(), ev.id.clone());
             if let Some(s) = seen.get(&key) {
                 if let Some(m) = loaded.meter.as_mut() {
                     m.counts.duplicate += 1;
                 }
                 let r = Receipt {
-                    id: key.1.into(),
-                    source: key.0.into(),
+                    id: key.1,
+                    source: key.0,
                     status: Status::Duplicate,
                     amount: s.amount.as_deref().map(Into::into),
                     currency: s.amount.as_ref().and(s.currency.as_deref()).map(Into::into),

@@ -13,6 +13,7 @@
 //! Rows go in through `json_each` of one JSON parameter, so that a batch
 //! of events costs a handful of statements whatever its size.
 
+use rating::text::Text;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -88,7 +89,7 @@ pub struct Seen {
 }
 
 /// Looks up which of `keys` (source, id) were seen at or after `since_ms`.
-pub fn seen(sql: &SqlStorage, keys: &[(&str, &str)], since_ms: i64) -> worker::Result<HashMap<(String, String), Seen>> {
+pub fn seen(sql: &SqlStorage, keys: &[(&str, &str)], since_ms: i64) -> worker::Result<HashMap<(Text, Text), Seen>> {
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
@@ -106,7 +107,7 @@ pub fn seen(sql: &SqlStorage, keys: &[(&str, &str)], since_ms: i64) -> worker::R
         .to_array()?;
     Ok(rows
         .into_iter()
-        .map(|s| ((s.source.clone(), s.id.clone()), s))
+        .map(|s| ((Text::from(s.source.as_str()), Text::from(s.id.as_str())), s))
         .collect())
 }
 
