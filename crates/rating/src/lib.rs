@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod entitlements;
 pub mod error;
 pub mod event;
 pub mod json;

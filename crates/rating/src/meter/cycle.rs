@@ -3,10 +3,11 @@
 //! proration, cancellation, late usage, and the read-only views.
 
 use super::*;
+use crate::entitlements;
 use crate::money::fmt_money;
 use crate::period::Period;
 use crate::price::{charge_quantity, mul, sub};
-use crate::price_book::{Proration, Unlock};
+use crate::price_book::Proration;
 use crate::quote::{LineKind, TierLine};
 
 fn span(start: Timestamp, end: Timestamp) -> Span {
@@ -56,35 +57,24 @@ pub(crate) fn factor(
     (Decimal::from(num) / Decimal::from(den)).min(Decimal::ONE)
 }
 
+/// The cap on `product`'s usage for the meter's plans (docs/metering.md
+/// "Entitlements").
 pub(crate) fn usage_cap(
     m: &Meter,
     book: &PriceBook,
     product: &Product,
     (plan, item): (&Plan, &PlanItem),
 ) -> Option<Decimal> {
-    // The item's plan is usually the base plan: no second look-up then.
-    let base_plan = if plan.id == m.plan {
-        Some(plan)
-    } else {
-        book.plan(&m.plan)
-    };
-    let mut named: Option<Option<Decimal>> = base_plan.and_then(|b| b.limits.get(&product.id)).map(|v| Some(*v));
-    let mut base = if named.is_some() { None } else { item.limit.map(Some) };
-    if named.is_none() && base.is_none() {
-        return None;
+    if m.addons.is_empty() {
+        // The usual meter: the item's plan is the base plan, no look-up.
+        let base = if plan.id == m.plan {
+            Some(plan)
+        } else {
+            book.plan(&m.plan)
+        };
+        return base.and_then(|b| entitlements::usage_cap(&[b], &product.id, item));
     }
-    for p in m.addons.iter().filter_map(|a| book.plan(a)) {
-        if let Some(u) = p.unlocks.get(&product.id) {
-            let target = if named.is_some() { &mut named } else { &mut base };
-            if let Some(cur) = target.as_mut() {
-                *cur = match (*cur, u) {
-                    (None, _) | (_, Unlock::Unlimited(_)) => None,
-                    (Some(a), Unlock::By(b)) => Some(a.checked_add(*b).unwrap_or(Decimal::MAX)),
-                };
-            }
-        }
-    }
-    named.or(base).flatten()
+    entitlements::usage_cap(&m.plans(book), &product.id, item)
 }
 
 /// Opens usage state for a period: allowances from the plan (per seat with
@@ -97,18 +87,7 @@ fn open_products(
 ) -> IndexMap<String, ProductState, rustc_hash::FxBuildHasher> {
     let mut out: IndexMap<String, ProductState, rustc_hash::FxBuildHasher> = IndexMap::default();
     for plan in m.plans(book) {
-        let seats: Decimal = plan
-            .items
-            .iter()
-            .filter(|it| book.product(&it.product).is_some_and(|p| p.kind == ProductType::Seat))
-            .map(|it| {
-                m.quantities
-                    .get(&it.product)
-                    .copied()
-                    .or(it.min_quantity)
-                    .unwrap_or(Decimal::ZERO)
-            })
-            .fold(Decimal::ZERO, |a, b| a.checked_add(b).unwrap_or(Decimal::MAX));
+        let seats = entitlements::seats(book, plan, |p| m.quantities.get(p).copied());
         for item in &plan.items {
             let Some(product) = book.product(&item.product) else {
                 continue;
@@ -116,20 +95,11 @@ fn open_products(
             if product.kind != ProductType::Metered || out.contains_key(&product.id) {
                 continue;
             }
-            let included = item
-                .included_quantity
-                .unwrap_or(Decimal::ZERO)
-                .checked_add(
-                    item.included_per_seat
-                        .unwrap_or(Decimal::ZERO)
-                        .checked_mul(seats)
-                        .unwrap_or(Decimal::MAX),
-                )
-                .unwrap_or(Decimal::MAX);
+            let allowance = entitlements::allowance(item, seats).unwrap_or(Some(Decimal::MAX));
             let mut ps = ProductState {
-                included,
+                included: allowance.unwrap_or(Decimal::ZERO),
                 rolled_over: rolled.get(&product.id).copied().unwrap_or(Decimal::ZERO),
-                has_allowance: item.included_quantity.is_some() || item.included_per_seat.is_some(),
+                has_allowance: allowance.is_some(),
                 keys: Default::default(),
             };
             if product.price_key_label.is_none() && !m.period.trial {
@@ -644,13 +614,7 @@ impl Meter {
             if !item.rollover || self.period.trial {
                 continue;
             }
-            let used = ps.used();
-            let used_included = sub(used, used.min(ps.rolled_over)).unwrap_or(Decimal::ZERO);
-            let left = if ps.included > used_included {
-                ps.included - used_included
-            } else {
-                Decimal::ZERO
-            };
+            let left = entitlements::rollover_left(ps.included, ps.rolled_over, ps.used());
             if left > Decimal::ZERO {
                 rolled.insert(pid.clone(), left);
                 self.records.push(Record {
