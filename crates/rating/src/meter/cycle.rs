@@ -591,7 +591,7 @@ impl Meter {
     pub fn advance_to(&mut self, book: &PriceBook, t: Timestamp) -> Result<(), Error> {
         let mut guard = 0u32;
         while self.ended_at.is_none() && self.period.end <= t {
-            self.close_open_period(book)?;
+            self.close_open_period(book, book)?;
             guard += 1;
             if guard > 100_000 {
                 return Err(err(codes::OUT_OF_RANGE, "at", "too many periods to close at once"));
@@ -600,7 +600,42 @@ impl Meter {
         Ok(())
     }
 
-    fn close_open_period(&mut self, book: &PriceBook) -> Result<(), Error> {
+    /// Whether the subscription can move to `book` at a period start: its
+    /// plan, add-ons and any plan it is due to switch to are all there
+    /// (docs/metering.md "Price book versions").
+    pub fn fits(&self, book: &PriceBook) -> bool {
+        let base = |id: &str| book.plan(id).is_some_and(|p| !p.addon);
+        base(&self.plan)
+            && self.addons.iter().all(|a| book.plan(a).is_some_and(|p| p.addon))
+            && self.transition_at_period_end.as_deref().is_none_or(base)
+    }
+
+    /// Closes every period that ends at or before `t` when a new version
+    /// of the price book, `new`, became active during the open period: the
+    /// open period is closed (its usage invoiced) with `old`, the version
+    /// its receipts named, and the periods after it are opened and billed
+    /// with `new`. Answers whether the meter moved to `new`: it does not
+    /// when no period ends by `t`, or when `new` lacks the subscription's
+    /// plans (it then stays on `old`).
+    pub fn advance_across(&mut self, old: &PriceBook, new: &PriceBook, t: Timestamp) -> Result<bool, Error> {
+        if self.ended_at.is_some() || self.period.end > t {
+            return Ok(false);
+        }
+        if !self.fits(new) {
+            self.advance_to(old, t)?;
+            return Ok(false);
+        }
+        self.close_open_period(old, new)?;
+        self.advance_to(new, t)?;
+        Ok(true)
+    }
+
+    /// Closes the open period with `closing` (its usage in arrears,
+    /// rollover, the late-event window) and opens the next with `opening`
+    /// (its period, allowances, included credits and advance charges); the
+    /// two differ only when a new price book version takes over.
+    fn close_open_period(&mut self, closing: &PriceBook, opening: &PriceBook) -> Result<(), Error> {
+        let book = closing;
         let end = self.period.end;
         let mut lines = Vec::new();
         usage_lines(self, book, end, &mut lines);
@@ -658,8 +693,9 @@ impl Meter {
                 to: Some(next.clone()),
             });
             self.plan = next;
-            self.default_seats(book);
+            self.default_seats(opening);
         }
+        let book = opening;
         let period = plan_period(book, &self.plan);
         self.period = if self.period.trial {
             first_paid(period, self.anchor, end)?
@@ -678,7 +714,8 @@ impl Meter {
         self.products = open_products(self, book, &rolled);
         grant_included(self, book);
         advance_lines(self, book, &mut lines)?;
-        self.issued.push(invoice(self, book, end, closed_span, lines));
+        // The invoice names the version that priced the usage it bills.
+        self.issued.push(invoice(self, closing, end, closed_span, lines));
         Ok(())
     }
 
