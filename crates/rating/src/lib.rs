@@ -21,6 +21,7 @@ pub mod price_book;
 pub mod quote;
 pub mod replay;
 pub mod resolve;
+pub mod subscription;
 pub mod text;
 
 pub use error::{Error, Problem};
