@@ -69,6 +69,7 @@ test("meter.apply reads strictly and throws RatingError with every problem", () 
   const { PriceBook, RatingError } = targets.node;
   const book = PriceBook.parse(bookText);
   const meter = book.meter({ customer: "c", plan: "team", start: "2026-03-02T00:00:00Z", quantities: { seats: 3 } });
+  assert.equal(meter.takeInvoices().length, 1);
   assert.throws(
     () => meter.apply({ plna: "team", cancel: "soon" }, "2026-03-12T00:00:00Z"),
     (e) =>
@@ -79,5 +80,7 @@ test("meter.apply reads strictly and throws RatingError with every problem", () 
   // Quantities as JS numbers are read by their shortest text.
   const view = meter.apply({ quantities: { seats: 4 } }, new Date("2026-03-12T00:00:00Z"));
   assert.deepEqual(view.quantities, { seats: "4" });
+  // The proration waits for the next invoice; nothing is issued now.
   assert.equal(meter.takeInvoices().length, 0);
+  assert.deepEqual(meter.subscription(), view);
 });
