@@ -48,10 +48,11 @@ function shifter(c, today) {
   const move = (t) => (typeof t === "string" && !Number.isNaN(Date.parse(t)) ? iso(Date.parse(t) + shift) : t);
   return {
     body: (b) => ({ ...b, ...("start" in b ? { start: move(b.start) } : {}), ...("anchor" in b ? { anchor: move(b.anchor) } : {}) }),
-    // A time today means "now": the Worker applied the requests at its clock.
+    // A time today means "now": the Worker applied the requests at its
+    // clock, in milliseconds (`iso` keeps whole seconds: round up).
     at: (t) => {
       const moved = Date.parse(move(t));
-      return iso(moved < today + DAY ? Math.max(moved, Date.now()) : moved);
+      return iso(moved < today + DAY ? Math.max(moved, Date.now() + 1000) : moved);
     },
   };
 }
