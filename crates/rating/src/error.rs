@@ -175,4 +175,10 @@ pub mod codes {
     pub const INVALID_USAGE: &str = "invalid_usage";
     /// A computed amount overflowed the exact decimal range.
     pub const ARITHMETIC_OVERFLOW: &str = "arithmetic_overflow";
+    /// A subscription request changes what cannot change (`start`, `anchor`).
+    pub const IMMUTABLE_FIELD: &str = "immutable_field";
+    /// A subscription request changes what cannot change yet (`addons`).
+    pub const UNSUPPORTED_CHANGE: &str = "unsupported_change";
+    /// An operation on a subscription that has ended.
+    pub const SUBSCRIPTION_ENDED: &str = "subscription_ended";
 }

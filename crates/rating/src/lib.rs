@@ -22,6 +22,7 @@ pub mod price_book;
 pub mod quote;
 pub mod replay;
 pub mod resolve;
+pub mod subscription;
 pub mod text;
 
 pub use error::{Error, Problem};

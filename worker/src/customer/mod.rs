@@ -520,14 +520,16 @@ impl Customer {
                     let Some(l) = cache.as_mut() else {
                         return Err(ApiError::unavailable("loading the meter", "no state"));
                     };
-                    let (mut m, created) = subscription::apply(&book, &customer, l.meter.as_ref(), &r, now)?;
+                    let created = subscription::apply(&book, &customer, &mut l.meter, &r, now)?;
+                    let Some(m) = l.meter.as_mut() else {
+                        return Err(ApiError::unavailable("applying the subscription", "no meter"));
+                    };
                     let issued = m.take_invoices();
                     for inv in &issued {
                         c.invoices.push((inv.issued_at.clone(), to_text(inv)?));
                     }
-                    let mut view = subscription::view(&m, &book);
+                    let mut view = subscription::view(m, &book);
                     view["invoices"] = serde_json::to_value(&issued).unwrap_or(Value::Null);
-                    l.meter = Some(m);
                     Self::meter_commit(l, &book, Some((&tenant, &customer)), &mut c)?;
                     (view, created)
                 };
