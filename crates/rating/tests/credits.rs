@@ -213,7 +213,7 @@ fn upgrade_halfway_credits_the_old_price_and_charges_the_new() {
         ("subscription.plan_changed", Some("hobby"), Some("pro"))
     );
     // Allowance: 10 left of Hobby + 1000 × ½ of Pro = 510.
-    let state = m.allowance_state(&b, t("2026-04-20T00:00:00Z")).unwrap();
+    let state = serde_json::to_value(m.allowance_state(&b, t("2026-04-20T00:00:00Z")).unwrap()).unwrap();
     assert_eq!(state["dimensions"][0]["included"], "510");
     let r = use_(&mut m, &b, "u2", "bw", "600", "2026-04-20T00:00:00Z");
     assert_eq!(r.amount.as_deref(), Some("45.00")); // 90 over × 0.5

@@ -109,7 +109,7 @@ fn allowance_then_overage_and_rollover_across_months() {
     );
     assert_eq!(r1.amount.as_deref(), Some("0.00"));
     assert_eq!(r2.amount.as_deref(), Some("30.00"));
-    let state = m.allowance_state(&b, t("2026-02-21T00:00:00Z")).unwrap();
+    let state = serde_json::to_value(m.allowance_state(&b, t("2026-02-21T00:00:00Z")).unwrap()).unwrap();
     let bw = &state["dimensions"][0];
     assert_eq!(bw["included"], "1000");
     assert_eq!(bw["rolled_over"], "600");
@@ -448,7 +448,7 @@ mod allowance_invariants {
                 let time = format!("2026-{:02}-{:02}T00:00:00Z", 1 + day / 28, 1 + day % 28);
                 let e = ev(&format!("p{i}"), "bandwidth", &time, json!({"quantity": Decimal::new(i64::from(*q), 2).to_string()}));
                 m.record(&b, &e, e.time.unwrap());
-                let st = m.allowance_state(&b, e.time.unwrap()).unwrap();
+                let st = serde_json::to_value(m.allowance_state(&b, e.time.unwrap()).unwrap()).unwrap();
                 let dim = &st["dimensions"][0];
                 let get = |k: &str| d(dim[k].as_str().unwrap());
                 prop_assert!(get("remaining") >= Decimal::ZERO);

@@ -543,7 +543,7 @@ impl Customer {
             (Method::Get, "/allowance-state") => {
                 let v = self.meter_or_404(&customer, |m| {
                     let at = Self::read_time(&req, m, now)?;
-                    Ok(m.allowance_state(&book, at)?)
+                    Ok(serde_json::to_value(m.allowance_state(&book, at)?).unwrap_or(Value::Null))
                 })?;
                 json(200, &v)?
             }

@@ -10,7 +10,7 @@ use crate::price::{charge_quantity, mul, sub};
 use crate::price_book::Proration;
 use crate::quote::{LineKind, TierLine};
 
-fn span(start: Timestamp, end: Timestamp) -> Span {
+pub(super) fn span(start: Timestamp, end: Timestamp) -> Span {
     Span {
         start: ts(start),
         end: ts(end),
@@ -427,7 +427,7 @@ fn advance_lines(m: &mut Meter, book: &PriceBook, lines: &mut Vec<InvoiceLine>) 
     Ok(())
 }
 
-fn invoice(m: &Meter, book: &PriceBook, issued: Timestamp, period: Span, lines: Vec<InvoiceLine>) -> Invoice {
+pub(super) fn invoice(m: &Meter, book: &PriceBook, issued: Timestamp, period: Span, lines: Vec<InvoiceLine>) -> Invoice {
     let scale = book.scale_of(&book.doc().currency).unwrap_or(2);
     let total = lines
         .iter()
@@ -446,7 +446,7 @@ fn invoice(m: &Meter, book: &PriceBook, issued: Timestamp, period: Span, lines: 
 }
 
 /// Usage lines of the open period (arrears), plus pending lines.
-fn usage_lines(m: &Meter, book: &PriceBook, end: Timestamp, out: &mut Vec<InvoiceLine>) {
+pub(super) fn usage_lines(m: &Meter, book: &PriceBook, end: Timestamp, out: &mut Vec<InvoiceLine>) {
     if m.period.trial {
         return;
     }
@@ -866,61 +866,6 @@ impl Meter {
         self.issued.push(inv);
         Ok(())
     }
-
-    /// The invoice the open period would get if it closed at `at`: usage so
-    /// far and pending lines (advance charges for the next period excluded).
-    pub fn preview_invoice(&self, book: &PriceBook, at: Timestamp) -> Result<Invoice, Error> {
-        let mut m = self.clone();
-        m.advance_to(book, at)?;
-        let mut lines = Vec::new();
-        usage_lines(&m, book, at.min(m.period.end), &mut lines);
-        Ok(invoice(&m, book, at, span(m.period.start, m.period.end), lines))
-    }
-
-    /// Allowance state per metered dimension at `at` (SPEC §7).
-    pub fn allowance_state(&self, book: &PriceBook, at: Timestamp) -> Result<serde_json::Value, Error> {
-        let mut m = self.clone();
-        m.advance_to(book, at)?;
-        let scale = book.scale_of(&book.doc().currency).unwrap_or(2);
-        let mut dims = Vec::new();
-        for (pid, ps) in &m.products {
-            let included = ps.included;
-            let total = ps.allowance();
-            let used = ps.used();
-            let remaining = if total > used { total - used } else { Decimal::ZERO };
-            let billable = if used > total { used - total } else { Decimal::ZERO };
-            let overage: Decimal = ps
-                .keys
-                .values()
-                .map(|k| k.exact)
-                .fold(Decimal::ZERO, |a, b| a.checked_add(b).unwrap_or(a));
-            let percent = if total.is_zero() {
-                Decimal::ZERO
-            } else {
-                // used / total first: used × 100 could leave the decimal range.
-                used.checked_div(total)
-                    .and_then(|r| r.checked_mul(Decimal::ONE_HUNDRED))
-                    .unwrap_or(Decimal::MAX)
-                    .round_dp(2)
-            };
-            dims.push(serde_json::json!({
-                "product": pid,
-                "included": fmt_qty(included),
-                "rolled_over": fmt_qty(ps.rolled_over),
-                "used": fmt_qty(used),
-                "remaining": fmt_qty(remaining),
-                "billable_usage": fmt_qty(billable),
-                "overage_amount": fmt_money(book.doc().rounding.round(overage, scale), scale),
-                "percent_used": fmt_qty(percent),
-            }));
-        }
-        Ok(serde_json::json!({
-            "customer": m.customer,
-            "period": {"start": ts(m.period.start), "end": ts(m.period.end)},
-            "dimensions": dims,
-            "price_book": book.hash(),
-        }))
-    }
 }
 
 /// Grants the plan's included credits for the open period (they expire at its end).
@@ -1118,87 +1063,5 @@ impl Meter {
         let inv = invoice(self, book, at, span(at, end), lines);
         self.issued.push(inv);
         Ok(())
-    }
-
-    /// Projects the open period's usage linearly to its end and prices it.
-    pub fn forecast(&self, book: &PriceBook, at: Timestamp) -> Result<serde_json::Value, Error> {
-        let mut m = self.clone();
-        m.advance_to(book, at)?;
-        let currency = book.doc().currency.as_str();
-        let scale = book.scale_of(currency).unwrap_or(2);
-        let elapsed = (at.min(m.period.end) - m.period.start).num_seconds().max(0);
-        let length = (m.period.end - m.period.start).num_seconds().max(1);
-        let ratio = if elapsed == 0 {
-            Decimal::ONE
-        } else {
-            Decimal::from(length) / Decimal::from(elapsed)
-        };
-        let mut dims = Vec::new();
-        let mut total = Decimal::ZERO;
-        for (pid, ps) in &m.products {
-            let Some(product) = book.product(pid) else { continue };
-            let Some((_, item)) = m.item_for(book, pid) else {
-                continue;
-            };
-            let scales = matches!(
-                product.aggregation(),
-                Aggregation::Sum | Aggregation::Count | Aggregation::Amount
-            );
-            let keyed = product.price_key_label.is_some();
-            let mut remaining = ps.allowance();
-            for (key, ks) in &ps.keys {
-                let projected = if scales {
-                    ks.quantity.checked_mul(ratio).unwrap_or(ks.quantity).round_dp(6)
-                } else {
-                    ks.quantity
-                };
-                let included = if ps.has_allowance {
-                    projected.min(remaining)
-                } else {
-                    Decimal::ZERO
-                };
-                remaining -= included;
-                let amount = match resolve(
-                    book,
-                    product,
-                    item,
-                    keyed.then_some(key.as_str()),
-                    Some(&m.customer),
-                    Some(at),
-                ) {
-                    Resolution::Priced { price, .. } => amounts_in(book, price, currency)
-                        .and_then(|(a, _)| charge_quantity(price.model, a, projected - included, false).ok())
-                        .map_or(Decimal::ZERO, |c| c.amount),
-                    _ => Decimal::ZERO,
-                };
-                let unit_scale = book.scale_of(&ks.unit).unwrap_or(scale);
-                let rounded = book.doc().rounding.round(amount, unit_scale);
-                if !book.is_custom_unit(&ks.unit) {
-                    total = total.checked_add(rounded).unwrap_or(total);
-                }
-                let mut d = serde_json::json!({
-                    "product": pid,
-                    "quantity": fmt_qty(ks.quantity),
-                    "projected_quantity": fmt_qty(projected),
-                    "projected_amount": fmt_money(rounded, unit_scale),
-                });
-                if keyed {
-                    d["price_key"] = serde_json::Value::String(key.clone());
-                }
-                if ks.unit != currency {
-                    d["currency"] = serde_json::Value::String(ks.unit.clone());
-                }
-                dims.push(d);
-            }
-        }
-        Ok(serde_json::json!({
-            "customer": m.customer,
-            "at": ts(at),
-            "period": {"start": ts(m.period.start), "end": ts(m.period.end)},
-            "dimensions": dims,
-            "projected_usage_total": fmt_money(total, scale),
-            "currency": currency,
-            "price_book": book.hash(),
-        }))
     }
 }

@@ -10,11 +10,13 @@ mod cycle;
 mod dedup;
 mod invoice;
 mod usage;
+mod views;
 mod wallet;
 
 pub use dedup::{Dedup, Seen, DEFAULT_MAX_ENTRIES};
 pub use invoice::{Invoice, InvoiceLine, Span};
 pub use usage::{KeyState, ProductState};
+pub use views::{AllowanceState, Dimension, Forecast, ForecastLine, PeriodView};
 pub use wallet::{Grant, Wallet};
 
 use crate::error::{codes, Error, Problem};
