@@ -56,7 +56,9 @@ fn the_open_period_keeps_its_version_and_the_next_takes_the_new_one() {
     assert_eq!(r.price_book.as_deref(), Some(a.hash()));
     // Book B lacks `builds`; the open period is still invoiced with A.
     assert!(m.fits(&b));
-    assert!(!m.advance_across(&a, &b, t("2026-01-20T00:00:00Z")).expect("nothing to close"));
+    assert!(!m
+        .advance_across(&a, &b, t("2026-01-20T00:00:00Z"))
+        .expect("nothing to close"));
     assert!(m.advance_across(&a, &b, t("2026-02-01T00:00:00Z")).expect("close"));
     let invoices = m.take_invoices();
     assert_eq!(invoices.len(), 1);
@@ -66,8 +68,15 @@ fn the_open_period_keeps_its_version_and_the_next_takes_the_new_one() {
     assert_eq!(usage.len(), 1);
     assert_eq!(usage[0].amount, "20.00");
     assert_eq!(usage[0].period.start, "2026-01-01T00:00:00Z");
-    let fee = inv.lines.iter().find(|l| l.product == "platform").expect("the next period's fee");
-    assert_eq!((fee.amount.as_str(), fee.period.start.as_str()), ("15.00", "2026-02-01T00:00:00Z"));
+    let fee = inv
+        .lines
+        .iter()
+        .find(|l| l.product == "platform")
+        .expect("the next period's fee");
+    assert_eq!(
+        (fee.amount.as_str(), fee.period.start.as_str()),
+        ("15.00", "2026-02-01T00:00:00Z")
+    );
     // From then on B prices: `builds` is unknown.
     let r = build(&mut m, &b, "b2", "2026-02-02T00:00:00Z");
     assert_eq!(r.status, Status::Rejected);
@@ -87,11 +96,18 @@ fn a_version_without_the_plan_leaves_the_subscription_where_it_is() {
     let mut m = meter(&a);
     m.take_invoices();
     assert!(!m.fits(&other));
-    assert!(!m.advance_across(&a, &other, t("2026-03-01T00:00:00Z")).expect("close on A"));
+    assert!(!m
+        .advance_across(&a, &other, t("2026-03-01T00:00:00Z"))
+        .expect("close on A"));
     let fees: Vec<String> = m
         .take_invoices()
         .iter()
-        .flat_map(|i| i.lines.iter().filter(|l| l.product == "platform").map(|l| l.amount.clone()))
+        .flat_map(|i| {
+            i.lines
+                .iter()
+                .filter(|l| l.product == "platform")
+                .map(|l| l.amount.clone())
+        })
         .collect();
     assert_eq!(fees, ["10.00", "10.00"]);
 }

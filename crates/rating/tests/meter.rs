@@ -129,7 +129,12 @@ fn allowance_then_overage_and_rollover_across_months() {
     // Nothing rolls out of February: the rolled-over part expires, and the
     // included part was used up.
     let recs = m.take_records();
-    assert_eq!(recs.iter().filter(|r| r.kind == "allowance.rolled_over").count(), 1);
+    assert_eq!(
+        recs.iter()
+            .filter(|r| r.kind.as_str() == "allowance.rolled_over")
+            .count(),
+        1
+    );
     assert_eq!(recs[0].quantity.as_deref(), Some("600"));
 }
 

@@ -427,7 +427,13 @@ fn advance_lines(m: &mut Meter, book: &PriceBook, lines: &mut Vec<InvoiceLine>) 
     Ok(())
 }
 
-pub(super) fn invoice(m: &Meter, book: &PriceBook, issued: Timestamp, period: Span, lines: Vec<InvoiceLine>) -> Invoice {
+pub(super) fn invoice(
+    m: &Meter,
+    book: &PriceBook,
+    issued: Timestamp,
+    period: Span,
+    lines: Vec<InvoiceLine>,
+) -> Invoice {
     let scale = book.scale_of(&book.doc().currency).unwrap_or(2);
     let total = lines
         .iter()
@@ -523,11 +529,7 @@ fn pending_lines(m: &Meter, book: &PriceBook, out: &mut Vec<InvoiceLine>) {
             plan: p.plan.clone(),
             product: p.product.clone(),
             price_key: p.price_key.clone(),
-            kind: match p.kind.as_str() {
-                "proration" => LineKind::Proration,
-                "credit_pack" => LineKind::Credit,
-                _ => LineKind::Usage,
-            },
+            kind: p.kind.line_kind(),
             description: p.description.clone(),
             period: span(p.start, p.end),
             quantity: fmt_qty(p.quantity),
@@ -559,11 +561,9 @@ pub(crate) fn add_late(
     let (start, end) = (c.start, c.end);
     let plan = m.item_for_plan_id(item);
     let price_key = product.price_key_label.as_ref().map(|_| key.to_string());
-    if let Some(p) = m
-        .pending
-        .iter_mut()
-        .find(|p| p.kind == "late" && p.product == product.id && p.price_key == price_key && p.start == start)
-    {
+    if let Some(p) = m.pending.iter_mut().find(|p| {
+        p.kind == PendingKind::Late && p.product == product.id && p.price_key == price_key && p.start == start
+    }) {
         p.quantity = p.quantity.checked_add(qty).unwrap_or(p.quantity);
         p.exact = p.exact.checked_add(amount).unwrap_or(p.exact);
         return;
@@ -572,7 +572,7 @@ pub(crate) fn add_late(
         plan,
         product: product.id.clone(),
         price_key,
-        kind: "late".into(),
+        kind: PendingKind::Late,
         description: format!("Late usage of {} for {} – {}", product.name, ts(start), ts(end)),
         start,
         end,
@@ -653,7 +653,7 @@ impl Meter {
             if left > Decimal::ZERO {
                 rolled.insert(pid.clone(), left);
                 self.records.push(Record {
-                    kind: "allowance.rolled_over".into(),
+                    kind: RecordKind::AllowanceRolledOver,
                     at: ts(end),
                     product: Some(pid.clone()),
                     quantity: Some(fmt_qty(left)),
@@ -685,7 +685,7 @@ impl Meter {
         }
         if let Some(next) = self.transition_at_period_end.take() {
             self.records.push(Record {
-                kind: "subscription.plan_changed".into(),
+                kind: RecordKind::SubscriptionPlanChanged,
                 at: ts(end),
                 product: None,
                 quantity: None,
@@ -787,7 +787,7 @@ impl Meter {
             plan: plan.id.clone(),
             product: product.to_string(),
             price_key: None,
-            kind: "proration".into(),
+            kind: PendingKind::Proration,
             description: format!(
                 "{} {} → {}, prorated {}",
                 p.name,
@@ -924,7 +924,7 @@ pub(crate) fn invoice_at(m: &Meter, book: &PriceBook, at: Timestamp, lines: Vec<
 
 fn plan_changed(m: &mut Meter, at: Timestamp, to: &str) {
     m.records.push(Record {
-        kind: "subscription.plan_changed".into(),
+        kind: RecordKind::SubscriptionPlanChanged,
         at: ts(at),
         product: None,
         quantity: None,

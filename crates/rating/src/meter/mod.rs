@@ -121,13 +121,64 @@ impl Receipt {
     }
 }
 
+/// The type of a [`Record`], as its `type` field spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecordKind {
+    /// Unused allowance carried into the next period.
+    #[serde(rename = "allowance.rolled_over")]
+    AllowanceRolledOver,
+    /// The base plan changed.
+    #[serde(rename = "subscription.plan_changed")]
+    SubscriptionPlanChanged,
+    /// A credit pack was bought.
+    #[serde(rename = "credits.purchased")]
+    CreditsPurchased,
+}
+
+impl RecordKind {
+    /// The record type as JSON spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::AllowanceRolledOver => "allowance.rolled_over",
+            RecordKind::SubscriptionPlanChanged => "subscription.plan_changed",
+            RecordKind::CreditsPurchased => "credits.purchased",
+        }
+    }
+}
+
+/// What a [`Pending`] line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingKind {
+    /// A quantity or plan change within the period.
+    Proration,
+    /// Late usage of a closed period.
+    Late,
+    /// Usage priced in credits beyond the wallet, charged at the overage rate.
+    CreditOverage,
+    /// A credit pack bought.
+    CreditPack,
+}
+
+impl PendingKind {
+    /// The kind of invoice line it becomes.
+    pub fn line_kind(self) -> crate::quote::LineKind {
+        use crate::quote::LineKind;
+        match self {
+            PendingKind::Proration => LineKind::Proration,
+            PendingKind::CreditPack => LineKind::Credit,
+            PendingKind::Late | PendingKind::CreditOverage => LineKind::Usage,
+        }
+    }
+}
+
 /// A notable change, for webhooks and analytics (`allowance.rolled_over`,
 /// `subscription.plan_changed`, ...).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Record type.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: RecordKind,
     /// When.
     pub at: String,
     /// Product concerned.
@@ -177,8 +228,8 @@ pub struct Pending {
     pub product: String,
     /// Price key.
     pub price_key: Option<String>,
-    /// `proration` or `usage` (late usage).
-    pub kind: String,
+    /// What the line is.
+    pub kind: PendingKind,
     /// Description.
     pub description: String,
     /// Period paid for.
