@@ -222,11 +222,7 @@ impl Customer {
 
     /// The version the open period is priced with: the one the meter was
     /// last committed with, or `active` for a customer without a meter.
-    async fn period_book(
-        &self,
-        tenant: &str,
-        active: &Rc<PriceBook>,
-    ) -> std::result::Result<Rc<PriceBook>, ApiError> {
+    async fn period_book(&self, tenant: &str, active: &Rc<PriceBook>) -> std::result::Result<Rc<PriceBook>, ApiError> {
         self.load()?;
         let pinned = self
             .cache
