@@ -117,7 +117,7 @@ fn route(raw: &RawValue) -> Result<String, String> {
     let p = match p.map_or_else(|| parse_event(&v), Err) {
         Err(p) => p,
         Ok(_) if too_large => Problem::general(
-            "event_too_large",
+            rating::error::codes::EVENT_TOO_LARGE,
             format!("an event is at most {MAX_EVENT_BYTES} bytes of JSON"),
         ),
         Ok(e) => return Ok(e.customer.into()),

@@ -515,7 +515,7 @@ impl Ctx<'_> {
     }
 }
 
-fn single(code: &'static str, path: &str, message: String) -> Error {
+fn single(code: crate::error::Code, path: &str, message: String) -> Error {
     Error::one(Problem::at(code, path, message))
 }
 

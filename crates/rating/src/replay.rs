@@ -291,7 +291,7 @@ impl<'b> Replay<'b> {
     fn rate(&mut self, ev: crate::event::UsageEvent, at: Timestamp) -> Receipt {
         let Some(run) = self.runs.get_mut(&*ev.customer) else {
             let msg = format!("no subscription for {:?}", ev.customer);
-            return Receipt::rejected(&ev.id, &ev.source, Problem::at("unknown_customer", "subject", msg));
+            return Receipt::rejected(&ev.id, &ev.source, Problem::at(codes::UNKNOWN_CUSTOMER, "subject", msg));
         };
         let t = ev.time.unwrap_or(at);
         run.apply_changes_until(self.book, t);
@@ -338,13 +338,21 @@ impl<'b> Replay<'b> {
     /// replay of many customers never holds the whole output in memory.
     pub fn finish_to(self, at: Timestamp, out: &mut dyn std::io::Write, pretty: bool) -> Result<(), Error> {
         let done = self.close(at)?;
-        let io =
-            |e: serde_json::Error| Error::one(Problem::general("io_error", format!("cannot write the result: {e}")));
+        let io = |e: serde_json::Error| {
+            Error::one(Problem::general(
+                codes::IO_ERROR,
+                format!("cannot write the result: {e}"),
+            ))
+        };
         if pretty {
             let mut chunk = Vec::new();
             done.render_customers(0..done.customer_count(), &mut chunk);
-            done.write_pretty(&mut *out, std::iter::once(chunk))
-                .map_err(|e| Error::one(Problem::general("io_error", format!("cannot write the result: {e}"))))?;
+            done.write_pretty(&mut *out, std::iter::once(chunk)).map_err(|e| {
+                Error::one(Problem::general(
+                    codes::IO_ERROR,
+                    format!("cannot write the result: {e}"),
+                ))
+            })?;
         } else {
             serde_json::to_writer(&mut *out, &done).map_err(io)?;
         }

@@ -228,7 +228,7 @@ impl Document {
     }
 }
 
-fn refuse(code: &'static str, path: &str, message: String) -> Error {
+fn refuse(code: crate::error::Code, path: &str, message: String) -> Error {
     Error::one(Problem::at(code, path, message))
 }
 

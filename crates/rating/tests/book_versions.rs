@@ -80,7 +80,7 @@ fn the_open_period_keeps_its_version_and_the_next_takes_the_new_one() {
     // From then on B prices: `builds` is unknown.
     let r = build(&mut m, &b, "b2", "2026-02-02T00:00:00Z");
     assert_eq!(r.status, Status::Rejected);
-    assert_eq!(r.error.map(|p| p.code), Some("unknown_product"));
+    assert_eq!(r.error.map(|p| p.code.as_str()), Some("unknown_product"));
 }
 
 #[test]

@@ -251,7 +251,7 @@ fn time_rules() {
     );
     let too_late = ev("l2", "bandwidth", "2026-01-20T00:00:00Z", json!({"quantity": "1"}));
     let r2 = m.record(&b, &too_late, t("2026-02-05T00:00:00Z"));
-    assert_eq!(r2.error.map(|e| e.code), Some("event_too_late"));
+    assert_eq!(r2.error.map(|e| e.code.as_str()), Some("event_too_late"));
     m.advance_to(&b, t("2026-03-01T00:00:00Z")).unwrap();
     let inv = m.take_invoices().remove(0);
     let adj = inv
@@ -272,7 +272,10 @@ fn keyed_usage_and_unmatched_keys() {
         &ev("k1", "domain", "2026-01-02T00:00:00Z", json!({"tld": ".io"})),
     );
     let e = r.error.unwrap();
-    assert_eq!((e.code, e.path.as_deref()), ("missing_field", Some("data.quantity")));
+    assert_eq!(
+        (e.code.as_str(), e.path.as_deref()),
+        ("missing_field", Some("data.quantity"))
+    );
     let r = record(
         &mut m,
         &b,
@@ -293,7 +296,7 @@ fn keyed_usage_and_unmatched_keys() {
         &ev("k4", "domain", "2026-01-02T00:00:00Z", json!({"quantity": 1})),
     );
     assert_eq!(
-        r.error.map(|e| (e.code, e.path)),
+        r.error.map(|e| (e.code.as_str(), e.path)),
         Some(("missing_field", Some("data.tld".to_string())))
     );
     let r = record(
@@ -323,7 +326,7 @@ fn limits_reject_usage_above_the_cap_without_changing_state() {
     }
     let before = m.products.clone();
     let r = record(&mut m, &b, &ev("over", "builds", "2026-01-02T00:00:00Z", json!({})));
-    assert_eq!(r.error.map(|e| e.code), Some("limit_exceeded"));
+    assert_eq!(r.error.map(|e| e.code.as_str()), Some("limit_exceeded"));
     assert_eq!(m.products, before);
     let inv = m.preview_invoice(&b, t("2026-01-03T00:00:00Z")).unwrap();
     assert_eq!(line(&inv, "builds").amount, "9.00"); // 900 × 0.01

@@ -171,7 +171,7 @@ fn run_replay(book: &PriceBook, case: &Value) -> Outcome {
     let doc = match done {
         Ok(doc) => doc,
         Err(e) => {
-            out.error = Some(replay_error(e.code, e.path.as_deref()));
+            out.error = Some(replay_error(e.code.as_str(), e.path.as_deref()));
             return out;
         }
     };
@@ -218,7 +218,7 @@ fn replay_path_names_the_request() {
 #[test]
 fn unknown_fields_are_listed_with_their_paths() {
     let e = Request::read(&json!({"plna": "team", "quantities": {"seats": "x"}, "cancel": "soon"})).unwrap_err();
-    let found: Vec<(&str, Option<&str>)> = e.errors.iter().map(|p| (p.code, p.path.as_deref())).collect();
+    let found: Vec<(&str, Option<&str>)> = e.errors.iter().map(|p| (p.code.as_str(), p.path.as_deref())).collect();
     assert_eq!(
         found,
         [

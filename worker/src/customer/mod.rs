@@ -284,7 +284,7 @@ impl Customer {
             };
             if ev.customer != customer {
                 let p = Problem::at(
-                    "invalid_value",
+                    rating::error::codes::INVALID_VALUE,
                     "subject",
                     format!("the event is for {:?}, not {customer:?}", ev.customer),
                 );
@@ -315,7 +315,7 @@ impl Customer {
             }
             let Some(meter) = loaded.meter.as_mut() else {
                 let p = Problem::at(
-                    "unknown_customer",
+                    rating::error::codes::UNKNOWN_CUSTOMER,
                     "subject",
                     format!("no subscription for {customer:?}"),
                 );

@@ -23,7 +23,7 @@ fn plan_period(book: &PriceBook, plan: &str) -> Period {
         .unwrap_or(Period::new(crate::period::PeriodUnit::Month, 1))
 }
 
-fn err(code: &'static str, path: &str, message: impl Into<String>) -> Error {
+fn err(code: crate::error::Code, path: &str, message: impl Into<String>) -> Error {
     Error::one(Problem::at(code, path, message))
 }
 
@@ -730,7 +730,7 @@ impl Meter {
     ) -> Result<(), Error> {
         self.advance_to(book, at)?;
         if self.ended_at.is_some() {
-            return Err(err("subscription_ended", "at", "the subscription has ended"));
+            return Err(err(codes::SUBSCRIPTION_ENDED, "at", "the subscription has ended"));
         }
         let path = join("quantities", product);
         let p = book
@@ -810,7 +810,11 @@ impl Meter {
     pub fn cancel(&mut self, book: &PriceBook, at: Timestamp, immediate: bool) -> Result<(), Error> {
         self.advance_to(book, at)?;
         if self.ended_at.is_some() {
-            return Err(err("subscription_ended", "at", "the subscription has already ended"));
+            return Err(err(
+                codes::SUBSCRIPTION_ENDED,
+                "at",
+                "the subscription has already ended",
+            ));
         }
         if !immediate {
             self.cancel_at_period_end = true;
@@ -969,7 +973,7 @@ impl Meter {
     ) -> Result<(), Error> {
         self.advance_to(book, at)?;
         if self.ended_at.is_some() {
-            return Err(err("subscription_ended", "at", "the subscription has ended"));
+            return Err(err(codes::SUBSCRIPTION_ENDED, "at", "the subscription has ended"));
         }
         match book.plan(plan) {
             None => return Err(err(codes::UNKNOWN_PLAN, "plan", format!("no plan {plan:?}"))),

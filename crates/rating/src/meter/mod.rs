@@ -361,7 +361,7 @@ impl Slots {
     }
 }
 
-pub(crate) fn problem(code: &'static str, path: &str, message: impl Into<String>) -> Problem {
+pub(crate) fn problem(code: crate::error::Code, path: &str, message: impl Into<String>) -> Problem {
     Problem::at(code, path, message)
 }
 
@@ -395,9 +395,11 @@ impl Meter {
     pub fn record(&mut self, book: &PriceBook, ev: &UsageEvent, at: Timestamp) -> Receipt {
         match self.record_inner(book, ev, at, true) {
             (_, Some(r)) => r,
-            (status, None) => {
-                Receipt::rejected(&ev.id, &ev.source, Problem::general("internal", format!("{status:?}")))
-            }
+            (status, None) => Receipt::rejected(
+                &ev.id,
+                &ev.source,
+                Problem::general(codes::INTERNAL, format!("{status:?}")),
+            ),
         }
     }
 
@@ -504,14 +506,14 @@ impl Meter {
             || (ahead == MAX_FUTURE_SECONDS && t.timestamp_subsec_nanos() > at.timestamp_subsec_nanos())
         {
             return Err(problem(
-                "event_in_future",
+                codes::EVENT_IN_FUTURE,
                 "time",
                 "time is more than 5 minutes after the time of receipt",
             ));
         }
         if t < self.start {
             return Err(problem(
-                "event_too_late",
+                codes::EVENT_TOO_LATE,
                 "time",
                 "time is before the subscription started",
             ));
@@ -532,7 +534,7 @@ impl Meter {
                 .map_err(|e| problem(e.code, e.path.as_deref().unwrap_or(""), e.message))?;
         }
         if self.ended_at.is_some_and(|end| t >= end) {
-            return Err(problem("subscription_ended", "time", "the subscription has ended"));
+            return Err(problem(codes::SUBSCRIPTION_ENDED, "time", "the subscription has ended"));
         }
         // The base plan's item first, then the add-ons' in order (as `item_for`).
         let in_plan = |id: &str| placements.clone().find(|(p, _)| p.id == id);
@@ -553,7 +555,7 @@ impl Meter {
                 .unwrap_or(self.period.start);
             if t < earliest || !self.closed.iter().any(|c| c.start <= t && t < c.end) {
                 return Err(problem(
-                    "event_too_late",
+                    codes::EVENT_TOO_LATE,
                     "time",
                     "the event's period is closed and past the late-event grace",
                 ));
@@ -623,7 +625,7 @@ impl Meter {
                 .closed
                 .iter_mut()
                 .find(|c| c.start <= t && t < c.end)
-                .ok_or_else(|| problem("event_too_late", "time", "period not kept"))?;
+                .ok_or_else(|| problem(codes::EVENT_TOO_LATE, "time", "period not kept"))?;
             c.products.entry(product.id.clone()).or_default()
         } else {
             let at = self.slots.find(&mut self.products, product_index, &product.id);

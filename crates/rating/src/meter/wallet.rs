@@ -213,7 +213,7 @@ pub(crate) fn spend(
         let balance = m.wallet.balance(unit, t);
         if balance < amount {
             return Err(problem(
-                "insufficient_credits",
+                codes::INSUFFICIENT_CREDITS,
                 "data",
                 format!(
                     "the event costs {} {unit}; the wallet holds {}",
@@ -296,7 +296,7 @@ fn top_ups_needed(
     }
     let insufficient = |why: &str| {
         problem(
-            "insufficient_credits",
+            codes::INSUFFICIENT_CREDITS,
             "data",
             format!(
                 "the event costs {} {unit} more than the wallet holds; {why}",
