@@ -1,6 +1,6 @@
 //! Input files: a path, or `-` for stdin.
 
-use crate::output::CliError;
+use crate::error::CliError;
 use rating::error::Problem;
 use serde_json::Value;
 use std::ffi::OsStr;
@@ -52,14 +52,14 @@ impl Input {
             Input::Path(p) => std::fs::read(p).map(|b| bytes = b),
         };
         if let Err(e) = read {
-            return Err(CliError::io(format!("cannot read {shown}: {e}")).in_file(self));
+            return Err(CliError::io(format!("cannot read {shown}: {e}")).in_file(self.name()));
         }
         String::from_utf8(bytes).map_err(|_| {
             CliError::from(Problem::general(
                 rating::error::codes::INVALID_JSON,
                 format!("not valid JSON: {shown} is not UTF-8 text"),
             ))
-            .in_file(self)
+            .in_file(self.name())
         })
     }
 
@@ -70,12 +70,12 @@ impl Input {
             Input::Stdin => Ok(Box::new(std::io::BufReader::new(std::io::stdin()))),
             Input::Path(p) => std::fs::File::open(p)
                 .map(|f| Box::new(std::io::BufReader::with_capacity(1 << 16, f)) as Box<dyn std::io::BufRead>)
-                .map_err(|e| CliError::io(format!("cannot read {}: {e}", p.display())).in_file(self)),
+                .map_err(|e| CliError::io(format!("cannot read {}: {e}", p.display())).in_file(self.name())),
         }
     }
 
     pub fn read_json(&self) -> Result<Value, CliError> {
         let text = self.read_text()?;
-        rating::json::parse_json(&text).map_err(|p| CliError::from(p).in_file(self))
+        rating::json::parse_json(&text).map_err(|p| CliError::from(p).in_file(self.name()))
     }
 }

@@ -3,15 +3,15 @@
 
 pub mod replay;
 
+use crate::error::CliError;
 use crate::input::Input;
-use crate::output::CliError;
 use rating::PriceBook;
 use serde_json::{json, Value};
 
 /// Reads and validates a price book.
 pub(crate) fn read_book(input: &Input) -> Result<PriceBook, CliError> {
     let text = input.read_text()?;
-    PriceBook::parse(&text).map_err(|e| CliError::from(e).in_file(input))
+    PriceBook::parse(&text).map_err(|e| CliError::from(e).in_file(input.name()))
 }
 
 /// `rating check BOOK`.
@@ -33,12 +33,12 @@ pub fn check(book: &Input) -> Result<Value, CliError> {
 pub fn quote(book: &Input, request: &Input) -> Result<Value, CliError> {
     let book = read_book(book)?;
     let req = request.read_json()?;
-    rating::quote::quote_value(&book, &req).map_err(|e| CliError::from(e).in_file(request))
+    rating::quote::quote_value(&book, &req).map_err(|e| CliError::from(e).in_file(request.name()))
 }
 
 /// `rating compare BOOK USAGE`.
 pub fn compare(book: &Input, usage: &Input) -> Result<Value, CliError> {
     let book = read_book(book)?;
     let req = usage.read_json()?;
-    rating::quote::compare_value(&book, &req).map_err(|e| CliError::from(e).in_file(usage))
+    rating::quote::compare_value(&book, &req).map_err(|e| CliError::from(e).in_file(usage.name()))
 }

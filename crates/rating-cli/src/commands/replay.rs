@@ -2,8 +2,8 @@
 //! through the engine's replay, one line at a time.
 
 use super::read_book;
+use crate::error::CliError;
 use crate::input::Input;
-use crate::output::CliError;
 use rating::error::{codes, Problem};
 use rating::period::{parse_timestamp, Timestamp};
 use rating::replay::{read_subscriptions, Replay, SubscriptionSpec};
@@ -29,7 +29,7 @@ pub const MAX_PERIODS: i64 = 10_000;
 
 fn read_subs(input: &Input, book: &rating::PriceBook, at: Timestamp) -> Result<Vec<SubscriptionSpec>, CliError> {
     let v = input.read_json()?;
-    let subs = read_subscriptions(&v).map_err(|e| CliError::from(e).in_file(input))?;
+    let subs = read_subscriptions(&v).map_err(|e| CliError::from(e).in_file(input.name()))?;
     for s in &subs {
         let sub = &s.subscription;
         let start = sub.start;
@@ -67,7 +67,7 @@ fn read_lines(events: &Input, mut each: impl FnMut(&str) -> Result<(), CliError>
         line.clear();
         let n = reader
             .read_until(b'\n', &mut line)
-            .map_err(|e| CliError::io(format!("cannot read events: {e}")).in_file(events))?;
+            .map_err(|e| CliError::io(format!("cannot read events: {e}")).in_file(events.name()))?;
         if n == 0 {
             return Ok(());
         }
@@ -78,7 +78,7 @@ fn read_lines(events: &Input, mut each: impl FnMut(&str) -> Result<(), CliError>
                 codes::INVALID_JSON,
                 format!("not valid JSON: line {number} of the events is not UTF-8 text"),
             ))
-            .in_file(events)
+            .in_file(events.name())
         })?;
         let text = text.trim();
         if !text.is_empty() {
@@ -242,7 +242,7 @@ pub fn replay(
     let at = parse_at(at)?;
     let book = read_book(book)?;
     let subs = read_subs(subscriptions, &book, at)?;
-    let replay = Replay::new(&book, &subs).map_err(|e| CliError::from(e).in_file(subscriptions))?;
+    let replay = Replay::new(&book, &subs).map_err(|e| CliError::from(e).in_file(subscriptions.name()))?;
     drop(subs);
     let mut file = match receipts {
         Some(p) => {
@@ -339,12 +339,12 @@ pub fn diff(
             "currency",
             "the two books bill in different currencies",
         ))
-        .in_file(new_book));
+        .in_file(new_book.name()));
     }
     let subs = read_subs(subscriptions, &old, at)?;
     let replays = vec![
-        Replay::new(&old, &subs).map_err(|e| CliError::from(e).in_file(old_book))?,
-        Replay::new(&new, &subs).map_err(|e| CliError::from(e).in_file(new_book))?,
+        Replay::new(&old, &subs).map_err(|e| CliError::from(e).in_file(old_book.name()))?,
+        Replay::new(&new, &subs).map_err(|e| CliError::from(e).in_file(new_book.name()))?,
     ];
     let mut replays = stream(events, at, replays, None)?.into_iter();
     let (Some(a), Some(b)) = (replays.next(), replays.next()) else {
