@@ -32,7 +32,7 @@ pub fn index(path: &str, i: usize) -> String {
 }
 
 /// The JSON type of a value, for messages.
-pub fn type_name(v: &Value) -> &'static str {
+pub(crate) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -389,7 +389,7 @@ pub fn parse_json(text: &str) -> Result<Value, Problem> {
 /// The first object key that appears twice in its object, as a problem
 /// naming it (`duplicate_key` at the repeated key's path). `text` is JSON
 /// that parsed (so nesting is at most serde_json's 128 levels).
-pub fn duplicate_key(text: &str) -> Option<Problem> {
+pub(crate) fn duplicate_key(text: &str) -> Option<Problem> {
     // A quick pass finds whether any object repeats a key; only then is
     // the text walked again, keeping the path, to name it.
     if !has_duplicate(text.as_bytes()) {
@@ -659,6 +659,6 @@ impl<'a> Scan<'a> {
 /// `a == b`, answered at once when both are the same string (a book's
 /// currency code handed around by reference, say).
 #[inline]
-pub fn same_str(a: &str, b: &str) -> bool {
+pub(crate) fn same_str(a: &str, b: &str) -> bool {
     std::ptr::eq(a, b) || a == b
 }

@@ -13,7 +13,7 @@ use std::io::{self, Write};
 
 /// A `serde_json` formatter: [`PrettyFormatter`], plus re-indentation of
 /// raw fragments (`RawValue`s) at their depth.
-pub struct RawPretty {
+pub(crate) struct RawPretty {
     inner: PrettyFormatter<'static>,
     depth: usize,
     buf: Vec<u8>,
@@ -55,7 +55,7 @@ fn indent(out: &mut Vec<u8>, depth: usize) {
 }
 
 /// Re-indents compact JSON, as if printed pretty at `depth`.
-pub fn reindent(json: &[u8], depth: usize, out: &mut Vec<u8>) {
+pub(crate) fn reindent(json: &[u8], depth: usize, out: &mut Vec<u8>) {
     let mut depth = depth;
     let mut i = 0;
     while i < json.len() {
