@@ -11,7 +11,7 @@ use crate::json::{index, join, type_name, Obj, Reader};
 use crate::money::{fmt_exact, fmt_money, fmt_qty};
 use crate::period::{fmt_timestamp, Period, Timestamp};
 use crate::price::{charge_quantity, charge_transactions, ChargeError, Overflow, TierCharge, Transactions};
-use crate::price_book::{Aggregation, Plan, PlanItem, PriceBook, Product, ProductType};
+use crate::price_book::{Aggregation, Plan, PlanItem, Price, PriceAmounts, PriceBook, Product, ProductType};
 use crate::resolve::{amounts_in, resolve, Resolution, Source};
 use indexmap::IndexMap;
 use rust_decimal::Decimal;
@@ -521,8 +521,56 @@ fn single(code: crate::error::Code, path: &str, message: String) -> Error {
 
 /// Quotes a parsed request.
 pub fn quote<'a>(book: &'a PriceBook, req: &'a QuoteRequest) -> Result<Quote<'a>, Error> {
+    let (currency, scale, base) = currency_and_base(book, req)?;
+    let plans = checked_plans(book, req, base)?;
+    let mut cx = Ctx {
+        book,
+        req,
+        currency,
+        scale,
+        problems: Vec::new(),
+    };
+    let mut lines = Vec::with_capacity(plans.iter().map(|p| p.items.len()).sum::<usize>() + 2);
+    let mut dropped = Vec::new();
+    for plan in &plans {
+        plan_lines(&mut cx, plan, &plans, &mut lines, &mut dropped);
+    }
+    if !cx.problems.is_empty() {
+        return Err(Error::many(codes::INVALID_REQUEST, "the request", cx.problems));
+    }
+    let totals = Totals::of(&lines)?;
+    let features = entitlements::features(&plans);
+    let limits = entitlements::named_limits(&plans);
+    Ok(Quote {
+        currency,
+        plan: &base.id,
+        addons: &req.addons,
+        period: base.period,
+        periods: (req.periods > 1).then_some(req.periods),
+        lines,
+        subtotal: Money {
+            value: totals.subtotal,
+            scale,
+        },
+        discount: Money {
+            value: totals.discount,
+            scale,
+        },
+        total: Money {
+            value: totals.total,
+            scale,
+        },
+        credits: (!totals.credits.is_empty()).then_some(totals.credits),
+        limits: (!limits.is_empty()).then(|| limits.iter().map(|(k, v)| (*k, Limit(*v))).collect()),
+        features: (!features.is_empty()).then_some(features),
+        dropped: (!dropped.is_empty()).then_some(dropped),
+        price_book: book.hash(),
+    })
+}
+
+/// The quote's currency (with its scale) and base plan.
+fn currency_and_base<'a>(book: &'a PriceBook, req: &'a QuoteRequest) -> Result<(&'a str, u32, &'a Plan), Error> {
     let currency = req.currency.as_deref().unwrap_or(book.doc().currency.as_str());
-    let mut problems = Vec::new();
     let scale = match book.scale_of(currency) {
         Some(s) if !book.is_custom_unit(currency) => s,
         _ => {
@@ -544,26 +592,14 @@ pub fn quote<'a>(book: &'a PriceBook, req: &'a QuoteRequest) -> Result<Quote<'a>
         }
         Some(p) => p,
     };
-    // The typed API gets the same checks the JSON reader makes.
-    if req.periods == 0 {
-        problems.push(Problem::at(
-            codes::INVALID_VALUE,
-            "periods",
-            "must be a whole number from 1 to 1200",
-        ));
-    }
-    for (k, q) in &req.quantities {
-        if q.is_sign_negative() && !q.is_zero() {
-            problems.push(Problem::at(
-                codes::NEGATIVE_VALUE,
-                join("quantities", k),
-                "must not be negative",
-            ));
-        }
-    }
-    for (k, u) in &req.usage {
-        check_usage(book, k, u, &|| join("usage", k), true, &mut problems);
-    }
+    Ok((currency, scale, base))
+}
+
+/// The plans in force (base, then add-ons), after every check of the
+/// request that needs no pricing; all problems at once.
+fn checked_plans<'a>(book: &'a PriceBook, req: &'a QuoteRequest, base: &'a Plan) -> Result<Vec<&'a Plan>, Error> {
+    let mut problems = Vec::new();
+    check_typed(book, req, &mut problems);
     let mut plans: Vec<&Plan> = Vec::with_capacity(1 + req.addons.len());
     plans.push(base);
     for (i, a) in req.addons.iter().enumerate() {
@@ -583,7 +619,38 @@ pub fn quote<'a>(book: &'a PriceBook, req: &'a QuoteRequest) -> Result<Quote<'a>
             Some(pl) => plans.push(pl),
         }
     }
-    // Every quantity and usage must belong to a product of these plans.
+    check_membership(book, req, &plans, &mut problems);
+    if !problems.is_empty() {
+        return Err(Error::many(codes::INVALID_REQUEST, "the request", problems));
+    }
+    Ok(plans)
+}
+
+/// The checks a typed request gets that the JSON reader makes.
+fn check_typed(book: &PriceBook, req: &QuoteRequest, problems: &mut Vec<Problem>) {
+    if req.periods == 0 {
+        problems.push(Problem::at(
+            codes::INVALID_VALUE,
+            "periods",
+            "must be a whole number from 1 to 1200",
+        ));
+    }
+    for (k, q) in &req.quantities {
+        if q.is_sign_negative() && !q.is_zero() {
+            problems.push(Problem::at(
+                codes::NEGATIVE_VALUE,
+                join("quantities", k),
+                "must not be negative",
+            ));
+        }
+    }
+    for (k, u) in &req.usage {
+        check_usage(book, k, u, &|| join("usage", k), true, problems);
+    }
+}
+
+/// Every quantity and usage must belong to a product of the plans.
+fn check_membership(book: &PriceBook, req: &QuoteRequest, plans: &[&Plan], problems: &mut Vec<Problem>) {
     let in_plans = |id: &str| plans.iter().any(|p| p.items.iter().any(|it| it.product == id));
     for k in req.quantities.keys() {
         match book.product(k) {
@@ -614,73 +681,49 @@ pub fn quote<'a>(book: &'a PriceBook, req: &'a QuoteRequest) -> Result<Quote<'a>
             ));
         }
     }
-    if !problems.is_empty() {
-        return Err(Error::many(codes::INVALID_REQUEST, "the request", problems));
-    }
+}
 
-    let mut cx = Ctx {
-        book,
-        req,
-        currency,
-        scale,
-        problems,
-    };
-    let mut lines = Vec::with_capacity(plans.iter().map(|p| p.items.len()).sum::<usize>() + 2);
-    let mut dropped = Vec::new();
-    for plan in &plans {
-        plan_lines(&mut cx, plan, &plans, &mut lines, &mut dropped);
-    }
-    if !cx.problems.is_empty() {
-        return Err(Error::many(codes::INVALID_REQUEST, "the request", cx.problems));
-    }
+/// A quote's sums: money lines in the quote currency, discounts apart,
+/// custom units per unit.
+struct Totals<'a> {
+    subtotal: Decimal,
+    discount: Decimal,
+    total: Decimal,
+    credits: IndexMap<&'a str, Money>,
+}
 
-    let mut subtotal = Decimal::ZERO;
-    let mut discount = Decimal::ZERO;
-    let mut credits: IndexMap<&str, Money> = IndexMap::new();
-    for l in &lines {
-        let v = l.amount.value;
-        let r = match l.currency {
-            Some(unit) => {
-                let e = credits.entry(unit).or_insert(Money {
-                    value: Decimal::ZERO,
-                    scale: l.amount.scale,
-                });
-                e.value.checked_add(v).map(|x| e.value = x)
-            }
-            None if l.kind == LineKind::Discount => discount.checked_sub(v).map(|x| discount = x),
-            None => subtotal.checked_add(v).map(|x| subtotal = x),
-        };
-        if r.is_none() {
-            return Err(Error::one(Problem::general(
+impl<'a> Totals<'a> {
+    fn of(lines: &[Line<'a>]) -> Result<Totals<'a>, Error> {
+        let overflow = || {
+            Error::one(Problem::general(
                 codes::ARITHMETIC_OVERFLOW,
                 "the total exceeds the exact decimal range",
-            )));
+            ))
+        };
+        let mut t = Totals {
+            subtotal: Decimal::ZERO,
+            discount: Decimal::ZERO,
+            total: Decimal::ZERO,
+            credits: IndexMap::new(),
+        };
+        for l in lines {
+            let v = l.amount.value;
+            let r = match l.currency {
+                Some(unit) => {
+                    let e = t.credits.entry(unit).or_insert(Money {
+                        value: Decimal::ZERO,
+                        scale: l.amount.scale,
+                    });
+                    e.value.checked_add(v).map(|x| e.value = x)
+                }
+                None if l.kind == LineKind::Discount => t.discount.checked_sub(v).map(|x| t.discount = x),
+                None => t.subtotal.checked_add(v).map(|x| t.subtotal = x),
+            };
+            r.ok_or_else(overflow)?;
         }
+        t.total = t.subtotal.checked_sub(t.discount).ok_or_else(overflow)?;
+        Ok(t)
     }
-    let Some(total) = subtotal.checked_sub(discount) else {
-        return Err(Error::one(Problem::general(
-            codes::ARITHMETIC_OVERFLOW,
-            "the total exceeds the exact decimal range",
-        )));
-    };
-    let features = entitlements::features(&plans);
-    let limits = entitlements::named_limits(&plans);
-    Ok(Quote {
-        currency,
-        plan: &base.id,
-        addons: &req.addons,
-        period: base.period,
-        periods: (req.periods > 1).then_some(req.periods),
-        lines,
-        subtotal: Money { value: subtotal, scale },
-        discount: Money { value: discount, scale },
-        total: Money { value: total, scale },
-        credits: (!credits.is_empty()).then_some(credits),
-        limits: (!limits.is_empty()).then(|| limits.iter().map(|(k, v)| (*k, Limit(*v))).collect()),
-        features: (!features.is_empty()).then_some(features),
-        dropped: (!dropped.is_empty()).then_some(dropped),
-        price_book: book.hash(),
-    })
 }
 
 fn plan_lines<'a>(
@@ -723,7 +766,7 @@ fn plan_lines<'a>(
             // A product two plans price is metered once, by the first.
             ProductType::Metered
                 if !entitlements::item_for(plans, &product.id).is_some_and(|(_, it)| std::ptr::eq(it, item)) => {}
-            ProductType::Metered => usage_lines(cx, plan, product, item, seats, plans, lines, dropped),
+            ProductType::Metered => usage_lines(cx, Metered { plan, product, item }, seats, plans, lines, dropped),
             _ => fixed_line(cx, plan, product, item, lines),
         }
     }
@@ -893,166 +936,221 @@ fn tier_lines(tiers: Option<Vec<TierCharge>>, scale: u32) -> Option<Vec<TierLine
     tiers.map(|ts| ts.iter().map(|t| TierLine::of(t, scale)).collect())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn usage_lines<'a>(
-    cx: &mut Ctx<'a>,
+/// One metered item being quoted: the plan that prices it, the product and
+/// the item.
+#[derive(Clone, Copy)]
+struct Metered<'a> {
     plan: &'a Plan,
     product: &'a Product,
     item: &'a PlanItem,
+}
+
+/// A product's usage entries: per price key (keyed), else the one quantity.
+type Entry<'a> = (Option<&'a str>, Option<&'a Usage>);
+
+/// Usage lines of one metered item (docs/metering.md "Entitlements").
+fn usage_lines<'a>(
+    cx: &mut Ctx<'a>,
+    m: Metered<'a>,
     seats: Decimal,
     plans: &[&'a Plan],
     lines: &mut Vec<Line<'a>>,
     dropped: &mut Vec<Dropped<'a>>,
 ) {
-    let req: &'a QuoteRequest = cx.req;
-    let upath = || join("usage", &product.id);
-    let usage = req.usage.get(&product.id);
-    // Allowance for the period.
-    let Ok(allowance) = entitlements::allowance(item, seats) else {
-        return cx.overflow(&upath());
+    let Ok(allowance) = entitlements::allowance(m.item, seats) else {
+        return cx.overflow(&join("usage", &m.product.id));
     };
-    let has_allowance = allowance.is_some();
-    let mut allowance = allowance.unwrap_or(Decimal::ZERO);
-    let single;
-    let entries: Vec<(Option<&'a str>, Option<&'a Usage>)> = match usage {
-        Some(Usage::Keyed(m)) => m.iter().map(|(k, u)| (Some(k.as_str()), Some(u))).collect(),
-        Some(u) => {
-            single = [(None, Some(u))];
-            single.to_vec()
+    let entries = usage_entries(cx.req, m.product);
+    if !within_cap(cx, m, plans, &entries) {
+        return;
+    }
+    let shares = allowance.map(|a| allowance_shares(cx, m, &entries, a));
+    for (i, (key, u)) in entries.into_iter().enumerate() {
+        let included = shares.as_ref().map(|s| s.get(i).copied().unwrap_or(Decimal::ZERO));
+        match usage_line(cx, m, (key, u), included, dropped) {
+            Ok(Some(line)) => lines.push(line),
+            Ok(None) => {}
+            Err(Overflow) => return,
         }
+    }
+}
+
+fn usage_entries<'a>(req: &'a QuoteRequest, product: &Product) -> Vec<Entry<'a>> {
+    match req.usage.get(&product.id) {
+        Some(Usage::Keyed(m)) => m.iter().map(|(k, u)| (Some(k.as_str()), Some(u))).collect(),
+        Some(u) => vec![(None, Some(u))],
         None if product.price_key_label.is_some() => Vec::new(),
         None => vec![(None, None)],
+    }
+}
+
+/// Whether usage of `key` is priced (not dropped, not refused).
+fn priced(cx: &Ctx, m: Metered, key: Option<&str>) -> bool {
+    matches!(
+        resolve(cx.book, m.product, m.item, key, cx.req.customer.as_deref(), cx.req.at),
+        Resolution::Priced { price, .. } if amounts_in(cx.book, price, cx.currency).is_some()
+    )
+}
+
+/// Checks the cap on the product's whole priced usage: a dropped key is
+/// accepted but not counted, an unpriced one is refused on its own.
+fn within_cap<'a>(cx: &mut Ctx<'a>, m: Metered<'a>, plans: &[&'a Plan], entries: &[Entry<'a>]) -> bool {
+    let Some(cap) = entitlements::usage_cap(plans, &m.product.id, m.item) else {
+        return true;
     };
-    let priced = |key: Option<&str>| {
-        matches!(
-            resolve(cx.book, product, item, key, req.customer.as_deref(), req.at),
-            Resolution::Priced { price, .. } if amounts_in(cx.book, price, cx.currency).is_some()
-        )
-    };
-    // The cap applies to the product's whole priced usage: a dropped key
-    // is accepted but not counted, an unpriced one is refused on its own.
-    if let Some(cap) = entitlements::usage_cap(plans, &product.id, item) {
-        let mut total = Decimal::ZERO;
-        for (key, u) in &entries {
-            if priced(*key) {
-                total = total
-                    .checked_add(usage_quantity(*u).unwrap_or(Decimal::MAX))
-                    .unwrap_or(Decimal::MAX);
-            }
-        }
-        if total > cap {
-            let msg = format!(
-                "usage {} of {:?} is above the limit of {}",
-                fmt_qty(total),
-                product.id,
-                fmt_qty(cap)
-            );
-            return cx.problems.push(Problem::at(codes::LIMIT_EXCEEDED, upath(), msg));
+    let mut total = Decimal::ZERO;
+    for (key, u) in entries {
+        if priced(cx, m, *key) {
+            total = total
+                .checked_add(usage_quantity(*u).unwrap_or(Decimal::MAX))
+                .unwrap_or(Decimal::MAX);
         }
     }
-    // The allowance is drawn over the keys in key order, as the meter does.
-    let mut shares = Vec::with_capacity(entries.len());
-    if has_allowance {
-        let mut order: Vec<usize> = (0..entries.len()).collect();
-        order.sort_by(|&a, &b| entries[a].0.cmp(&entries[b].0));
-        shares.resize(entries.len(), Decimal::ZERO);
-        for i in order {
-            let (key, u) = entries[i];
-            if !priced(key) {
-                continue;
-            }
-            let qty = usage_quantity(u).unwrap_or(Decimal::ZERO);
-            let share = qty.min(allowance);
-            allowance -= share;
-            shares[i] = share;
-        }
+    if total <= cap {
+        return true;
     }
-    for (i, (key, u)) in entries.into_iter().enumerate() {
-        let path = || match key {
-            Some(k) => join(&upath(), k),
-            None => upath(),
-        };
-        let Ok(qty) = usage_quantity(u) else {
-            return cx.overflow(&path());
-        };
-        let resolution = resolve(cx.book, product, item, key, req.customer.as_deref(), req.at);
-        let (price, source, remapped) = match resolution {
+    let msg = format!(
+        "usage {} of {:?} is above the limit of {}",
+        fmt_qty(total),
+        m.product.id,
+        fmt_qty(cap)
+    );
+    let path = join("usage", &m.product.id);
+    cx.problems.push(Problem::at(codes::LIMIT_EXCEEDED, path, msg));
+    false
+}
+
+/// The allowance each entry draws: over the keys in key order, as the
+/// meter draws it whatever the order events arrive in.
+fn allowance_shares(cx: &Ctx, m: Metered, entries: &[Entry], mut allowance: Decimal) -> Vec<Decimal> {
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by(|&a, &b| entries[a].0.cmp(&entries[b].0));
+    let mut shares = vec![Decimal::ZERO; entries.len()];
+    for i in order {
+        let (key, u) = entries[i];
+        if !priced(cx, m, key) {
+            continue;
+        }
+        let share = usage_quantity(u).unwrap_or(Decimal::ZERO).min(allowance);
+        allowance -= share;
+        shares[i] = share;
+    }
+    shares
+}
+
+/// The price of one usage entry in the quote currency; `None` when the key
+/// is dropped (added to `dropped`) or cannot be priced (a problem in
+/// `cx.problems`).
+fn usage_price<'a>(
+    cx: &mut Ctx<'a>,
+    m: Metered<'a>,
+    key: Option<&'a str>,
+    qty: Decimal,
+    dropped: &mut Vec<Dropped<'a>>,
+) -> Option<(&'a Price, Source<'a>, bool, &'a PriceAmounts, &'a str)> {
+    let path = || match key {
+        Some(k) => join(&join("usage", &m.product.id), k),
+        None => join("usage", &m.product.id),
+    };
+    let (price, source, remapped) =
+        match resolve(cx.book, m.product, m.item, key, cx.req.customer.as_deref(), cx.req.at) {
             Resolution::Priced {
                 price,
                 source,
                 remapped,
             } => (price, source, remapped),
             Resolution::Dropped => {
+                let price_key = key.unwrap_or_default();
                 dropped.push(Dropped {
-                    product: &product.id,
-                    price_key: key.unwrap_or_default(),
+                    product: &m.product.id,
+                    price_key,
                     quantity: Qty(qty),
                 });
-                continue;
+                return None;
             }
             Resolution::Rejected => {
-                let msg = format!("{:?} has no price for key {:?}", product.id, key.unwrap_or_default());
+                let msg = format!("{:?} has no price for key {:?}", m.product.id, key.unwrap_or_default());
                 cx.problems.push(Problem::at(codes::UNKNOWN_PRICE_KEY, path(), msg));
-                continue;
+                return None;
             }
         };
-        let Some((amounts, unit)) = amounts_in(cx.book, price, cx.currency) else {
-            let msg = format!("the price of {:?} has no option in {}", product.id, cx.currency);
-            cx.problems.push(Problem::at(codes::CURRENCY_UNAVAILABLE, path(), msg));
-            continue;
-        };
-        let included = shares.get(i).copied().unwrap_or(Decimal::ZERO);
-        let Some(billable) = qty.checked_sub(included) else {
-            return cx.overflow(&path());
-        };
-        let charge = match u {
-            Some(Usage::Transactions(tx)) => charge_transactions(price.model, amounts, tx, billable, true),
-            _ => charge_quantity(price.model, amounts, billable, true).map_err(ChargeError::from),
-        };
-        let charge = match charge {
-            Ok(c) => c,
-            Err(ChargeError::Overflow) => return cx.overflow(&path()),
-            Err(ChargeError::AmountsRequired) => {
-                cx.problems.push(Problem::at(
-                    codes::AMOUNTS_REQUIRED,
-                    path(),
-                    "this price clamps each transaction (min_amount/max_amount): give the list of amounts",
-                ));
-                continue;
-            }
-        };
-        let scale = if unit == cx.currency {
-            cx.scale
-        } else {
-            cx.book.scale_of(unit).unwrap_or(cx.scale)
-        };
-        let description = match key {
-            Some(k) => Description::Keyed(price.display_name.as_deref(), &product.name, k),
-            None => Description::Product(&product.name, 1),
-        };
-        let transactions = match u {
-            Some(Usage::Transactions(tx)) => Some(Qty(tx.count())),
-            _ if product.aggregation() == Aggregation::Amount => Some(Qty(Decimal::ZERO)),
-            _ => None,
-        };
-        lines.push(Line {
-            plan: &plan.id,
-            product: &product.id,
-            price_key: key,
-            price_key_remapped: remapped.then_some(true),
-            kind: LineKind::Usage,
-            description,
-            quantity: Qty(qty),
-            transactions,
-            included: has_allowance.then_some(Qty(included)),
-            billable: has_allowance.then_some(Qty(billable)),
-            amount: cx.money(charge.amount, scale),
-            currency: (unit != cx.currency).then_some(unit),
-            tiers: tier_lines(charge.tiers, scale),
-            override_ref: override_ref(source),
-            exact: charge.amount,
-        });
-    }
+    let Some((amounts, unit)) = amounts_in(cx.book, price, cx.currency) else {
+        let msg = format!("the price of {:?} has no option in {}", m.product.id, cx.currency);
+        cx.problems.push(Problem::at(codes::CURRENCY_UNAVAILABLE, path(), msg));
+        return None;
+    };
+    Some((price, source, remapped, amounts, unit))
+}
+
+/// The line of one usage entry; `None` when it is dropped or refused (the
+/// refusal is in `cx.problems`); `Err` after an overflow, which ends the
+/// product's lines.
+fn usage_line<'a>(
+    cx: &mut Ctx<'a>,
+    m: Metered<'a>,
+    (key, u): Entry<'a>,
+    included: Option<Decimal>,
+    dropped: &mut Vec<Dropped<'a>>,
+) -> Result<Option<Line<'a>>, Overflow> {
+    let path = || match key {
+        Some(k) => join(&join("usage", &m.product.id), k),
+        None => join("usage", &m.product.id),
+    };
+    let overflow = |cx: &mut Ctx| {
+        cx.overflow(&path());
+        Overflow
+    };
+    let qty = usage_quantity(u).map_err(|_| overflow(cx))?;
+    let Some((price, source, remapped, amounts, unit)) = usage_price(cx, m, key, qty, dropped) else {
+        return Ok(None);
+    };
+    let billable = qty
+        .checked_sub(included.unwrap_or(Decimal::ZERO))
+        .ok_or_else(|| overflow(cx))?;
+    let charge = match u {
+        Some(Usage::Transactions(tx)) => charge_transactions(price.model, amounts, tx, billable, true),
+        _ => charge_quantity(price.model, amounts, billable, true).map_err(ChargeError::from),
+    };
+    let charge = match charge {
+        Ok(c) => c,
+        Err(ChargeError::Overflow) => return Err(overflow(cx)),
+        Err(ChargeError::AmountsRequired) => {
+            let msg = "this price clamps each transaction (min_amount/max_amount): give the list of amounts";
+            cx.problems.push(Problem::at(codes::AMOUNTS_REQUIRED, path(), msg));
+            return Ok(None);
+        }
+    };
+    let scale = if unit == cx.currency {
+        cx.scale
+    } else {
+        cx.book.scale_of(unit).unwrap_or(cx.scale)
+    };
+    let description = match key {
+        Some(k) => Description::Keyed(price.display_name.as_deref(), &m.product.name, k),
+        None => Description::Product(&m.product.name, 1),
+    };
+    let transactions = match u {
+        Some(Usage::Transactions(tx)) => Some(Qty(tx.count())),
+        _ if m.product.aggregation() == Aggregation::Amount => Some(Qty(Decimal::ZERO)),
+        _ => None,
+    };
+    Ok(Some(Line {
+        plan: &m.plan.id,
+        product: &m.product.id,
+        price_key: key,
+        price_key_remapped: remapped.then_some(true),
+        kind: LineKind::Usage,
+        description,
+        quantity: Qty(qty),
+        transactions,
+        included: included.map(Qty),
+        billable: included.map(|_| Qty(billable)),
+        amount: cx.money(charge.amount, scale),
+        currency: (unit != cx.currency).then_some(unit),
+        tiers: tier_lines(charge.tiers, scale),
+        override_ref: override_ref(source),
+        exact: charge.amount,
+    }))
 }
 
 /// Checks a typed usage value the way `read_usage` checks JSON.
