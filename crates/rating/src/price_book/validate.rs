@@ -148,6 +148,26 @@ fn uses_percent(p: &Price) -> bool {
 
 /// Cross-reference rules over a whole book whose fields all parsed.
 pub(super) fn check_book(r: &mut Reader, doc: &PriceBookDoc) {
+    check_units(r, doc);
+    let products = check_products(r, doc);
+    let mut plan_ids = HashSet::new();
+    for (i, plan) in doc.plans.iter().enumerate() {
+        let path = index("plans", i);
+        if !plan_ids.insert(plan.id.as_str()) {
+            r.err(
+                codes::DUPLICATE_ID,
+                &join(&path, "id"),
+                format!("plan id {:?} is used twice", plan.id),
+            );
+        }
+        check_plan(r, doc, &products, plan, &path);
+    }
+    check_packs(r, doc);
+    check_overrides(r, doc, &products);
+}
+
+/// The book's currency and its custom units.
+fn check_units(r: &mut Reader, doc: &PriceBookDoc) {
     if !known_currency(doc, &doc.currency) || doc.units.iter().any(|u| u.code == doc.currency) {
         r.err(
             codes::UNKNOWN_CURRENCY,
@@ -173,7 +193,10 @@ pub(super) fn check_book(r: &mut Reader, doc: &PriceBookDoc) {
             );
         }
     }
+}
 
+/// Product ids are unique and each product is consistent; answers them by id.
+fn check_products<'d>(r: &mut Reader, doc: &'d PriceBookDoc) -> HashMap<&'d str, &'d Product> {
     let mut products: HashMap<&str, &Product> = HashMap::new();
     for (i, p) in doc.products.iter().enumerate() {
         let path = index("products", i);
@@ -186,20 +209,11 @@ pub(super) fn check_book(r: &mut Reader, doc: &PriceBookDoc) {
         }
         check_product(r, p, &path);
     }
+    products
+}
 
-    let mut plan_ids = HashSet::new();
-    for (i, plan) in doc.plans.iter().enumerate() {
-        let path = index("plans", i);
-        if !plan_ids.insert(plan.id.as_str()) {
-            r.err(
-                codes::DUPLICATE_ID,
-                &join(&path, "id"),
-                format!("plan id {:?} is used twice", plan.id),
-            );
-        }
-        check_plan(r, doc, &products, plan, &path);
-    }
-
+/// Credit packs, and the packs plans top up with.
+fn check_packs(r: &mut Reader, doc: &PriceBookDoc) {
     let mut pack_ids = HashSet::new();
     for (i, pack) in doc.credit_packs.iter().enumerate() {
         let path = index("credit_packs", i);
@@ -237,7 +251,10 @@ pub(super) fn check_book(r: &mut Reader, doc: &PriceBookDoc) {
             }
         }
     }
+}
 
+/// Overrides name known products, keys only of keyed ones, and fitting prices.
+fn check_overrides(r: &mut Reader, doc: &PriceBookDoc, products: &HashMap<&str, &Product>) {
     for (i, o) in doc.overrides.iter().enumerate() {
         let path = index("overrides", i);
         match products.get(o.product.as_str()) {
@@ -362,6 +379,19 @@ fn check_plan(r: &mut Reader, doc: &PriceBookDoc, products: &HashMap<&str, &Prod
 }
 
 fn check_item(r: &mut Reader, doc: &PriceBookDoc, product: &Product, item: &PlanItem, path: &str, has_seats: bool) {
+    check_item_prices(r, product, item, path);
+    if let Some(p) = &item.price {
+        check_price_fit(r, doc, product, p, &join(path, "price"));
+    }
+    for (k, p) in item.prices.iter().flatten() {
+        check_price_fit(r, doc, product, p, &join(&join(path, "prices"), k));
+    }
+    check_item_fields(r, product, item, path, has_seats);
+}
+
+/// An item has `price` or keyed `prices` as its product needs, and the
+/// default key of a `use_default` product is priced.
+fn check_item_prices(r: &mut Reader, product: &Product, item: &PlanItem, path: &str) {
     let keyed = product.price_key_label.is_some();
     match (&item.price, &item.prices, keyed) {
         (Some(_), Some(_), _) => r.err(
@@ -406,12 +436,10 @@ fn check_item(r: &mut Reader, doc: &PriceBookDoc, product: &Product, item: &Plan
         }
         _ => {}
     }
-    if let Some(p) = &item.price {
-        check_price_fit(r, doc, product, p, &join(path, "price"));
-    }
-    for (k, p) in item.prices.iter().flatten() {
-        check_price_fit(r, doc, product, p, &join(&join(path, "prices"), k));
-    }
+}
+
+/// Allowance, cap and quantity fields fit the product and its price.
+fn check_item_fields(r: &mut Reader, product: &Product, item: &PlanItem, path: &str, has_seats: bool) {
     let metered = product.kind == ProductType::Metered;
     for (field, present) in [
         ("included_quantity", item.included_quantity.is_some()),
