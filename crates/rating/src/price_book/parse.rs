@@ -132,70 +132,22 @@ fn read_product(r: &mut Reader, v: &Value, path: &str) -> Option<Product> {
         r.choice(
             v,
             &join(path, "type"),
-            |s| {
-                Some(match s {
-                    "recurring" => ProductType::Recurring,
-                    "seat" => ProductType::Seat,
-                    "metered" => ProductType::Metered,
-                    "one_time" => ProductType::OneTime,
-                    _ => return None,
-                })
-            },
+            product_type,
             "recurring, seat, metered, one_time",
         )
     });
     let unit = o.opt_string(r, "unit");
     let aggregation = o.opt("aggregation").and_then(|v| {
-        r.choice(
-            v,
-            &join(path, "aggregation"),
-            |s| {
-                Some(match s {
-                    "sum" => Aggregation::Sum,
-                    "count" => Aggregation::Count,
-                    "max" => Aggregation::Max,
-                    "last" => Aggregation::Last,
-                    "unique_count" => Aggregation::UniqueCount,
-                    "amount" => Aggregation::Amount,
-                    _ => return None,
-                })
-            },
-            "sum, count, max, last, unique_count, amount",
-        )
+        let allowed = "sum, count, max, last, unique_count, amount";
+        r.choice(v, &join(path, "aggregation"), aggregation, allowed)
     });
     let property = o.opt_string(r, "property");
-    let price_key_label = o.opt("price_key_label").and_then(|v| {
-        let p = join(path, "price_key_label");
-        match v {
-            Value::Array(items) if !items.is_empty() => {
-                let names: Vec<Option<String>> = items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, e)| r.string(e, &index(&p, i)))
-                    .collect();
-                names.into_iter().collect::<Option<Vec<_>>>().map(KeyLabel::Many)
-            }
-            Value::Array(_) => {
-                r.err(codes::INVALID_VALUE, &p, "must name at least one property");
-                None
-            }
-            other => r.string(other, &p).map(KeyLabel::One),
-        }
-    });
+    let price_key_label = o
+        .opt("price_key_label")
+        .and_then(|v| read_key_label(r, v, &join(path, "price_key_label")));
     let policy = o.opt("unmatched_price_key_policy").and_then(|v| {
-        r.choice(
-            v,
-            &join(path, "unmatched_price_key_policy"),
-            |s| {
-                Some(match s {
-                    "reject" => UnmatchedPolicy::Reject,
-                    "use_default" => UnmatchedPolicy::UseDefault,
-                    "drop" => UnmatchedPolicy::Drop,
-                    _ => return None,
-                })
-            },
-            "reject, use_default, drop",
-        )
+        let p = join(path, "unmatched_price_key_policy");
+        r.choice(v, &p, unmatched_policy, "reject, use_default, drop")
     });
     let default_price_key = o.opt_string(r, "default_price_key");
     let description = o.opt_string(r, "description");
@@ -214,6 +166,56 @@ fn read_product(r: &mut Reader, v: &Value, path: &str) -> Option<Product> {
     })
 }
 
+fn product_type(s: &str) -> Option<ProductType> {
+    Some(match s {
+        "recurring" => ProductType::Recurring,
+        "seat" => ProductType::Seat,
+        "metered" => ProductType::Metered,
+        "one_time" => ProductType::OneTime,
+        _ => return None,
+    })
+}
+
+fn aggregation(s: &str) -> Option<Aggregation> {
+    Some(match s {
+        "sum" => Aggregation::Sum,
+        "count" => Aggregation::Count,
+        "max" => Aggregation::Max,
+        "last" => Aggregation::Last,
+        "unique_count" => Aggregation::UniqueCount,
+        "amount" => Aggregation::Amount,
+        _ => return None,
+    })
+}
+
+fn unmatched_policy(s: &str) -> Option<UnmatchedPolicy> {
+    Some(match s {
+        "reject" => UnmatchedPolicy::Reject,
+        "use_default" => UnmatchedPolicy::UseDefault,
+        "drop" => UnmatchedPolicy::Drop,
+        _ => return None,
+    })
+}
+
+/// `price_key_label`: one property name, or a non-empty list of them.
+fn read_key_label(r: &mut Reader, v: &Value, p: &str) -> Option<KeyLabel> {
+    match v {
+        Value::Array(items) if !items.is_empty() => {
+            let names: Vec<Option<String>> = items
+                .iter()
+                .enumerate()
+                .map(|(i, e)| r.string(e, &index(p, i)))
+                .collect();
+            names.into_iter().collect::<Option<Vec<_>>>().map(KeyLabel::Many)
+        }
+        Value::Array(_) => {
+            r.err(codes::INVALID_VALUE, p, "must name at least one property");
+            None
+        }
+        other => r.string(other, p).map(KeyLabel::One),
+    }
+}
+
 fn read_plan(r: &mut Reader, v: &Value, path: &str) -> Option<Plan> {
     let mut o = r.object(v, path)?;
     let id = o.req_string(r, "id");
@@ -227,31 +229,10 @@ fn read_plan(r: &mut Reader, v: &Value, path: &str) -> Option<Plan> {
         .and_then(|v| r.integer(v, &join(path, "trial_days"), 0, 3650));
     let advance_discounts = list(r, &mut o, "advance_discounts", read_discount);
     let items = list_req(r, &mut o, "items", read_item);
-    let limits = o.opt("limits").and_then(|v| {
-        let p = join(path, "limits");
-        let lo = r.object(v, &p)?;
-        let mut out = BTreeMap::new();
-        for (k, v) in lo.map() {
-            if let Some(d) = r.amount(v, &join(&p, k)) {
-                out.insert(k.clone(), d);
-            }
-        }
-        Some(out)
-    });
-    let unlocks = o.opt("unlocks").and_then(|v| {
-        let p = join(path, "unlocks");
-        let lo = r.object(v, &p)?;
-        let mut out = BTreeMap::new();
-        for (k, v) in lo.map() {
-            let kp = join(&p, k);
-            if v.as_str() == Some("unlimited") {
-                out.insert(k.clone(), Unlock::Unlimited(UnlimitedTag::Unlimited));
-            } else if let Some(d) = r.amount(v, &kp) {
-                out.insert(k.clone(), Unlock::By(d));
-            }
-        }
-        Some(out)
-    });
+    let limits = o.opt("limits").and_then(|v| read_limits(r, v, &join(path, "limits")));
+    let unlocks = o
+        .opt("unlocks")
+        .and_then(|v| read_unlocks(r, v, &join(path, "unlocks")));
     let features = o.opt("features").and_then(|v| {
         let p = join(path, "features");
         let arr = r.array(v, &p)?;
@@ -307,6 +288,33 @@ fn read_plan(r: &mut Reader, v: &Value, path: &str) -> Option<Plan> {
         overage_rate,
         auto_top_up,
     })
+}
+
+/// A plan's named limits: `{"name": quantity}`.
+fn read_limits(r: &mut Reader, v: &Value, p: &str) -> Option<BTreeMap<String, rust_decimal::Decimal>> {
+    let lo = r.object(v, p)?;
+    let mut out = BTreeMap::new();
+    for (k, v) in lo.map() {
+        if let Some(d) = r.amount(v, &join(p, k)) {
+            out.insert(k.clone(), d);
+        }
+    }
+    Some(out)
+}
+
+/// An add-on's unlocks: `{"name": quantity | "unlimited"}`.
+fn read_unlocks(r: &mut Reader, v: &Value, p: &str) -> Option<BTreeMap<String, Unlock>> {
+    let lo = r.object(v, p)?;
+    let mut out = BTreeMap::new();
+    for (k, v) in lo.map() {
+        let kp = join(p, k);
+        if v.as_str() == Some("unlimited") {
+            out.insert(k.clone(), Unlock::Unlimited(UnlimitedTag::Unlimited));
+        } else if let Some(d) = r.amount(v, &kp) {
+            out.insert(k.clone(), Unlock::By(d));
+        }
+    }
+    Some(out)
 }
 
 fn read_discount(r: &mut Reader, v: &Value, path: &str) -> Option<AdvanceDiscount> {
