@@ -301,39 +301,17 @@ pub fn parse_event(v: &Value) -> Result<UsageEvent, Problem> {
             format!("an event is a JSON object, found {}", type_name(v)),
         ));
     };
-    match o.get("specversion") {
-        Some(Value::String(s)) if s == "1.0" => {}
-        None | Some(Value::Null) => {
-            return Err(Problem::at(
-                codes::MISSING_FIELD,
-                "specversion",
-                "specversion is required (\"1.0\")",
-            ))
-        }
-        Some(_) => {
-            return Err(Problem::at(
-                codes::INVALID_VALUE,
-                "specversion",
-                "only CloudEvents specversion \"1.0\" is supported",
-            ))
-        }
-    }
+    check_specversion(match o.get("specversion") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_str().unwrap_or("")),
+    })?;
     let id = text_attr(o, "id", MAX_ID_LEN)?;
     let source = text_attr(o, "source", MAX_ID_LEN)?;
     let product = text_attr(o, "type", MAX_ID_LEN)?;
     let customer = text_attr(o, "subject", MAX_ID_LEN)?;
     let time = match o.get("time") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => match parse_timestamp(s) {
-            Some(t) => Some(t),
-            None => {
-                return Err(Problem::at(
-                    codes::INVALID_TIMESTAMP,
-                    "time",
-                    "time is not an RFC 3339 timestamp",
-                ))
-            }
-        },
+        Some(Value::String(s)) => Some(event_time(s)?),
         Some(other) => {
             return Err(Problem::at(
                 codes::INVALID_TYPE,
@@ -343,16 +321,7 @@ pub fn parse_event(v: &Value) -> Result<UsageEvent, Problem> {
         }
     };
     if let Some(ct) = o.get("datacontenttype") {
-        match ct.as_str() {
-            Some(s) if s.starts_with("application/json") => {}
-            _ => {
-                return Err(Problem::at(
-                    codes::INVALID_VALUE,
-                    "datacontenttype",
-                    "data must be JSON (application/json)",
-                ))
-            }
-        }
+        check_content_type(ct.as_str())?;
     }
     let empty = Map::new();
     let data = match o.get("data") {
@@ -439,51 +408,68 @@ pub fn parse_event_text(text: &str) -> Result<UsageEvent, Problem> {
             Some(s) => Ok(s.into()),
         }
     };
-    match w.specversion.get().copied() {
-        Some("1.0") => {}
-        None => {
-            return Err(Problem::at(
-                codes::MISSING_FIELD,
-                "specversion",
-                "specversion is required (\"1.0\")",
-            ))
-        }
-        Some(_) => {
-            return Err(Problem::at(
-                codes::INVALID_VALUE,
-                "specversion",
-                "only CloudEvents specversion \"1.0\" is supported",
-            ))
-        }
-    }
+    check_specversion(w.specversion.get().copied())?;
     let id = attr(&w.id, "id")?;
     let source = attr(&w.source, "source")?;
     let product = attr(&w.kind, "type")?;
     let customer = attr(&w.subject, "subject")?;
-    let time = match w.time.get() {
-        None => None,
-        Some(s) => match parse_timestamp(s) {
-            Some(t) => Some(t),
-            None => {
-                return Err(Problem::at(
-                    codes::INVALID_TIMESTAMP,
-                    "time",
-                    "time is not an RFC 3339 timestamp",
-                ))
-            }
-        },
-    };
+    let time = w.time.get().map(|s| event_time(s)).transpose()?;
     if let Field::Present(ct) = &w.datacontenttype {
-        if !ct.is_some_and(|c| c.starts_with("application/json")) {
-            return Err(Problem::at(
-                codes::INVALID_VALUE,
-                "datacontenttype",
-                "data must be JSON (application/json)",
-            ));
-        }
+        check_content_type(*ct)?;
     }
-    // The same fingerprint `fingerprint(&Value)` gives the whole event.
-    // (The attribute names' hashes are constants.)
+    let (data, quantity, amount, fingerprint) = fast_rest(w);
+    let quantity = quantity.map_or(Ok(None), |q| decimal_of(q, || join("data", "quantity")))?;
+    let amount = amount.map_or(Ok(None), |a| decimal_of(a, || join("data", "amount")))?;
+    Ok(UsageEvent {
+        id,
+        source,
+        product,
+        customer,
+        time,
+        quantity,
+        amount,
+        data,
+        fingerprint,
+    })
+}
+
+/// `specversion` must be `"1.0"` (`None`: absent or null).
+fn check_specversion(v: Option<&str>) -> Result<(), Problem> {
+    match v {
+        Some("1.0") => Ok(()),
+        None => Err(Problem::at(
+            codes::MISSING_FIELD,
+            "specversion",
+            "specversion is required (\"1.0\")",
+        )),
+        Some(_) => Err(Problem::at(
+            codes::INVALID_VALUE,
+            "specversion",
+            "only CloudEvents specversion \"1.0\" is supported",
+        )),
+    }
+}
+
+fn event_time(s: &str) -> Result<Timestamp, Problem> {
+    parse_timestamp(s).ok_or_else(|| Problem::at(codes::INVALID_TIMESTAMP, "time", "time is not an RFC 3339 timestamp"))
+}
+
+/// `datacontenttype`, when given, must be JSON (`None`: not a string).
+fn check_content_type(ct: Option<&str>) -> Result<(), Problem> {
+    match ct {
+        Some(c) if c.starts_with("application/json") => Ok(()),
+        _ => Err(Problem::at(
+            codes::INVALID_VALUE,
+            "datacontenttype",
+            "data must be JSON (application/json)",
+        )),
+    }
+}
+
+/// The fast path's `data` (with its quantity and amount text) and the
+/// event's fingerprint: the same one `fingerprint(&Value)` gives the whole
+/// event (the attribute names' hashes are constants).
+fn fast_rest<'a>(w: fast::Wire<'a>) -> (Data, Option<&'a str>, Option<&'a str>, u64) {
     let entry = |k: u64, fp: u64| mix(k ^ fp.rotate_left(17));
     let text_fp = |v: &Text| match v.get() {
         Some(s) => mix(5 ^ fnv1a(s.as_bytes())),
@@ -529,17 +515,5 @@ pub fn parse_event_text(text: &str) -> Result<UsageEvent, Problem> {
             (data, d.quantity, d.amount)
         }
     };
-    let quantity = quantity.map_or(Ok(None), |q| decimal_of(q, || join("data", "quantity")))?;
-    let amount = amount.map_or(Ok(None), |a| decimal_of(a, || join("data", "amount")))?;
-    Ok(UsageEvent {
-        id,
-        source,
-        product,
-        customer,
-        time,
-        quantity,
-        amount,
-        data,
-        fingerprint: mix(7 ^ sum),
-    })
+    (data, quantity, amount, mix(7 ^ sum))
 }
