@@ -1,5 +1,5 @@
-//! Receipts: the answer to each event (docs/metering.md, "Receipts"), and
-//! the counts of them a meter keeps.
+//! Receipts: the answer to each event (docs/metering.md, "Per-event
+//! amounts" and "Deduplication"), and the counts of them a meter keeps.
 //!
 //! Every receipt is built here or in [`Meter::record`](super::Meter::record):
 //! callers that cannot even reach a meter (an event that does not read, a
@@ -28,7 +28,7 @@ pub enum Status {
     Dropped,
 }
 
-/// The answer to one event (SPEC §6).
+/// The answer to one event (docs/metering.md).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Receipt {
     /// Event id.
