@@ -457,7 +457,10 @@ fn check_invoices(book: &PriceBook, m: &mut Meter, sums: &mut Sums) {
 
 /// Views answer without panicking; allowances are never negative.
 fn check_views(book: &PriceBook, m: &Meter, at: Timestamp) {
-    if let Ok(state) = m.allowance_state(book, at) {
+    if let Ok(state) = m
+        .allowance_state(book, at)
+        .map(|s| serde_json::to_value(s).unwrap_or_default())
+    {
         for d in state["dimensions"].as_array().expect("dimensions is a list") {
             for field in ["remaining", "used", "included", "billable_usage"] {
                 let v = dec(d[field].as_str().expect("allowance fields are strings"));

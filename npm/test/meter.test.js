@@ -30,7 +30,8 @@ function replayInJs(bookText, subsText, eventLines, at) {
   for (const s of parse(subsText)) {
     const { changes = [], ...sub } = s;
     const meter = book.meter(stringify(sub));
-    const run = { meter, changes: [...changes].sort((a, b) => ms(a.at) - ms(b.at)), invoices: [], records: [], errors: [] };
+    const queue = changes.map(({ at, ...request }, index) => ({ at, index, request })).sort((a, b) => ms(a.at) - ms(b.at));
+    const run = { meter, changes: queue, invoices: [], records: [], errors: [] };
     collect(run);
     runs.set(sub.customer, run);
   }
@@ -74,21 +75,18 @@ function collect(run) {
   run.records.push(...run.meter.takeRecords());
 }
 
+/** A change is a subscription request at its time, applied all or
+ * nothing; a failed one is listed at `changes[j].<path>`. */
 function applyChangesUntil(run, t) {
   while (run.changes.length && ms(run.changes[0].at) <= ms(t)) {
-    const c = run.changes.shift();
-    const tries = [];
-    if (c.plan !== undefined) tries.push(() => run.meter.transitionPlan(c.plan, c.at, c.transition ?? "immediate"));
-    for (const [p, q] of Object.entries(c.quantities ?? {})) tries.push(() => run.meter.changeQuantity(p, q.toString(), c.at));
-    if (c.purchase_credits !== undefined) tries.push(() => run.meter.purchaseCredits(c.purchase_credits, c.at));
-    if (c.cancel !== undefined) tries.push(() => run.meter.cancel(c.at, c.cancel));
-    for (const f of tries) {
-      try {
-        f();
-      } catch (e) {
-        if (!(e instanceof RatingError)) throw e;
-        run.errors.push({ code: e.code, message: `at ${c.at}: ${e.message}`, path: "changes" });
-      }
+    const { at, index, request } = run.changes.shift();
+    try {
+      run.meter.apply(stringify(request), at);
+    } catch (e) {
+      if (!(e instanceof RatingError)) throw e;
+      const base = `changes[${index}]`;
+      const path = e.path === undefined ? base : e.path.startsWith("[") ? base + e.path : `${base}.${e.path}`;
+      run.errors.push({ code: e.code, message: `at ${at}: ${e.message}`, path });
     }
     collect(run);
   }

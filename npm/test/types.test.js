@@ -57,6 +57,8 @@ function outputs() {
     const { changes, ...sub } = s;
     add("R.SubscriptionRequest", sub);
     const m = replayBook.meter(sub);
+    add("R.SubscriptionView", m.subscription());
+    for (const { at, ...change } of changes ?? []) add("R.SubscriptionChange", change);
     for (const line of readFileSync(join(root, "examples/replay/events.ndjson"), "utf8").split("\n").filter(Boolean)) {
       const ev = JSON.parse(line);
       if (ev.subject !== sub.customer) continue;

@@ -186,8 +186,13 @@ describe("price book (versioned, validated, hashed)", () => {
     // Back to the example book for the rest of the tests.
     const v3 = await dev.call("PUT", "/v1/price-book", { key: KEYS.acmeAdmin, raw: BOOK_TEXT });
     assert.deepEqual([v3.status, v3.body.version, v3.body.hash], [201, 3, v1.body.hash]);
+    // acme_c1's open period started on v2: it stays on v2 until its next
+    // period (docs/metering.md "Price book versions"); a new customer starts on v3.
     const [r3] = await send(KEYS.acmeIngest, [event("acme-v3-1", "api_calls", "acme_c1")]);
-    assert.equal(r3.price_book, v1.body.hash);
+    assert.equal(r3.price_book, v2.body.hash);
+    await subscribe(KEYS.acmeAdmin, "acme_c2", { plan: "pro" });
+    const [r4] = await send(KEYS.acmeIngest, [event("acme-v3-2", "api_calls", "acme_c2")]);
+    assert.equal(r4.price_book, v1.body.hash);
   });
 
   test("the dev tenant gets the example book", async () => {

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use std::io::Write;
 
 /// Code for a file that cannot be read or an output that cannot be written.
-pub const IO_ERROR: &str = "io_error";
+pub const IO_ERROR: rating::error::Code = rating::error::codes::IO_ERROR;
 
 /// An error as the CLI reports it: the engine's error, plus the file
 /// argument it concerns (an extension of SPEC §9's error shape).

@@ -20,7 +20,7 @@ extern "C" {
 /// Converts an engine error into a `RatingError`.
 pub fn to_js(e: &rating::Error) -> JsValue {
     let errors = problems_to_js(&e.errors);
-    RatingError::new(e.code, &e.message, e.path.clone(), errors).into()
+    RatingError::new(e.code.as_str(), &e.message, e.path.clone(), errors).into()
 }
 
 /// Converts one problem into a `RatingError` (its `errors` lists it).

@@ -8,8 +8,9 @@ use crate::error;
 use crate::price_book::PriceBook;
 use rating::error::{codes, Problem};
 use rating::event::{ids_of, parse_event};
-use rating::json::{index, join, Reader};
-use rating::meter::{Receipt, Subscription};
+use rating::json::join;
+use rating::meter::Receipt;
+use rating::subscription::{self, Document, Mode, Request, View};
 use serde_json::Value;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -26,7 +27,9 @@ pub struct Meter {
 
 #[wasm_bindgen]
 impl PriceBook {
-    /// Subscribes a customer to a plan and returns its meter. The first
+    /// Subscribes a customer to a plan and returns its meter: the first
+    /// subscription request (docs/subscriptions.md), read and applied by
+    /// the engine as the Worker's `PUT .../subscription` is. The first
     /// invoice (setup fee, one-time items, the first period's recurring and
     /// seat charges unless the plan starts with a free trial) is issued at
     /// `start`: take it with `closePeriod(start)` or `takeInvoices()`.
@@ -34,13 +37,13 @@ impl PriceBook {
         &self,
         #[wasm_bindgen(
             unchecked_param_type = "SubscriptionRequest | string",
-            param_description = "`{customer, plan, start, anchor?, quantities?, addons?}`"
+            param_description = "`{customer, plan, start, anchor?, quantities?, addons?, cancel?, purchase_credits?}`"
         )]
         subscription: JsValue,
     ) -> Result<Meter, JsValue> {
         let value = json_in(&subscription, "the subscription")?;
-        let sub = read_subscription(&value).map_err(|e| error::to_js(&e))?;
-        let meter = rating::meter::subscribe(&self.book, &sub).map_err(|e| error::to_js(&e))?;
+        let doc = Document::read(&value).map_err(|e| error::to_js(&e))?;
+        let meter = doc.subscribe(&self.book).map_err(|e| error::to_js(&e))?;
         Ok(Meter {
             book: Rc::clone(&self.book),
             meter,
@@ -110,6 +113,34 @@ impl Meter {
         json_out(&receipts)
     }
 
+    /// Applies a later subscription request at `at` (default: now), as the
+    /// Worker's `PUT .../subscription` does (docs/subscriptions.md):
+    /// another `plan` transitions (`transition`, default immediate),
+    /// quantities that differ from those in force change (prorated), then
+    /// `purchase_credits` and `cancel`. All or nothing: a request that
+    /// throws changes nothing. Returns the subscription as it now is;
+    /// invoices it issued are taken with `takeInvoices()`.
+    #[wasm_bindgen(unchecked_return_type = "SubscriptionView")]
+    pub fn apply(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "SubscriptionChange | string")] request: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "string | Date")] at: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let at = time_or_now(&at, "at")?;
+        let value = json_in(&request, "the subscription request")?;
+        let req = Request::read(&value).map_err(|e| error::to_js(&e))?;
+        subscription::change(&self.book, &mut self.meter, &req, at).map_err(|e| error::to_js(&e))?;
+        self.subscription()
+    }
+
+    /// The subscription as it is: plan, add-ons, start, anchor, open
+    /// period, quantities, pending period-end changes (the Worker's `GET
+    /// .../subscription`).
+    #[wasm_bindgen(unchecked_return_type = "SubscriptionView")]
+    pub fn subscription(&self) -> Result<JsValue, JsValue> {
+        json_out(&View::of(&self.meter, &self.book))
+    }
+
     /// Changes a seat (or recurring) quantity at `at`; the difference for
     /// the rest of the period is prorated onto the next invoice.
     #[wasm_bindgen(js_name = changeQuantity)]
@@ -140,7 +171,7 @@ impl Meter {
     ) -> Result<(), JsValue> {
         let plan = string_in(&plan, "plan")?;
         let at = time_in(&at, "at")?;
-        let immediate = mode_in(&mode, "transition")?;
+        let immediate = mode_in(&mode, "transition", Mode::DEFAULT_TRANSITION)?;
         self.meter
             .transition_plan(&self.book, &plan, at, immediate)
             .map_err(|e| error::to_js(&e))
@@ -155,11 +186,7 @@ impl Meter {
         #[wasm_bindgen(unchecked_optional_param_type = "\"immediate\" | \"period_end\"")] mode: JsValue,
     ) -> Result<(), JsValue> {
         let at = time_in(&at, "at")?;
-        let immediate = if mode.is_undefined() || mode.is_null() {
-            false
-        } else {
-            mode_in(&mode, "cancel")?
-        };
+        let immediate = mode_in(&mode, "cancel", Mode::DEFAULT_CANCEL)?;
         self.meter
             .cancel(&self.book, at, immediate)
             .map_err(|e| error::to_js(&e))
@@ -294,56 +321,14 @@ impl Meter {
     }
 }
 
-/// `"immediate"` → true, `"period_end"` → false; absent → immediate.
-fn mode_in(v: &JsValue, path: &str) -> Result<bool, JsValue> {
-    match v.as_string().as_deref() {
-        None if v.is_undefined() || v.is_null() => Ok(true),
-        Some("immediate") => Ok(true),
-        Some("period_end") => Ok(false),
-        _ => Err(error::problem_to_js(Problem::at(
-            codes::INVALID_VALUE,
-            path,
-            "must be one of immediate, period_end",
-        ))),
+/// A mode (`"immediate"`, `"period_end"`) as the engine reads it; absent:
+/// `default`. Answers whether it is immediate.
+fn mode_in(v: &JsValue, path: &str, default: Mode) -> Result<bool, JsValue> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(default.is_immediate());
     }
-}
-
-/// Reads `{customer, plan, start, anchor?, quantities?, addons?}` (the
-/// subscription fields of SPEC §7 `PUT .../subscription`).
-fn read_subscription(v: &Value) -> Result<Subscription, rating::Error> {
-    let mut r = Reader::default();
-    let mut sub = Subscription::default();
-    if let Some(mut o) = r.object(v, "") {
-        sub.customer = o.req_string(&mut r, "customer").unwrap_or_default();
-        sub.plan = o.req_string(&mut r, "plan").unwrap_or_default();
-        sub.start = o.req(&mut r, "start").and_then(|v| r.timestamp(v, "start"));
-        sub.anchor = o.opt_timestamp(&mut r, "anchor");
-        if let Some(q) = o.opt("quantities") {
-            if let Some(map) = r.object(q, "quantities") {
-                for (k, v) in map.map() {
-                    if let Some(d) = r.amount(v, &join("quantities", k)) {
-                        sub.quantities.insert(k.clone(), d);
-                    }
-                }
-            }
-        }
-        if let Some(a) = o.opt("addons") {
-            if let Some(list) = r.array(a, "addons") {
-                for (i, x) in list.iter().enumerate() {
-                    if let Some(s) = r.string(x, &index("addons", i)) {
-                        sub.addons.push(s);
-                    }
-                }
-            }
-        }
-        o.finish(&mut r);
-    }
-    if r.failed() {
-        return Err(rating::Error::many(
-            codes::INVALID_REQUEST,
-            "the subscription",
-            r.problems,
-        ));
-    }
-    Ok(sub)
+    let text = v.as_string().unwrap_or_default();
+    Mode::parse_at(&text, path)
+        .map(Mode::is_immediate)
+        .map_err(error::problem_to_js)
 }

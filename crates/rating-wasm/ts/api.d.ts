@@ -247,7 +247,33 @@ export interface ValidatedEvent {
   amount?: Decimal;
 }
 
-/** What a subscription starts with (`book.meter(...)`). */
+/** When a plan change or a cancellation takes effect. */
+export type SubscriptionMode = "immediate" | "period_end";
+
+/**
+ * A later subscription request (`meter.apply(...)`, the Worker's `PUT
+ * .../subscription` body; docs/subscriptions.md). Every field is optional.
+ */
+export interface SubscriptionChange {
+  /** Base plan; another plan than the current one transitions. */
+  plan?: string;
+  /** Must equal the subscription's start. */
+  start?: Timestamp | Date;
+  /** Must equal the subscription's anchor. */
+  anchor?: Timestamp | Date;
+  /** Seat and recurring quantities; only those that differ change (prorated). */
+  quantities?: { [product: string]: DecimalInput };
+  /** Must equal the subscription's add-ons. */
+  addons?: string[];
+  /** When a plan change takes effect (default `"immediate"`). */
+  transition?: SubscriptionMode;
+  /** Cancel, at once or at the end of the open period. */
+  cancel?: SubscriptionMode;
+  /** Credit pack to buy. */
+  purchase_credits?: string;
+}
+
+/** What a subscription starts with (`book.meter(...)`): the first request, with its customer and start. */
 export interface SubscriptionRequest {
   /** Customer id. */
   customer: string;
@@ -261,6 +287,42 @@ export interface SubscriptionRequest {
   quantities?: { [product: string]: DecimalInput };
   /** Add-on plan ids. */
   addons?: string[];
+  /** Ignored when subscribing (there is no plan to leave). */
+  transition?: SubscriptionMode;
+  /** Cancel at the start, at once or at the end of the first period. */
+  cancel?: SubscriptionMode;
+  /** Credit pack to buy at the start. */
+  purchase_credits?: string;
+}
+
+/** A subscription as it is (`meter.subscription()`, `meter.apply(...)`). */
+export interface SubscriptionView {
+  /** Customer id. */
+  customer: string;
+  /** Base plan. */
+  plan: string;
+  /** Add-on plans. */
+  addons: string[];
+  /** Start. */
+  start: Timestamp;
+  /** Period anchor. */
+  anchor: Timestamp;
+  /** The open period. */
+  period: { start: Timestamp; end: Timestamp };
+  /** Whether the open period is a free trial. */
+  trial: boolean;
+  /** Seat and recurring quantities in force. */
+  quantities: { [product: string]: Decimal };
+  /** Cancelled at the end of the open period. */
+  cancel_at_period_end: boolean;
+  /** Price book hash. */
+  price_book: string;
+  /** Plan that takes over at the end of the open period. */
+  transition_at_period_end?: string;
+  /** When the subscription ended. */
+  ended_at?: Timestamp;
+  /** End of the free trial. */
+  trial_end?: Timestamp;
 }
 
 /** Status of an event's receipt. */

@@ -63,7 +63,7 @@ pub struct Obj<'v> {
 
 impl Reader {
     /// Records a problem.
-    pub fn err(&mut self, code: &'static str, path: &str, message: impl Into<String>) {
+    pub fn err(&mut self, code: crate::error::Code, path: &str, message: impl Into<String>) {
         self.problems.push(Problem::at(code, path, message));
     }
 

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod entitlements;
 pub mod error;
 pub mod event;
 pub mod json;
@@ -21,6 +22,7 @@ pub mod price_book;
 pub mod quote;
 pub mod replay;
 pub mod resolve;
+pub mod subscription;
 pub mod text;
 
 pub use error::{Error, Problem};

@@ -5,12 +5,13 @@
 //! less the matching advance discount), usage lines after allowances,
 //! and setup lines on request. Every line is rounded once.
 
+use crate::entitlements;
 use crate::error::{codes, Error, Problem};
 use crate::json::{index, join, type_name, Obj, Reader};
 use crate::money::{fmt_exact, fmt_money, fmt_qty};
 use crate::period::{fmt_timestamp, Period, Timestamp};
 use crate::price::{charge_quantity, charge_transactions, ChargeError, Overflow, TierCharge, Transactions};
-use crate::price_book::{Aggregation, Plan, PlanItem, PriceBook, Product, ProductType, Unlock};
+use crate::price_book::{Aggregation, Plan, PlanItem, PriceBook, Product, ProductType};
 use crate::resolve::{amounts_in, resolve, Resolution, Source};
 use indexmap::IndexMap;
 use rust_decimal::Decimal;
@@ -514,7 +515,7 @@ impl Ctx<'_> {
     }
 }
 
-fn single(code: &'static str, path: &str, message: String) -> Error {
+fn single(code: crate::error::Code, path: &str, message: String) -> Error {
     Error::one(Problem::at(code, path, message))
 }
 
@@ -617,7 +618,6 @@ pub fn quote<'a>(book: &'a PriceBook, req: &'a QuoteRequest) -> Result<Quote<'a>
         return Err(Error::many(codes::INVALID_REQUEST, "the request", problems));
     }
 
-    let limits = effective_limits(&plans);
     let mut cx = Ctx {
         book,
         req,
@@ -628,7 +628,7 @@ pub fn quote<'a>(book: &'a PriceBook, req: &'a QuoteRequest) -> Result<Quote<'a>
     let mut lines = Vec::with_capacity(plans.iter().map(|p| p.items.len()).sum::<usize>() + 2);
     let mut dropped = Vec::new();
     for plan in &plans {
-        plan_lines(&mut cx, plan, &limits, &mut lines, &mut dropped);
+        plan_lines(&mut cx, plan, &plans, &mut lines, &mut dropped);
     }
     if !cx.problems.is_empty() {
         return Err(Error::many(codes::INVALID_REQUEST, "the request", cx.problems));
@@ -663,14 +663,8 @@ pub fn quote<'a>(book: &'a PriceBook, req: &'a QuoteRequest) -> Result<Quote<'a>
             "the total exceeds the exact decimal range",
         )));
     };
-    let mut features: Vec<&str> = Vec::new();
-    for p in &plans {
-        for f in &p.features {
-            if !features.contains(&f.as_str()) {
-                features.push(f);
-            }
-        }
-    }
+    let features = entitlements::features(&plans);
+    let limits = entitlements::named_limits(&plans);
     Ok(Quote {
         currency,
         plan: &base.id,
@@ -682,82 +676,17 @@ pub fn quote<'a>(book: &'a PriceBook, req: &'a QuoteRequest) -> Result<Quote<'a>
         discount: Money { value: discount, scale },
         total: Money { value: total, scale },
         credits: (!credits.is_empty()).then_some(credits),
-        limits: (!limits.named.is_empty()).then(|| limits.named.iter().map(|(k, v)| (*k, Limit(*v))).collect()),
+        limits: (!limits.is_empty()).then(|| limits.iter().map(|(k, v)| (*k, Limit(*v))).collect()),
         features: (!features.is_empty()).then_some(features),
         dropped: (!dropped.is_empty()).then_some(dropped),
         price_book: book.hash(),
     })
 }
 
-struct Limits<'a> {
-    /// Named limits of the base plan after add-on unlocks (`None` = unlimited).
-    named: IndexMap<&'a str, Option<Decimal>>,
-    /// Unlocks for names the base plan does not limit (raise item `limit`s).
-    extra: IndexMap<&'a str, Option<Decimal>>,
-}
-
-fn effective_limits<'a>(plans: &[&'a Plan]) -> Limits<'a> {
-    let mut named: IndexMap<&str, Option<Decimal>> = IndexMap::new();
-    for p in plans {
-        for (k, v) in &p.limits {
-            named.entry(k.as_str()).or_insert(Some(*v));
-        }
-    }
-    let mut extra: IndexMap<&str, Option<Decimal>> = IndexMap::new();
-    for p in plans.iter().skip(1) {
-        for (k, u) in &p.unlocks {
-            let target = if named.contains_key(k.as_str()) {
-                &mut named
-            } else {
-                &mut extra
-            };
-            let e = target.entry(k.as_str()).or_insert(Some(Decimal::ZERO));
-            *e = match (*e, u) {
-                (None, _) | (_, Unlock::Unlimited(_)) => None,
-                (Some(a), Unlock::By(b)) => Some(a.checked_add(*b).unwrap_or(Decimal::MAX)),
-            };
-        }
-    }
-    Limits { named, extra }
-}
-
-fn usage_cap(limits: &Limits, product: &str, item: &PlanItem) -> Option<Decimal> {
-    if let Some(v) = limits.named.get(product) {
-        return *v;
-    }
-    let base = item.limit?;
-    match limits.extra.get(product) {
-        Some(None) => None,
-        Some(Some(by)) => Some(base.checked_add(*by).unwrap_or(Decimal::MAX)),
-        None => Some(base),
-    }
-}
-
-fn seat_quantity(cx: &Ctx, plan: &Plan) -> Decimal {
-    let mut total = Decimal::ZERO;
-    for it in &plan.items {
-        if cx
-            .book
-            .product(&it.product)
-            .is_some_and(|p| p.kind == ProductType::Seat)
-        {
-            let q = cx
-                .req
-                .quantities
-                .get(&it.product)
-                .copied()
-                .or(it.min_quantity)
-                .unwrap_or(Decimal::ZERO);
-            total = total.checked_add(q).unwrap_or(Decimal::MAX);
-        }
-    }
-    total
-}
-
 fn plan_lines<'a>(
     cx: &mut Ctx<'a>,
     plan: &'a Plan,
-    limits: &Limits,
+    plans: &[&'a Plan],
     lines: &mut Vec<Line<'a>>,
     dropped: &mut Vec<Dropped<'a>>,
 ) {
@@ -784,14 +713,17 @@ fn plan_lines<'a>(
         }
     }
     let first_advance = lines.len();
-    let seats = seat_quantity(cx, plan);
+    let seats = entitlements::seats(cx.book, plan, |p| req.quantities.get(p).copied());
     for item in &plan.items {
         let Some(product) = cx.book.product(&item.product) else {
             continue;
         };
         match product.kind {
             ProductType::OneTime if !req.include_setup => {}
-            ProductType::Metered => usage_lines(cx, plan, product, item, seats, limits, lines, dropped),
+            // A product two plans price is metered once, by the first.
+            ProductType::Metered
+                if !entitlements::item_for(plans, &product.id).is_some_and(|(_, it)| std::ptr::eq(it, item)) => {}
+            ProductType::Metered => usage_lines(cx, plan, product, item, seats, plans, lines, dropped),
             _ => fixed_line(cx, plan, product, item, lines),
         }
     }
@@ -968,7 +900,7 @@ fn usage_lines<'a>(
     product: &'a Product,
     item: &'a PlanItem,
     seats: Decimal,
-    limits: &Limits,
+    plans: &[&'a Plan],
     lines: &mut Vec<Line<'a>>,
     dropped: &mut Vec<Dropped<'a>>,
 ) {
@@ -976,14 +908,11 @@ fn usage_lines<'a>(
     let upath = || join("usage", &product.id);
     let usage = req.usage.get(&product.id);
     // Allowance for the period.
-    let has_allowance = item.included_quantity.is_some() || item.included_per_seat.is_some();
-    let mut allowance = item.included_quantity.unwrap_or(Decimal::ZERO);
-    if let Some(per) = item.included_per_seat {
-        match per.checked_mul(seats).and_then(|v| v.checked_add(allowance)) {
-            Some(v) => allowance = v,
-            None => return cx.overflow(&upath()),
-        }
-    }
+    let Ok(allowance) = entitlements::allowance(item, seats) else {
+        return cx.overflow(&upath());
+    };
+    let has_allowance = allowance.is_some();
+    let mut allowance = allowance.unwrap_or(Decimal::ZERO);
     let single;
     let entries: Vec<(Option<&'a str>, Option<&'a Usage>)> = match usage {
         Some(Usage::Keyed(m)) => m.iter().map(|(k, u)| (Some(k.as_str()), Some(u))).collect(),
@@ -994,13 +923,22 @@ fn usage_lines<'a>(
         None if product.price_key_label.is_some() => Vec::new(),
         None => vec![(None, None)],
     };
-    // The cap applies to the product's whole usage.
-    if let Some(cap) = usage_cap(limits, &product.id, item) {
+    let priced = |key: Option<&str>| {
+        matches!(
+            resolve(cx.book, product, item, key, req.customer.as_deref(), req.at),
+            Resolution::Priced { price, .. } if amounts_in(cx.book, price, cx.currency).is_some()
+        )
+    };
+    // The cap applies to the product's whole priced usage: a dropped key
+    // is accepted but not counted, an unpriced one is refused on its own.
+    if let Some(cap) = entitlements::usage_cap(plans, &product.id, item) {
         let mut total = Decimal::ZERO;
-        for (_, u) in &entries {
-            total = total
-                .checked_add(usage_quantity(*u).unwrap_or(Decimal::MAX))
-                .unwrap_or(Decimal::MAX);
+        for (key, u) in &entries {
+            if priced(*key) {
+                total = total
+                    .checked_add(usage_quantity(*u).unwrap_or(Decimal::MAX))
+                    .unwrap_or(Decimal::MAX);
+            }
         }
         if total > cap {
             let msg = format!(
@@ -1012,7 +950,24 @@ fn usage_lines<'a>(
             return cx.problems.push(Problem::at(codes::LIMIT_EXCEEDED, upath(), msg));
         }
     }
-    for (key, u) in entries {
+    // The allowance is drawn over the keys in key order, as the meter does.
+    let mut shares = Vec::with_capacity(entries.len());
+    if has_allowance {
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        order.sort_by(|&a, &b| entries[a].0.cmp(&entries[b].0));
+        shares.resize(entries.len(), Decimal::ZERO);
+        for i in order {
+            let (key, u) = entries[i];
+            if !priced(key) {
+                continue;
+            }
+            let qty = usage_quantity(u).unwrap_or(Decimal::ZERO);
+            let share = qty.min(allowance);
+            allowance -= share;
+            shares[i] = share;
+        }
+    }
+    for (i, (key, u)) in entries.into_iter().enumerate() {
         let path = || match key {
             Some(k) => join(&upath(), k),
             None => upath(),
@@ -1046,12 +1001,7 @@ fn usage_lines<'a>(
             cx.problems.push(Problem::at(codes::CURRENCY_UNAVAILABLE, path(), msg));
             continue;
         };
-        let included = if has_allowance {
-            qty.min(allowance)
-        } else {
-            Decimal::ZERO
-        };
-        allowance = allowance.checked_sub(included).unwrap_or(Decimal::ZERO);
+        let included = shares.get(i).copied().unwrap_or(Decimal::ZERO);
         let Some(billable) = qty.checked_sub(included) else {
             return cx.overflow(&path());
         };

@@ -7,67 +7,39 @@
 use crate::error::{codes, Error, Problem};
 use crate::event::{ids_of, parse_event};
 use crate::json::{index, join, Reader};
-use crate::meter::{subscribe, Counts, Invoice, Meter, Receipt, Record, Status, Subscription};
+use crate::meter::{Counts, Invoice, Meter, Receipt, Record, Status};
 use crate::money::fmt_money;
 use crate::period::Timestamp;
+use crate::subscription::{self, Document, Need, Request};
 use indexmap::IndexMap;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::collections::VecDeque;
 
-/// A change to a subscription at a point in time.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// A change to a subscription at a point in time: a subscription request
+/// (docs/subscriptions.md) with its `at`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     /// When.
     pub at: Timestamp,
-    /// New quantities.
-    pub quantities: IndexMap<String, Decimal>,
-    /// New plan.
-    pub plan: Option<String>,
-    /// Plan change takes effect now (default) or at period end.
-    pub transition_immediate: bool,
-    /// Cancel: `Some(true)` immediately, `Some(false)` at period end.
-    pub cancel: Option<bool>,
-    /// Credit pack to buy.
-    pub purchase_credits: Option<String>,
+    /// Position in the subscription's `changes` (for error paths).
+    pub index: usize,
+    /// What changes.
+    pub request: Request,
 }
 
 /// A subscription to replay, with its changes in time order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubscriptionSpec {
-    /// Subscription.
-    pub subscription: Subscription,
+    /// The subscription document (its first request).
+    pub subscription: Document,
     /// Changes, sorted by time.
     pub changes: Vec<Change>,
 }
 
-fn immediate_or_end(r: &mut Reader, v: &Value, path: &str) -> Option<bool> {
-    r.choice(
-        v,
-        path,
-        |s| match s {
-            "immediate" => Some(true),
-            "period_end" => Some(false),
-            _ => None,
-        },
-        "immediate, period_end",
-    )
-}
-
-fn read_quantities(r: &mut Reader, v: &Value, path: &str) -> IndexMap<String, Decimal> {
-    let mut out = IndexMap::new();
-    if let Some(o) = r.object(v, path) {
-        for (k, v) in o.map() {
-            if let Some(d) = r.amount(v, &join(path, k)) {
-                out.insert(k.clone(), d);
-            }
-        }
-    }
-    out
-}
-
-/// Reads `SUBS.json`: a list of `{"customer", "plan", "start", "anchor"?,
-/// "quantities"?, "addons"?, "changes"?}`.
+/// Reads `SUBS.json`: a list of subscription documents (`{"customer",
+/// "plan", "start", ...}`, docs/subscriptions.md), each with its
+/// `changes`: requests with their `at`.
 pub fn read_subscriptions(v: &Value) -> Result<Vec<SubscriptionSpec>, Error> {
     let mut r = Reader::default();
     let mut out = Vec::new();
@@ -75,73 +47,28 @@ pub fn read_subscriptions(v: &Value) -> Result<Vec<SubscriptionSpec>, Error> {
         for (i, e) in arr.iter().enumerate() {
             let p = index("", i);
             let Some(mut o) = r.object(e, &p) else { continue };
-            let customer = o.req_string(&mut r, "customer");
-            let plan = o.req_string(&mut r, "plan");
-            let start = o.req(&mut r, "start").and_then(|v| r.timestamp(v, &join(&p, "start")));
-            let anchor = o.opt_timestamp(&mut r, "anchor");
-            let quantities = o
-                .opt("quantities")
-                .map(|v| read_quantities(&mut r, v, &join(&p, "quantities")))
-                .unwrap_or_default();
-            let addons = o
-                .opt("addons")
-                .and_then(|v| {
-                    let ap = join(&p, "addons");
-                    let a = r.array(v, &ap)?;
-                    a.iter()
-                        .enumerate()
-                        .map(|(j, x)| r.string(x, &index(&ap, j)))
-                        .collect::<Option<Vec<_>>>()
-                })
-                .unwrap_or_default();
+            let subscription = Document::read_fields(&mut r, &mut o);
             let mut changes = Vec::new();
             if let Some(cv) = o.opt("changes") {
                 let cp = join(&p, "changes");
                 if let Some(ca) = r.array(cv, &cp) {
                     for (j, c) in ca.iter().enumerate() {
-                        let chp = index(&cp, j);
-                        let Some(mut co) = r.object(c, &chp) else { continue };
-                        let at = co.req(&mut r, "at").and_then(|v| r.timestamp(v, &join(&chp, "at")));
-                        let quantities = co
-                            .opt("quantities")
-                            .map(|v| read_quantities(&mut r, v, &join(&chp, "quantities")))
-                            .unwrap_or_default();
-                        let plan = co.opt_string(&mut r, "plan");
-                        let transition = co
-                            .opt("transition")
-                            .and_then(|v| immediate_or_end(&mut r, v, &join(&chp, "transition")));
-                        let cancel = co
-                            .opt("cancel")
-                            .and_then(|v| immediate_or_end(&mut r, v, &join(&chp, "cancel")));
-                        let purchase_credits = co.opt_string(&mut r, "purchase_credits");
+                        let Some(mut co) = r.object(c, &index(&cp, j)) else {
+                            continue;
+                        };
+                        let at = co.req(&mut r, "at").and_then(|v| r.timestamp(v, &co.path("at")));
+                        let request = Request::read_fields(&mut r, &mut co, Need::Request);
                         co.finish(&mut r);
                         if let Some(at) = at {
-                            changes.push(Change {
-                                at,
-                                quantities,
-                                plan,
-                                transition_immediate: transition.unwrap_or(true),
-                                cancel,
-                                purchase_credits,
-                            });
+                            changes.push(Change { at, index: j, request });
                         }
                     }
                 }
             }
             o.finish(&mut r);
             changes.sort_by_key(|c| c.at);
-            if let (Some(customer), Some(plan), Some(start)) = (customer, plan, start) {
-                out.push(SubscriptionSpec {
-                    subscription: Subscription {
-                        customer,
-                        plan,
-                        addons,
-                        start: Some(start),
-                        anchor,
-                        quantities,
-                    },
-                    changes,
-                });
+            if let Some(subscription) = subscription {
+                out.push(SubscriptionSpec { subscription, changes });
             }
         }
     }
@@ -170,34 +97,31 @@ impl Run {
         self.records.extend(self.meter.take_records());
     }
 
+    /// Applies the changes due by `t`, each all or nothing; a change that
+    /// fails is listed in the customer's `errors` at `changes[j].<path>`.
     fn apply_changes_until(&mut self, book: &crate::PriceBook, t: Timestamp) {
         while self.changes.front().is_some_and(|c| c.at <= t) {
             let Some(c) = self.changes.pop_front() else { break };
-            let at = c.at;
-            let mut results: Vec<Result<(), Error>> = Vec::new();
-            if let Some(plan) = &c.plan {
-                results.push(self.meter.transition_plan(book, plan, at, c.transition_immediate));
-            }
-            for (p, q) in &c.quantities {
-                results.push(self.meter.change_quantity(book, p, *q, at));
-            }
-            if let Some(pack) = &c.purchase_credits {
-                results.push(self.meter.purchase_credits(book, pack, at));
-            }
-            if let Some(immediate) = c.cancel {
-                results.push(self.meter.cancel(book, at, immediate));
-            }
-            for r in results {
-                if let Err(e) = r {
-                    self.errors.push(Problem::at(
-                        e.code,
-                        "changes",
-                        format!("at {}: {}", crate::period::fmt_timestamp(at), e.message),
-                    ));
-                }
+            if let Err(e) = subscription::change(book, &mut self.meter, &c.request, c.at) {
+                let base = index("changes", c.index);
+                let path = match &e.path {
+                    Some(p) => join_path(&base, p),
+                    None => base,
+                };
+                let message = format!("at {}: {}", crate::period::fmt_timestamp(c.at), e.message);
+                self.errors.push(Problem::at(e.code, path, message));
             }
             self.collect();
         }
+    }
+}
+
+/// `base` followed by a path relative to it (`quantities.seats`, `addons[0]`).
+fn join_path(base: &str, rel: &str) -> String {
+    if rel.starts_with('[') {
+        format!("{base}{rel}")
+    } else {
+        format!("{base}.{rel}")
     }
 }
 
@@ -224,8 +148,9 @@ impl<'b> Replay<'b> {
     pub fn new(book: &'b crate::PriceBook, subs: &[SubscriptionSpec]) -> Result<Replay<'b>, Error> {
         let mut runs = IndexMap::default();
         for (i, s) in subs.iter().enumerate() {
-            let meter = subscribe(book, &s.subscription).map_err(|e| {
-                let path = format!("[{i}].{}", e.path.clone().unwrap_or_default());
+            let meter = s.subscription.subscribe(book).map_err(|e| {
+                let at = index("", i);
+                let path = e.path.as_deref().map_or_else(|| at.clone(), |p| join_path(&at, p));
                 Error::one(Problem::at(e.code, path, e.message))
             })?;
             if runs.contains_key(&s.subscription.customer) {
@@ -412,13 +337,21 @@ impl<'b> Replay<'b> {
     /// replay of many customers never holds the whole output in memory.
     pub fn finish_to(self, at: Timestamp, out: &mut dyn std::io::Write, pretty: bool) -> Result<(), Error> {
         let done = self.close(at)?;
-        let io =
-            |e: serde_json::Error| Error::one(Problem::general("io_error", format!("cannot write the result: {e}")));
+        let io = |e: serde_json::Error| {
+            Error::one(Problem::general(
+                codes::IO_ERROR,
+                format!("cannot write the result: {e}"),
+            ))
+        };
         if pretty {
             let mut chunk = Vec::new();
             done.render_customers(0..done.customer_count(), &mut chunk);
-            done.write_pretty(&mut *out, std::iter::once(chunk))
-                .map_err(|e| Error::one(Problem::general("io_error", format!("cannot write the result: {e}"))))?;
+            done.write_pretty(&mut *out, std::iter::once(chunk)).map_err(|e| {
+                Error::one(Problem::general(
+                    codes::IO_ERROR,
+                    format!("cannot write the result: {e}"),
+                ))
+            })?;
         } else {
             serde_json::to_writer(&mut *out, &done).map_err(io)?;
         }

@@ -135,7 +135,10 @@ fn an_event_for_another_customer_is_rejected_before_its_key_is_looked_up() {
     let r = m.record(&b, &other, t("2026-01-02T10:00:01Z"));
     assert_eq!(r.status, Status::Rejected);
     let err = r.error.unwrap();
-    assert_eq!((err.code, err.path.as_deref()), ("invalid_value", Some("subject")));
+    assert_eq!(
+        (err.code.as_str(), err.path.as_deref()),
+        ("invalid_value", Some("subject"))
+    );
     assert_eq!(m.counts.rejected, 1);
 }
 
@@ -144,14 +147,14 @@ fn receipts_for_callers_without_a_meter() {
     let e = ev("e1", "api", json!({"quantity": "1"}));
     let r = no_subscription(&e, "cus_1");
     assert_eq!(r.status, Status::Rejected);
-    assert_eq!(r.error.as_ref().map(|p| p.code), Some("unknown_customer"));
+    assert_eq!(r.error.as_ref().map(|p| p.code.as_str()), Some("unknown_customer"));
     assert_eq!(
-        no_subscription(&e, "cus_9").error.map(|p| p.code),
+        no_subscription(&e, "cus_9").error.map(|p| p.code.as_str()),
         Some("invalid_value")
     );
     let bad = read_event(r#"{"specversion": "1.0", "id": "x1", "source": "app", "type": "api"}"#).unwrap_err();
     assert_eq!((&*bad.id, &*bad.source, bad.status), ("x1", "app", Status::Rejected));
-    assert_eq!(bad.error.map(|p| p.code), Some("missing_field"));
+    assert_eq!(bad.error.map(|p| p.code.as_str()), Some("missing_field"));
 }
 
 /// A caller's store kept the way the Worker keeps it: each first receipt

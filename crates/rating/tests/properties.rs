@@ -1949,7 +1949,7 @@ proptest! {
                 r["plan"] = p["plan"].clone();
                 match (p.get("total"), quote_value(&book, &r)) {
                     (Some(t), Ok(q)) => prop_assert_eq!(t, &q["total"]),
-                    (None, Err(e)) => prop_assert_eq!(p["error"]["code"].as_str(), Some(e.errors[0].code)),
+                    (None, Err(e)) => prop_assert_eq!(p["error"]["code"].as_str(), Some(e.errors[0].code.as_str())),
                     (t, q) => prop_assert!(false, "compare says {:?}, quote says {:?}", t, q),
                 }
             }

@@ -187,20 +187,43 @@ impl Customer {
     }
 
     /// Closes the periods that ended by `now` (issuing their invoices).
-    fn catch_up(&self, book: &PriceBook, now: Timestamp) -> std::result::Result<(), ApiError> {
+    /// `book` is the version the open period is priced with, `active` the
+    /// tenant's active one: the meter moves to `active` at the first
+    /// period start (docs/metering.md "Price book versions"). Answers
+    /// whether it moved.
+    fn catch_up(&self, book: &PriceBook, active: &PriceBook, now: Timestamp) -> std::result::Result<bool, ApiError> {
         self.load()?;
         let mut c = Commit::default();
-        {
+        let moved = {
             let mut cache = self.cache.borrow_mut();
-            let Some(l) = cache.as_mut() else { return Ok(()) };
-            let Some(m) = l.meter.as_mut() else { return Ok(()) };
+            let Some(l) = cache.as_mut() else { return Ok(false) };
+            let Some(m) = l.meter.as_mut() else { return Ok(false) };
             if m.period.end > now || m.ended_at.is_some() {
-                return Ok(());
+                return Ok(false);
             }
-            m.advance_to(book, now)?;
-            Self::meter_commit(l, book, None, &mut c)?;
+            let moved = m.advance_across(book, active, now)?;
+            Self::meter_commit(l, if moved { active } else { book }, None, &mut c)?;
+            moved
+        };
+        self.commit(c)?;
+        Ok(moved)
+    }
+
+    /// The version the open period is priced with: the one the meter was
+    /// last committed with, or `active` for a customer without a meter.
+    async fn period_book(&self, tenant: &str, active: &Rc<PriceBook>) -> std::result::Result<Rc<PriceBook>, ApiError> {
+        self.load()?;
+        let pinned = self
+            .cache
+            .borrow()
+            .as_ref()
+            .filter(|l| l.meter.is_some())
+            .and_then(|l| l.book.clone())
+            .filter(|h| h != active.hash());
+        match pinned {
+            Some(hash) => crate::books::by_hash(&self.env, tenant, &hash).await,
+            None => Ok(active.clone()),
         }
-        self.commit(c).map(|_| ())
     }
 
     /// Rates a batch of events at `now`; answers each receipt as JSON text.
@@ -390,13 +413,16 @@ impl Customer {
     }
 
     async fn handle(&self, mut req: Request) -> std::result::Result<Response, ApiError> {
-        let (book, tenant, customer) = self.book(&req).await?;
+        let (active, tenant, customer) = self.book(&req).await?;
         // The runtime's clock, or the dev clock where allowed (crate::clock).
         let now = crate::clock::request_time(&self.env, &req)?;
         let path = req.path();
         let method = req.method();
-        if !(method == Method::Post && path == "/ingest") {
-            self.catch_up(&book, now)?;
+        // A new version applies from the next period: the open period keeps
+        // the version its receipts named.
+        let mut book = self.period_book(&tenant, &active).await?;
+        if self.catch_up(&book, &active, now)? {
+            book = active;
         }
         let resp = match (method, path.as_str()) {
             (Method::Post, "/ingest") => {
@@ -422,14 +448,16 @@ impl Customer {
                     let Some(l) = cache.as_mut() else {
                         return Err(ApiError::unavailable("loading the meter", "no state"));
                     };
-                    let (mut m, created) = subscription::apply(&book, &customer, l.meter.as_ref(), &r, now)?;
+                    let created = subscription::apply(&book, &customer, &mut l.meter, &r, now)?;
+                    let Some(m) = l.meter.as_mut() else {
+                        return Err(ApiError::unavailable("applying the subscription", "no meter"));
+                    };
                     let issued = m.take_invoices();
                     for inv in &issued {
                         c.invoices.push((inv.issued_at.clone(), to_text(inv)?));
                     }
-                    let mut view = subscription::view(&m, &book);
+                    let mut view = subscription::view(m, &book);
                     view["invoices"] = serde_json::to_value(&issued).unwrap_or(Value::Null);
-                    l.meter = Some(m);
                     Self::meter_commit(l, &book, Some((&tenant, &customer)), &mut c)?;
                     (view, created)
                 };
@@ -443,7 +471,7 @@ impl Customer {
             (Method::Get, "/allowance-state") => {
                 let v = self.meter_or_404(&customer, |m| {
                     let at = Self::read_time(&req, m, now)?;
-                    Ok(m.allowance_state(&book, at)?)
+                    Ok(serde_json::to_value(m.allowance_state(&book, at)?).unwrap_or(Value::Null))
                 })?;
                 json(200, &v)?
             }
@@ -518,9 +546,16 @@ impl DurableObject for Customer {
             (l.and_then(|l| l.book.clone()), l.and_then(|l| l.tenant.clone()))
         };
         if let (Some(hash), Some(tenant)) = (hash, tenant) {
-            match crate::books::by_hash(&self.env, &tenant, &hash).await {
-                Ok(book) => {
-                    if let Err(e) = self.catch_up(&book, now()) {
+            let books = match crate::books::by_hash(&self.env, &tenant, &hash).await {
+                Ok(book) => match crate::books::active(&self.env, &tenant).await {
+                    Ok(active) => Ok((book, active.book)),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
+            match books {
+                Ok((book, active)) => {
+                    if let Err(e) = self.catch_up(&book, &active, now()) {
                         console_error!("alarm: closing periods failed: {}", e.detail);
                     }
                 }

@@ -32,10 +32,11 @@ fn read_subs(input: &Input, book: &rating::PriceBook, at: Timestamp) -> Result<V
     let subs = read_subscriptions(&v).map_err(|e| CliError::from(e).in_file(input))?;
     for s in &subs {
         let sub = &s.subscription;
-        let (Some(plan), Some(start)) = (book.plan(&sub.plan), sub.start) else {
+        let start = sub.start;
+        let Some(plan) = sub.request.plan.as_deref().and_then(|p| book.plan(p)) else {
             continue;
         };
-        let anchor = sub.anchor.unwrap_or(start);
+        let anchor = sub.request.anchor.unwrap_or(start);
         let index = |t| plan.period.containing(anchor, t).map(|(k, _, _)| k);
         let periods = match (index(start), index(at)) {
             (Some(a), Some(b)) => b.saturating_sub(a),

@@ -3,13 +3,14 @@
 //! proration, cancellation, late usage, and the read-only views.
 
 use super::*;
+use crate::entitlements;
 use crate::money::fmt_money;
 use crate::period::Period;
 use crate::price::{charge_quantity, mul, sub};
-use crate::price_book::{Proration, Unlock};
+use crate::price_book::Proration;
 use crate::quote::{LineKind, TierLine};
 
-fn span(start: Timestamp, end: Timestamp) -> Span {
+pub(super) fn span(start: Timestamp, end: Timestamp) -> Span {
     Span {
         start: ts(start),
         end: ts(end),
@@ -22,7 +23,7 @@ fn plan_period(book: &PriceBook, plan: &str) -> Period {
         .unwrap_or(Period::new(crate::period::PeriodUnit::Month, 1))
 }
 
-fn err(code: &'static str, path: &str, message: impl Into<String>) -> Error {
+fn err(code: crate::error::Code, path: &str, message: impl Into<String>) -> Error {
     Error::one(Problem::at(code, path, message))
 }
 
@@ -56,35 +57,24 @@ pub(crate) fn factor(
     (Decimal::from(num) / Decimal::from(den)).min(Decimal::ONE)
 }
 
+/// The cap on `product`'s usage for the meter's plans (docs/metering.md
+/// "Entitlements").
 pub(crate) fn usage_cap(
     m: &Meter,
     book: &PriceBook,
     product: &Product,
     (plan, item): (&Plan, &PlanItem),
 ) -> Option<Decimal> {
-    // The item's plan is usually the base plan: no second look-up then.
-    let base_plan = if plan.id == m.plan {
-        Some(plan)
-    } else {
-        book.plan(&m.plan)
-    };
-    let mut named: Option<Option<Decimal>> = base_plan.and_then(|b| b.limits.get(&product.id)).map(|v| Some(*v));
-    let mut base = if named.is_some() { None } else { item.limit.map(Some) };
-    if named.is_none() && base.is_none() {
-        return None;
+    if m.addons.is_empty() {
+        // The usual meter: the item's plan is the base plan, no look-up.
+        let base = if plan.id == m.plan {
+            Some(plan)
+        } else {
+            book.plan(&m.plan)
+        };
+        return base.and_then(|b| entitlements::usage_cap(&[b], &product.id, item));
     }
-    for p in m.addons.iter().filter_map(|a| book.plan(a)) {
-        if let Some(u) = p.unlocks.get(&product.id) {
-            let target = if named.is_some() { &mut named } else { &mut base };
-            if let Some(cur) = target.as_mut() {
-                *cur = match (*cur, u) {
-                    (None, _) | (_, Unlock::Unlimited(_)) => None,
-                    (Some(a), Unlock::By(b)) => Some(a.checked_add(*b).unwrap_or(Decimal::MAX)),
-                };
-            }
-        }
-    }
-    named.or(base).flatten()
+    entitlements::usage_cap(&m.plans(book), &product.id, item)
 }
 
 /// Opens usage state for a period: allowances from the plan (per seat with
@@ -97,18 +87,7 @@ fn open_products(
 ) -> IndexMap<String, ProductState, rustc_hash::FxBuildHasher> {
     let mut out: IndexMap<String, ProductState, rustc_hash::FxBuildHasher> = IndexMap::default();
     for plan in m.plans(book) {
-        let seats: Decimal = plan
-            .items
-            .iter()
-            .filter(|it| book.product(&it.product).is_some_and(|p| p.kind == ProductType::Seat))
-            .map(|it| {
-                m.quantities
-                    .get(&it.product)
-                    .copied()
-                    .or(it.min_quantity)
-                    .unwrap_or(Decimal::ZERO)
-            })
-            .fold(Decimal::ZERO, |a, b| a.checked_add(b).unwrap_or(Decimal::MAX));
+        let seats = entitlements::seats(book, plan, |p| m.quantities.get(p).copied());
         for item in &plan.items {
             let Some(product) = book.product(&item.product) else {
                 continue;
@@ -116,20 +95,11 @@ fn open_products(
             if product.kind != ProductType::Metered || out.contains_key(&product.id) {
                 continue;
             }
-            let included = item
-                .included_quantity
-                .unwrap_or(Decimal::ZERO)
-                .checked_add(
-                    item.included_per_seat
-                        .unwrap_or(Decimal::ZERO)
-                        .checked_mul(seats)
-                        .unwrap_or(Decimal::MAX),
-                )
-                .unwrap_or(Decimal::MAX);
+            let allowance = entitlements::allowance(item, seats).unwrap_or(Some(Decimal::MAX));
             let mut ps = ProductState {
-                included,
+                included: allowance.unwrap_or(Decimal::ZERO),
                 rolled_over: rolled.get(&product.id).copied().unwrap_or(Decimal::ZERO),
-                has_allowance: item.included_quantity.is_some() || item.included_per_seat.is_some(),
+                has_allowance: allowance.is_some(),
                 keys: Default::default(),
             };
             if product.price_key_label.is_none() && !m.period.trial {
@@ -453,7 +423,13 @@ fn advance_lines(m: &mut Meter, book: &PriceBook, lines: &mut Vec<InvoiceLine>) 
     Ok(())
 }
 
-fn invoice(m: &Meter, book: &PriceBook, issued: Timestamp, period: Span, lines: Vec<InvoiceLine>) -> Invoice {
+pub(super) fn invoice(
+    m: &Meter,
+    book: &PriceBook,
+    issued: Timestamp,
+    period: Span,
+    lines: Vec<InvoiceLine>,
+) -> Invoice {
     let scale = book.scale_of(&book.doc().currency).unwrap_or(2);
     let total = lines
         .iter()
@@ -472,7 +448,7 @@ fn invoice(m: &Meter, book: &PriceBook, issued: Timestamp, period: Span, lines: 
 }
 
 /// Usage lines of the open period (arrears), plus pending lines.
-fn usage_lines(m: &Meter, book: &PriceBook, end: Timestamp, out: &mut Vec<InvoiceLine>) {
+pub(super) fn usage_lines(m: &Meter, book: &PriceBook, end: Timestamp, out: &mut Vec<InvoiceLine>) {
     if m.period.trial {
         return;
     }
@@ -549,11 +525,7 @@ fn pending_lines(m: &Meter, book: &PriceBook, out: &mut Vec<InvoiceLine>) {
             plan: p.plan.clone(),
             product: p.product.clone(),
             price_key: p.price_key.clone(),
-            kind: match p.kind.as_str() {
-                "proration" => LineKind::Proration,
-                "credit_pack" => LineKind::Credit,
-                _ => LineKind::Usage,
-            },
+            kind: p.kind.line_kind(),
             description: p.description.clone(),
             period: span(p.start, p.end),
             quantity: fmt_qty(p.quantity),
@@ -585,11 +557,9 @@ pub(crate) fn add_late(
     let (start, end) = (c.start, c.end);
     let plan = m.item_for_plan_id(item);
     let price_key = product.price_key_label.as_ref().map(|_| key.to_string());
-    if let Some(p) = m
-        .pending
-        .iter_mut()
-        .find(|p| p.kind == "late" && p.product == product.id && p.price_key == price_key && p.start == start)
-    {
+    if let Some(p) = m.pending.iter_mut().find(|p| {
+        p.kind == PendingKind::Late && p.product == product.id && p.price_key == price_key && p.start == start
+    }) {
         p.quantity = p.quantity.checked_add(qty).unwrap_or(p.quantity);
         p.exact = p.exact.checked_add(amount).unwrap_or(p.exact);
         return;
@@ -598,7 +568,7 @@ pub(crate) fn add_late(
         plan,
         product: product.id.clone(),
         price_key,
-        kind: "late".into(),
+        kind: PendingKind::Late,
         description: format!("Late usage of {} for {} – {}", product.name, ts(start), ts(end)),
         start,
         end,
@@ -617,7 +587,7 @@ impl Meter {
     pub fn advance_to(&mut self, book: &PriceBook, t: Timestamp) -> Result<(), Error> {
         let mut guard = 0u32;
         while self.ended_at.is_none() && self.period.end <= t {
-            self.close_open_period(book)?;
+            self.close_open_period(book, book)?;
             guard += 1;
             if guard > 100_000 {
                 return Err(err(codes::OUT_OF_RANGE, "at", "too many periods to close at once"));
@@ -626,7 +596,42 @@ impl Meter {
         Ok(())
     }
 
-    fn close_open_period(&mut self, book: &PriceBook) -> Result<(), Error> {
+    /// Whether the subscription can move to `book` at a period start: its
+    /// plan, add-ons and any plan it is due to switch to are all there
+    /// (docs/metering.md "Price book versions").
+    pub fn fits(&self, book: &PriceBook) -> bool {
+        let base = |id: &str| book.plan(id).is_some_and(|p| !p.addon);
+        base(&self.plan)
+            && self.addons.iter().all(|a| book.plan(a).is_some_and(|p| p.addon))
+            && self.transition_at_period_end.as_deref().is_none_or(base)
+    }
+
+    /// Closes every period that ends at or before `t` when a new version
+    /// of the price book, `new`, became active during the open period: the
+    /// open period is closed (its usage invoiced) with `old`, the version
+    /// its receipts named, and the periods after it are opened and billed
+    /// with `new`. Answers whether the meter moved to `new`: it does not
+    /// when no period ends by `t`, or when `new` lacks the subscription's
+    /// plans (it then stays on `old`).
+    pub fn advance_across(&mut self, old: &PriceBook, new: &PriceBook, t: Timestamp) -> Result<bool, Error> {
+        if self.ended_at.is_some() || self.period.end > t {
+            return Ok(false);
+        }
+        if !self.fits(new) {
+            self.advance_to(old, t)?;
+            return Ok(false);
+        }
+        self.close_open_period(old, new)?;
+        self.advance_to(new, t)?;
+        Ok(true)
+    }
+
+    /// Closes the open period with `closing` (its usage in arrears,
+    /// rollover, the late-event window) and opens the next with `opening`
+    /// (its period, allowances, included credits and advance charges); the
+    /// two differ only when a new price book version takes over.
+    fn close_open_period(&mut self, closing: &PriceBook, opening: &PriceBook) -> Result<(), Error> {
+        let book = closing;
         let end = self.period.end;
         let mut lines = Vec::new();
         usage_lines(self, book, end, &mut lines);
@@ -640,17 +645,11 @@ impl Meter {
             if !item.rollover || self.period.trial {
                 continue;
             }
-            let used = ps.used();
-            let used_included = sub(used, used.min(ps.rolled_over)).unwrap_or(Decimal::ZERO);
-            let left = if ps.included > used_included {
-                ps.included - used_included
-            } else {
-                Decimal::ZERO
-            };
+            let left = entitlements::rollover_left(ps.included, ps.rolled_over, ps.used());
             if left > Decimal::ZERO {
                 rolled.insert(pid.clone(), left);
                 self.records.push(Record {
-                    kind: "allowance.rolled_over".into(),
+                    kind: RecordKind::AllowanceRolledOver,
                     at: ts(end),
                     product: Some(pid.clone()),
                     quantity: Some(fmt_qty(left)),
@@ -682,7 +681,7 @@ impl Meter {
         }
         if let Some(next) = self.transition_at_period_end.take() {
             self.records.push(Record {
-                kind: "subscription.plan_changed".into(),
+                kind: RecordKind::SubscriptionPlanChanged,
                 at: ts(end),
                 product: None,
                 quantity: None,
@@ -690,8 +689,9 @@ impl Meter {
                 to: Some(next.clone()),
             });
             self.plan = next;
-            self.default_seats(book);
+            self.default_seats(opening);
         }
+        let book = opening;
         let period = plan_period(book, &self.plan);
         self.period = if self.period.trial {
             first_paid(period, self.anchor, end)?
@@ -710,7 +710,8 @@ impl Meter {
         self.products = open_products(self, book, &rolled);
         grant_included(self, book);
         advance_lines(self, book, &mut lines)?;
-        self.issued.push(invoice(self, book, end, closed_span, lines));
+        // The invoice names the version that priced the usage it bills.
+        self.issued.push(invoice(self, closing, end, closed_span, lines));
         Ok(())
     }
 
@@ -725,7 +726,7 @@ impl Meter {
     ) -> Result<(), Error> {
         self.advance_to(book, at)?;
         if self.ended_at.is_some() {
-            return Err(err("subscription_ended", "at", "the subscription has ended"));
+            return Err(err(codes::SUBSCRIPTION_ENDED, "at", "the subscription has ended"));
         }
         let path = join("quantities", product);
         let p = book
@@ -782,7 +783,7 @@ impl Meter {
             plan: plan.id.clone(),
             product: product.to_string(),
             price_key: None,
-            kind: "proration".into(),
+            kind: PendingKind::Proration,
             description: format!(
                 "{} {} → {}, prorated {}",
                 p.name,
@@ -805,7 +806,11 @@ impl Meter {
     pub fn cancel(&mut self, book: &PriceBook, at: Timestamp, immediate: bool) -> Result<(), Error> {
         self.advance_to(book, at)?;
         if self.ended_at.is_some() {
-            return Err(err("subscription_ended", "at", "the subscription has already ended"));
+            return Err(err(
+                codes::SUBSCRIPTION_ENDED,
+                "at",
+                "the subscription has already ended",
+            ));
         }
         if !immediate {
             self.cancel_at_period_end = true;
@@ -860,61 +865,6 @@ impl Meter {
         let inv = invoice(self, book, at, span(self.period.start, at), lines);
         self.issued.push(inv);
         Ok(())
-    }
-
-    /// The invoice the open period would get if it closed at `at`: usage so
-    /// far and pending lines (advance charges for the next period excluded).
-    pub fn preview_invoice(&self, book: &PriceBook, at: Timestamp) -> Result<Invoice, Error> {
-        let mut m = self.clone();
-        m.advance_to(book, at)?;
-        let mut lines = Vec::new();
-        usage_lines(&m, book, at.min(m.period.end), &mut lines);
-        Ok(invoice(&m, book, at, span(m.period.start, m.period.end), lines))
-    }
-
-    /// Allowance state per metered dimension at `at` (SPEC §7).
-    pub fn allowance_state(&self, book: &PriceBook, at: Timestamp) -> Result<serde_json::Value, Error> {
-        let mut m = self.clone();
-        m.advance_to(book, at)?;
-        let scale = book.scale_of(&book.doc().currency).unwrap_or(2);
-        let mut dims = Vec::new();
-        for (pid, ps) in &m.products {
-            let included = ps.included;
-            let total = ps.allowance();
-            let used = ps.used();
-            let remaining = if total > used { total - used } else { Decimal::ZERO };
-            let billable = if used > total { used - total } else { Decimal::ZERO };
-            let overage: Decimal = ps
-                .keys
-                .values()
-                .map(|k| k.exact)
-                .fold(Decimal::ZERO, |a, b| a.checked_add(b).unwrap_or(a));
-            let percent = if total.is_zero() {
-                Decimal::ZERO
-            } else {
-                // used / total first: used × 100 could leave the decimal range.
-                used.checked_div(total)
-                    .and_then(|r| r.checked_mul(Decimal::ONE_HUNDRED))
-                    .unwrap_or(Decimal::MAX)
-                    .round_dp(2)
-            };
-            dims.push(serde_json::json!({
-                "product": pid,
-                "included": fmt_qty(included),
-                "rolled_over": fmt_qty(ps.rolled_over),
-                "used": fmt_qty(used),
-                "remaining": fmt_qty(remaining),
-                "billable_usage": fmt_qty(billable),
-                "overage_amount": fmt_money(book.doc().rounding.round(overage, scale), scale),
-                "percent_used": fmt_qty(percent),
-            }));
-        }
-        Ok(serde_json::json!({
-            "customer": m.customer,
-            "period": {"start": ts(m.period.start), "end": ts(m.period.end)},
-            "dimensions": dims,
-            "price_book": book.hash(),
-        }))
     }
 }
 
@@ -974,7 +924,7 @@ pub(crate) fn invoice_at(m: &Meter, book: &PriceBook, at: Timestamp, lines: Vec<
 
 fn plan_changed(m: &mut Meter, at: Timestamp, to: &str) {
     m.records.push(Record {
-        kind: "subscription.plan_changed".into(),
+        kind: RecordKind::SubscriptionPlanChanged,
         at: ts(at),
         product: None,
         quantity: None,
@@ -1019,7 +969,7 @@ impl Meter {
     ) -> Result<(), Error> {
         self.advance_to(book, at)?;
         if self.ended_at.is_some() {
-            return Err(err("subscription_ended", "at", "the subscription has ended"));
+            return Err(err(codes::SUBSCRIPTION_ENDED, "at", "the subscription has ended"));
         }
         match book.plan(plan) {
             None => return Err(err(codes::UNKNOWN_PLAN, "plan", format!("no plan {plan:?}"))),
@@ -1113,87 +1063,5 @@ impl Meter {
         let inv = invoice(self, book, at, span(at, end), lines);
         self.issued.push(inv);
         Ok(())
-    }
-
-    /// Projects the open period's usage linearly to its end and prices it.
-    pub fn forecast(&self, book: &PriceBook, at: Timestamp) -> Result<serde_json::Value, Error> {
-        let mut m = self.clone();
-        m.advance_to(book, at)?;
-        let currency = book.doc().currency.as_str();
-        let scale = book.scale_of(currency).unwrap_or(2);
-        let elapsed = (at.min(m.period.end) - m.period.start).num_seconds().max(0);
-        let length = (m.period.end - m.period.start).num_seconds().max(1);
-        let ratio = if elapsed == 0 {
-            Decimal::ONE
-        } else {
-            Decimal::from(length) / Decimal::from(elapsed)
-        };
-        let mut dims = Vec::new();
-        let mut total = Decimal::ZERO;
-        for (pid, ps) in &m.products {
-            let Some(product) = book.product(pid) else { continue };
-            let Some((_, item)) = m.item_for(book, pid) else {
-                continue;
-            };
-            let scales = matches!(
-                product.aggregation(),
-                Aggregation::Sum | Aggregation::Count | Aggregation::Amount
-            );
-            let keyed = product.price_key_label.is_some();
-            let mut remaining = ps.allowance();
-            for (key, ks) in &ps.keys {
-                let projected = if scales {
-                    ks.quantity.checked_mul(ratio).unwrap_or(ks.quantity).round_dp(6)
-                } else {
-                    ks.quantity
-                };
-                let included = if ps.has_allowance {
-                    projected.min(remaining)
-                } else {
-                    Decimal::ZERO
-                };
-                remaining -= included;
-                let amount = match resolve(
-                    book,
-                    product,
-                    item,
-                    keyed.then_some(key.as_str()),
-                    Some(&m.customer),
-                    Some(at),
-                ) {
-                    Resolution::Priced { price, .. } => amounts_in(book, price, currency)
-                        .and_then(|(a, _)| charge_quantity(price.model, a, projected - included, false).ok())
-                        .map_or(Decimal::ZERO, |c| c.amount),
-                    _ => Decimal::ZERO,
-                };
-                let unit_scale = book.scale_of(&ks.unit).unwrap_or(scale);
-                let rounded = book.doc().rounding.round(amount, unit_scale);
-                if !book.is_custom_unit(&ks.unit) {
-                    total = total.checked_add(rounded).unwrap_or(total);
-                }
-                let mut d = serde_json::json!({
-                    "product": pid,
-                    "quantity": fmt_qty(ks.quantity),
-                    "projected_quantity": fmt_qty(projected),
-                    "projected_amount": fmt_money(rounded, unit_scale),
-                });
-                if keyed {
-                    d["price_key"] = serde_json::Value::String(key.clone());
-                }
-                if ks.unit != currency {
-                    d["currency"] = serde_json::Value::String(ks.unit.clone());
-                }
-                dims.push(d);
-            }
-        }
-        Ok(serde_json::json!({
-            "customer": m.customer,
-            "at": ts(at),
-            "period": {"start": ts(m.period.start), "end": ts(m.period.end)},
-            "dimensions": dims,
-            "projected_usage_total": fmt_money(total, scale),
-            "currency": currency,
-            "price_book": book.hash(),
-        }))
     }
 }

@@ -11,6 +11,7 @@ mod dedup;
 mod invoice;
 mod receipt;
 mod usage;
+mod views;
 mod wallet;
 
 pub use dedup::{
@@ -19,6 +20,7 @@ pub use dedup::{
 pub use invoice::{Invoice, InvoiceLine, Span};
 pub use receipt::{no_subscription, read_event, read_event_within, Counts, Receipt, Status};
 pub use usage::{KeyState, ProductState};
+pub use views::{AllowanceState, Dimension, Forecast, ForecastLine, PeriodView};
 pub use wallet::{Grant, Wallet};
 
 use crate::error::{codes, Error, Problem};
@@ -59,13 +61,64 @@ pub struct Subscription {
     pub quantities: IndexMap<String, Decimal>,
 }
 
+/// The type of a [`Record`], as its `type` field spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecordKind {
+    /// Unused allowance carried into the next period.
+    #[serde(rename = "allowance.rolled_over")]
+    AllowanceRolledOver,
+    /// The base plan changed.
+    #[serde(rename = "subscription.plan_changed")]
+    SubscriptionPlanChanged,
+    /// A credit pack was bought.
+    #[serde(rename = "credits.purchased")]
+    CreditsPurchased,
+}
+
+impl RecordKind {
+    /// The record type as JSON spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::AllowanceRolledOver => "allowance.rolled_over",
+            RecordKind::SubscriptionPlanChanged => "subscription.plan_changed",
+            RecordKind::CreditsPurchased => "credits.purchased",
+        }
+    }
+}
+
+/// What a [`Pending`] line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingKind {
+    /// A quantity or plan change within the period.
+    Proration,
+    /// Late usage of a closed period.
+    Late,
+    /// Usage priced in credits beyond the wallet, charged at the overage rate.
+    CreditOverage,
+    /// A credit pack bought.
+    CreditPack,
+}
+
+impl PendingKind {
+    /// The kind of invoice line it becomes.
+    pub fn line_kind(self) -> crate::quote::LineKind {
+        use crate::quote::LineKind;
+        match self {
+            PendingKind::Proration => LineKind::Proration,
+            PendingKind::CreditPack => LineKind::Credit,
+            PendingKind::Late | PendingKind::CreditOverage => LineKind::Usage,
+        }
+    }
+}
+
 /// A notable change, for webhooks and analytics (`allowance.rolled_over`,
 /// `subscription.plan_changed`, ...).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Record type.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: RecordKind,
     /// When.
     pub at: String,
     /// Product concerned.
@@ -115,8 +168,8 @@ pub struct Pending {
     pub product: String,
     /// Price key.
     pub price_key: Option<String>,
-    /// `proration` or `usage` (late usage).
-    pub kind: String,
+    /// What the line is.
+    pub kind: PendingKind,
     /// Description.
     pub description: String,
     /// Period paid for.
@@ -235,7 +288,7 @@ impl Slots {
     }
 }
 
-pub(crate) fn problem(code: &'static str, path: &str, message: impl Into<String>) -> Problem {
+pub(crate) fn problem(code: crate::error::Code, path: &str, message: impl Into<String>) -> Problem {
     Problem::at(code, path, message)
 }
 
@@ -381,14 +434,14 @@ impl Meter {
             || (ahead == MAX_FUTURE_SECONDS && t.timestamp_subsec_nanos() > at.timestamp_subsec_nanos())
         {
             return Err(problem(
-                "event_in_future",
+                codes::EVENT_IN_FUTURE,
                 "time",
                 "time is more than 5 minutes after the time of receipt",
             ));
         }
         if t < self.start {
             return Err(problem(
-                "event_too_late",
+                codes::EVENT_TOO_LATE,
                 "time",
                 "time is before the subscription started",
             ));
@@ -409,7 +462,7 @@ impl Meter {
                 .map_err(|e| problem(e.code, e.path.as_deref().unwrap_or(""), e.message))?;
         }
         if self.ended_at.is_some_and(|end| t >= end) {
-            return Err(problem("subscription_ended", "time", "the subscription has ended"));
+            return Err(problem(codes::SUBSCRIPTION_ENDED, "time", "the subscription has ended"));
         }
         // The base plan's item first, then the add-ons' in order (as `item_for`).
         let in_plan = |id: &str| placements.clone().find(|(p, _)| p.id == id);
@@ -430,7 +483,7 @@ impl Meter {
                 .unwrap_or(self.period.start);
             if t < earliest || !self.closed.iter().any(|c| c.start <= t && t < c.end) {
                 return Err(problem(
-                    "event_too_late",
+                    codes::EVENT_TOO_LATE,
                     "time",
                     "the event's period is closed and past the late-event grace",
                 ));
@@ -500,7 +553,7 @@ impl Meter {
                 .closed
                 .iter_mut()
                 .find(|c| c.start <= t && t < c.end)
-                .ok_or_else(|| problem("event_too_late", "time", "period not kept"))?;
+                .ok_or_else(|| problem(codes::EVENT_TOO_LATE, "time", "period not kept"))?;
             c.products.entry(product.id.clone()).or_default()
         } else {
             let at = self.slots.find(&mut self.products, product_index, &product.id);
@@ -622,7 +675,11 @@ impl Meter {
 fn receipt_or_internal(ev: &UsageEvent, r: (Status, Option<Receipt>)) -> Receipt {
     match r {
         (_, Some(r)) => r,
-        (status, None) => Receipt::rejected(&ev.id, &ev.source, Problem::general("internal", format!("{status:?}"))),
+        (status, None) => Receipt::rejected(
+            &ev.id,
+            &ev.source,
+            Problem::general(codes::INTERNAL, format!("{status:?}")),
+        ),
     }
 }
 

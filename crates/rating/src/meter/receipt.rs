@@ -132,7 +132,7 @@ pub fn read_event_within(text: &str, max_bytes: usize) -> Result<UsageEvent, Box
     let ev = read_event(text)?;
     if text.len() > max_bytes {
         let p = Problem::general(
-            "event_too_large",
+            codes::EVENT_TOO_LARGE,
             format!("an event is at most {max_bytes} bytes of JSON"),
         );
         return Err(Box::new(Receipt::rejected(&ev.id, &ev.source, p)));
@@ -148,7 +148,7 @@ pub fn no_subscription(ev: &UsageEvent, customer: &str) -> Receipt {
         wrong_subject(ev, customer)
     } else {
         Problem::at(
-            "unknown_customer",
+            codes::UNKNOWN_CUSTOMER,
             "subject",
             format!("no subscription for {customer:?}"),
         )

@@ -2,7 +2,7 @@
 //! drawn down by priority (lower first), then the soonest-expiring, then
 //! the oldest. Expired credits are never spent.
 
-use super::{problem, Meter, Pending, Record};
+use super::{problem, Meter, Pending, PendingKind, Record, RecordKind};
 use crate::error::{codes, Error, Problem};
 use crate::money::fmt_qty;
 use crate::period::Timestamp;
@@ -163,7 +163,7 @@ fn buy_pack(
     m.wallet
         .grant(source, &unit, credits, pack.priority.unwrap_or(50), at, expires);
     m.records.push(Record {
-        kind: "credits.purchased".into(),
+        kind: RecordKind::CreditsPurchased,
         at: super::ts(at),
         product: Some(pack.id.clone()),
         quantity: Some(fmt_qty(credits)),
@@ -213,7 +213,7 @@ pub(crate) fn spend(
         let balance = m.wallet.balance(unit, t);
         if balance < amount {
             return Err(problem(
-                "insufficient_credits",
+                codes::INSUFFICIENT_CREDITS,
                 "data",
                 format!(
                     "the event costs {} {unit}; the wallet holds {}",
@@ -242,7 +242,7 @@ pub(crate) fn spend(
                 match m
                     .pending
                     .iter_mut()
-                    .find(|p| p.kind == "credit_overage" && p.product == product.id && p.start == start)
+                    .find(|p| p.kind == PendingKind::CreditOverage && p.product == product.id && p.start == start)
                 {
                     Some(p) => {
                         p.quantity = p.quantity.checked_add(short).ok_or_else(overflow)?;
@@ -252,7 +252,7 @@ pub(crate) fn spend(
                         plan: plan.id.clone(),
                         product: product.id.clone(),
                         price_key: None,
-                        kind: "credit_overage".into(),
+                        kind: PendingKind::CreditOverage,
                         description: format!("{} beyond prepaid credits, at {} per credit", product.name, rate),
                         start,
                         end,
@@ -296,7 +296,7 @@ fn top_ups_needed(
     }
     let insufficient = |why: &str| {
         problem(
-            "insufficient_credits",
+            codes::INSUFFICIENT_CREDITS,
             "data",
             format!(
                 "the event costs {} {unit} more than the wallet holds; {why}",
@@ -336,7 +336,7 @@ fn top_up(m: &mut Meter, book: &PriceBook, pack_id: &str, t: Timestamp, count: D
         plan: m.plan.clone(),
         product: pack.id.clone(),
         price_key: None,
-        kind: "credit_pack".into(),
+        kind: PendingKind::CreditPack,
         description: format!(
             "Automatic top-up: {}",
             pack.name.clone().unwrap_or_else(|| pack.id.clone())

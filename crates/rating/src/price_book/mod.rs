@@ -270,6 +270,6 @@ fn write_canonical(v: &Value, w: &mut HashWriter) {
 }
 
 /// Problems found when a value is not the format expected.
-pub fn problem(code: &'static str, path: &str, message: &str) -> Problem {
+pub fn problem(code: crate::error::Code, path: &str, message: &str) -> Problem {
     Problem::at(code, path, message)
 }
