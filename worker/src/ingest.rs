@@ -4,16 +4,14 @@
 
 use crate::auth::Caller;
 use crate::books;
+use crate::clock;
 use crate::customer::{H_BOOK, H_CUSTOMER, H_TENANT};
 use crate::http::{call, json_text, media_type, read_body};
 use crate::problem::ApiError;
 use futures_util::future::join_all;
-use rating::event::{ids_of, parse_event};
-use rating::meter::Receipt;
-use rating::Problem;
+use rating::meter::read_event_within;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::Value;
 use std::collections::HashMap;
 use worker::{Env, Method, Request, Response};
 
@@ -106,23 +104,13 @@ fn route(raw: &RawValue) -> Result<String, String> {
     if let (Some(s), false) = (&fast, too_large) {
         return Ok(s.clone());
     }
-    // Text that is not JSON (nested too deep, a lone surrogate) is
-    // rejected with the parser's problem.
-    let (v, p) = match rating::json::parse_json(text) {
-        Ok(v) => (v, None),
-        // Refused (a repeated key, say) but readable: keep its id and source.
-        Err(p) => (serde_json::from_str(text).unwrap_or(Value::Null), Some(p)),
-    };
-    let (id, source) = ids_of(&v);
-    let p = match p.map_or_else(|| parse_event(&v), Err) {
-        Err(p) => p,
-        Ok(_) if too_large => Problem::general(
-            rating::error::codes::EVENT_TOO_LARGE,
-            format!("an event is at most {MAX_EVENT_BYTES} bytes of JSON"),
-        ),
-        Ok(e) => return Ok(e.customer.into()),
-    };
-    Err(serde_json::to_string(&Receipt::rejected(&id, &source, p)).unwrap_or_else(|_| "null".into()))
+    // Text that is not JSON (nested too deep, a lone surrogate) or an
+    // event refused (a repeated key, say) or too large: the engine's
+    // rejected receipt.
+    match read_event_within(text, MAX_EVENT_BYTES) {
+        Ok(e) => Ok(e.customer.into()),
+        Err(r) => Err(serde_json::to_string(&r).unwrap_or_else(|_| "null".into())),
+    }
 }
 
 /// The name of a customer's Durable Object (tenants cannot contain `/`).
@@ -149,6 +137,7 @@ pub async fn post(env: &Env, caller: &Caller, req: &mut Request) -> Result<Respo
             ),
         ));
     };
+    let dev_now = clock::forwarded(env, req)?;
     let body = read_body(req).await?;
     let events = events_of(shape, &body)?;
     let active = books::active(env, &caller.tenant).await?;
@@ -190,11 +179,14 @@ pub async fn post(env: &Env, caller: &Caller, req: &mut Request) -> Result<Respo
             body.push_str(events[i].get());
         }
         body.push(']');
-        let headers = [
+        let mut headers = vec![
             (H_TENANT, caller.tenant.as_str()),
             (H_CUSTOMER, customer.as_str()),
             (H_BOOK, active.hash.as_str()),
         ];
+        if let Some(t) = &dev_now {
+            headers.push((clock::H_NOW, t.as_str()));
+        }
         calls.push(async move { call(&stub, Method::Post, "/ingest", &headers, Some(body)).await });
     }
     let answers = join_all(calls).await;

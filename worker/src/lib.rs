@@ -16,6 +16,7 @@
 
 pub mod auth;
 pub mod books;
+pub mod clock;
 pub mod customer;
 pub mod forward;
 pub mod http;

@@ -290,8 +290,7 @@ impl<'b> Replay<'b> {
 
     fn rate(&mut self, ev: crate::event::UsageEvent, at: Timestamp) -> Receipt {
         let Some(run) = self.runs.get_mut(&*ev.customer) else {
-            let msg = format!("no subscription for {:?}", ev.customer);
-            return Receipt::rejected(&ev.id, &ev.source, Problem::at(codes::UNKNOWN_CUSTOMER, "subject", msg));
+            return crate::meter::no_subscription(&ev, &ev.customer);
         };
         let t = ev.time.unwrap_or(at);
         run.apply_changes_until(self.book, t);

@@ -18,10 +18,10 @@ use crate::forward;
 use crate::http::{json, json_text, millis, now, query, query_time};
 use crate::problem::ApiError;
 use outbox::Outbox;
-use rating::event::parse_event_text;
-use rating::meter::{Dedup, Meter, Receipt, Status, DEFAULT_MAX_ENTRIES};
+use rating::event::UsageEvent;
+use rating::meter::{dedup_window_start, no_subscription, read_event, Meter, Receipt};
 use rating::period::{fmt_timestamp, Timestamp};
-use rating::{PriceBook, Problem};
+use rating::PriceBook;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
@@ -31,8 +31,6 @@ use worker::*;
 
 /// How far after now a read (`?at=`) may look.
 pub const MAX_READ_AHEAD_DAYS: i64 = 366;
-/// Default dedup window: 35 days (SPEC §6); `DEDUP_WINDOW_SECONDS` overrides it.
-pub const DEFAULT_DEDUP_SECONDS: i64 = rating::meter::DEFAULT_DEDUP_SECONDS;
 /// How often expired dedup keys are deleted (look-ups ignore them anyway).
 const EXPIRE_EVERY_MS: i64 = 60_000;
 
@@ -63,14 +61,6 @@ pub struct Customer {
     cache: RefCell<Option<Loaded>>,
     outbox: Rc<RefCell<Outbox>>,
     alarm_at: Cell<Option<i64>>,
-}
-
-fn dedup_window(env: &Env) -> i64 {
-    env.var("DEDUP_WINDOW_SECONDS")
-        .ok()
-        .and_then(|v| v.to_string().trim().parse().ok())
-        .filter(|s: &i64| *s > 0)
-        .unwrap_or(DEFAULT_DEDUP_SECONDS)
 }
 
 fn not_subscribed(customer: &str) -> ApiError {
@@ -163,8 +153,8 @@ impl Customer {
         Ok(Rc::try_unwrap(c).map(|c| c.events).unwrap_or_default())
     }
 
-    /// The commit of a changed meter: its JSON (without the dedup window,
-    /// kept in SQLite), the invoices and records it issued, and the names
+    /// The commit of a changed meter: its JSON (its own dedup window stays
+    /// empty: the keys are in SQLite), the invoices and records it issued, and the names
     /// and book hash when they changed.
     fn meter_commit(
         l: &mut Loaded,
@@ -179,7 +169,6 @@ impl Customer {
             for r in m.take_records() {
                 c.records.push(to_text(&r)?);
             }
-            m.dedup = Dedup::new(DEFAULT_DEDUP_SECONDS, DEFAULT_MAX_ENTRIES);
             c.meta.push(("meter", to_text(m)?));
         }
         if l.book.as_deref() != Some(book.hash()) {
@@ -238,6 +227,9 @@ impl Customer {
     }
 
     /// Rates a batch of events at `now`; answers each receipt as JSON text.
+    /// The engine decides every receipt and counts it; this loads the
+    /// batch's dedup keys, lends them to the engine, and stores each event
+    /// whose key the engine puts (docs/worker.md, "Deduplication").
     fn ingest(
         &self,
         book: &PriceBook,
@@ -249,23 +241,15 @@ impl Customer {
         self.load()?;
         let sql = self.sql();
         let now_ms = millis(now);
-        let window_ms = dedup_window(&self.env).saturating_mul(1000);
-        let since = now_ms.saturating_sub(window_ms);
+        let since = dedup_window_start(book, now).saturating_mul(1000);
         // The engine reads standard events straight from their text.
-        let parsed: Vec<std::result::Result<rating::event::UsageEvent, Box<Receipt>>> = events
-            .iter()
-            .map(|raw| {
-                parse_event_text(raw.get()).map_err(|p| {
-                    let (id, source) = rating::event::ids_of_text(raw.get());
-                    Box::new(Receipt::rejected(&id, &source, p))
-                })
-            })
-            .collect();
+        let parsed: Vec<std::result::Result<UsageEvent, Box<Receipt>>> =
+            events.iter().map(|raw| read_event(raw.get())).collect();
         let keys: Vec<(&str, &str)> = parsed
             .iter()
             .filter_map(|e| e.as_ref().ok().map(|e| (e.source.as_str(), e.id.as_str())))
             .collect();
-        let mut seen = store::seen(&sql, &keys, since)?;
+        let mut keys = store::batch_keys(&sql, &keys, since)?;
         let mut cache = self.cache.borrow_mut();
         let Some(loaded) = cache.as_mut() else {
             return Err(ApiError::unavailable("loading the meter", "no state"));
@@ -282,67 +266,14 @@ impl Customer {
                     continue;
                 }
             };
-            if ev.customer != customer {
-                let p = Problem::at(
-                    rating::error::codes::INVALID_VALUE,
-                    "subject",
-                    format!("the event is for {:?}, not {customer:?}", ev.customer),
-                );
-                results.push(receipt_text(&Receipt::rejected(&ev.id, &ev.source, p)));
-                continue;
-            }
-            let fingerprint = format!("{:016x}", ev.fingerprint);
-            // Inline copies for short ids: no allocation.
-            let key = (ev.source.clone(), ev.id.clone());
-            if let Some(s) = seen.get(&key) {
-                if let Some(m) = loaded.meter.as_mut() {
-                    m.counts.duplicate += 1;
-                }
-                let r = Receipt {
-                    id: key.1,
-                    source: key.0,
-                    status: Status::Duplicate,
-                    amount: s.amount.as_deref().map(Into::into),
-                    currency: s.amount.as_ref().and(s.currency.as_deref()).map(Into::into),
-                    price_key: s.price_key.as_deref().map(Into::into),
-                    price_key_remapped: None,
-                    price_book: Some(hash.into()),
-                    conflict: (s.fingerprint != fingerprint).then_some(true),
-                    error: None,
-                };
-                results.push(receipt_text(&r));
-                continue;
-            }
             let Some(meter) = loaded.meter.as_mut() else {
-                let p = Problem::at(
-                    rating::error::codes::UNKNOWN_CUSTOMER,
-                    "subject",
-                    format!("no subscription for {customer:?}"),
-                );
-                results.push(receipt_text(&Receipt::rejected(&ev.id, &ev.source, p)));
+                results.push(receipt_text(&no_subscription(&ev, customer)));
                 continue;
             };
-            let r = meter.record(book, &ev, now);
-            if matches!(r.status, Status::Accepted | Status::Dropped) {
+            let r = meter.record_with(book, &ev, now, &mut keys);
+            if keys.take_put() {
                 let seq = loaded.next_seq;
                 loaded.next_seq += 1;
-                let status = if r.status == Status::Accepted {
-                    "accepted"
-                } else {
-                    "dropped"
-                };
-                seen.insert(
-                    key,
-                    store::Seen {
-                        source: String::new(),
-                        id: String::new(),
-                        fingerprint: fingerprint.clone(),
-                        status: status.to_string(),
-                        amount: r.amount.as_deref().map(str::to_string),
-                        currency: r.currency.as_deref().map(str::to_string),
-                        price_key: r.price_key.as_deref().map(str::to_string),
-                    },
-                );
                 c.events.push(EventRow {
                     seq,
                     time: ev.time.map(fmt_timestamp).unwrap_or_else(|| received.clone()),
@@ -350,13 +281,13 @@ impl Customer {
                     id: ev.id.into(),
                     kind: ev.product.into(),
                     received_at: now_ms,
-                    status: status.to_string(),
+                    status: r.status.as_str().to_string(),
                     amount: r.amount.as_deref().map(str::to_string),
                     currency: r.currency.as_deref().map(str::to_string),
                     price_key: r.price_key.as_deref().map(str::to_string),
                     price_book: hash.to_string(),
                     event: raw.get().to_string(),
-                    fingerprint,
+                    fingerprint: store::fingerprint_text(ev.fingerprint),
                 });
             }
             results.push(receipt_text(&r));
@@ -483,7 +414,8 @@ impl Customer {
 
     async fn handle(&self, mut req: Request) -> std::result::Result<Response, ApiError> {
         let (active, tenant, customer) = self.book(&req).await?;
-        let now = now();
+        // The runtime's clock, or the dev clock where allowed (crate::clock).
+        let now = crate::clock::request_time(&self.env, &req)?;
         let path = req.path();
         let method = req.method();
         // A new version applies from the next period: the open period keeps

@@ -6,14 +6,15 @@
 //!   sequence number (the outbox is every event after it; the stored mark
 //!   may lag behind the Queue, see `outbox`).
 //! - `events`: every accepted or dropped event with its receipt fields.
-//! - `dedup`: (source, id) -> first event, for the dedup window. This table
-//!   is the source of truth for duplicates; see `docs/worker.md`.
+//! - `dedup`: (source, id) -> first event, for the dedup window: the
+//!   keys the engine asks for, lent to it as [`BatchKeys`]; see
+//!   `docs/worker.md`.
 //! - `invoices`, `records`: documents the meter issued.
 //!
 //! Rows go in through `json_each` of one JSON parameter, so that a batch
 //! of events costs a handful of statements whatever its size.
 
-use rating::text::Text;
+use rating::meter::{dedup_key, DedupKey, DedupStore, Seen, Status};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -69,35 +70,61 @@ pub struct EventRow {
     pub fingerprint: String,
 }
 
-/// The first receipt of an event seen before.
+/// A first receipt as the `dedup` and `events` tables keep it.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Seen {
-    /// CloudEvents `source`.
-    pub source: String,
-    /// CloudEvents `id`.
-    pub id: String,
-    /// Fingerprint of the first payload.
-    pub fingerprint: String,
-    /// First receipt's status.
-    pub status: String,
-    /// First receipt's amount.
-    pub amount: Option<String>,
-    /// First receipt's currency.
-    pub currency: Option<String>,
-    /// First receipt's price key.
-    pub price_key: Option<String>,
+struct SeenRow {
+    source: String,
+    id: String,
+    fingerprint: String,
+    status: Status,
+    /// Arrival time, ms since the epoch.
+    at: i64,
+    amount: Option<String>,
+    currency: Option<String>,
+    price_key: Option<String>,
 }
 
-/// Looks up which of `keys` (source, id) were seen at or after `since_ms`.
-pub fn seen(sql: &SqlStorage, keys: &[(&str, &str)], since_ms: i64) -> worker::Result<HashMap<(Text, Text), Seen>> {
+/// The dedup keys of one batch, lent to the engine
+/// (`Meter::record_with`): the stored keys of the batch's events, and the
+/// keys the engine adds as it rates them. Whether a key is a duplicate is
+/// the engine's decision; this only loads and remembers.
+#[derive(Debug, Default)]
+pub struct BatchKeys {
+    seen: HashMap<DedupKey, Seen>,
+    /// The engine put a key since the last [`BatchKeys::take_put`].
+    put: bool,
+}
+
+impl DedupStore for BatchKeys {
+    fn get(&self, key: DedupKey) -> Option<&Seen> {
+        self.seen.get(&key)
+    }
+
+    fn put(&mut self, key: DedupKey, seen: Seen) {
+        self.seen.insert(key, seen);
+        self.put = true;
+    }
+}
+
+impl BatchKeys {
+    /// Whether the engine put the key of the event it just rated (the
+    /// event is then stored, with its key, in the request's commit).
+    pub fn take_put(&mut self) -> bool {
+        std::mem::take(&mut self.put)
+    }
+}
+
+/// Loads the stored keys of `keys` (source, id) that arrived at or after
+/// `since_ms` (the engine's window start: older keys cannot matter).
+pub fn batch_keys(sql: &SqlStorage, keys: &[(&str, &str)], since_ms: i64) -> worker::Result<BatchKeys> {
     if keys.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(BatchKeys::default());
     }
     let param = serde_json::to_string(keys).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    let rows: Vec<Seen> = sql
+    let rows: Vec<SeenRow> = sql
         .exec(
             "SELECT d.source AS source, d.id AS id, d.fingerprint AS fingerprint, e.status AS status, \
-             e.amount AS amount, e.currency AS currency, e.price_key AS price_key \
+             d.at AS at, e.amount AS amount, e.currency AS currency, e.price_key AS price_key \
              FROM json_each(?) AS j \
              JOIN dedup AS d ON d.source = json_extract(j.value, '$[0]') AND d.id = json_extract(j.value, '$[1]') \
              JOIN events AS e ON e.seq = d.seq \
@@ -105,10 +132,29 @@ pub fn seen(sql: &SqlStorage, keys: &[(&str, &str)], since_ms: i64) -> worker::R
             vec![param.into(), since_ms.into()],
         )?
         .to_array()?;
-    Ok(rows
+    let seen = rows
         .into_iter()
-        .map(|s| ((Text::from(s.source.as_str()), Text::from(s.id.as_str())), s))
-        .collect())
+        .map(|r| {
+            // Written by `fingerprint_text`; a row that does not read
+            // makes any resend a conflict rather than an error.
+            let fingerprint = u64::from_str_radix(&r.fingerprint, 16).unwrap_or(0);
+            let s = Seen::from_receipt_fields(
+                fingerprint,
+                r.at.div_euclid(1000),
+                r.status == Status::Dropped,
+                r.amount.as_deref(),
+                r.currency.as_deref(),
+                r.price_key.as_deref(),
+            );
+            (dedup_key(&r.source, &r.id), s)
+        })
+        .collect();
+    Ok(BatchKeys { seen, put: false })
+}
+
+/// How a payload fingerprint is stored in `dedup.fingerprint`.
+pub fn fingerprint_text(fingerprint: u64) -> String {
+    format!("{fingerprint:016x}")
 }
 
 /// Everything one request writes, committed in one transaction.

@@ -167,11 +167,7 @@ pub(crate) fn subscribe(book: &PriceBook, sub: &Subscription) -> Result<Meter, E
         .map(|d| start + Duration::days(i64::from(d)));
     let first = trial_end.unwrap_or(start);
     let anchor = sub.anchor.unwrap_or(first);
-    let window = book
-        .doc()
-        .dedup_window
-        .and_then(|w| w.boundary(start, 1))
-        .map_or(DEFAULT_DEDUP_SECONDS, |e| (e - start).num_seconds());
+    let window = super::dedup::longest_seconds(super::dedup::window(book));
     let period = match trial_end {
         Some(te) => OpenPeriod {
             start,

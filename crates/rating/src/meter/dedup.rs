@@ -1,12 +1,24 @@
-//! Deduplication of events by (`source`, `id`) within a window.
+//! Deduplication of events by (`source`, `id`) within a window
+//! (docs/metering.md, "Deduplication").
 //!
 //! Keys are 128-bit FNV-1a hashes of `source` and `id` (stable across
-//! builds, so persisted state stays valid). Entries are kept in arrival
-//! order; an entry is evicted when it is older than the window (measured
-//! from the latest arrival time seen) or when the number of entries
-//! exceeds `max_entries` (oldest first). Memory is therefore bounded by
-//! `max_entries` whatever the event rate: about 100 bytes an entry.
+//! builds, so persisted state stays valid). Where the keys are kept is the
+//! caller's choice, behind [`DedupStore`]: a meter held in memory keeps
+//! them in its own [`Dedup`]; the Worker's Durable Object keeps them in
+//! SQLite and lends the engine the batch's keys. Either way the engine
+//! decides: whether a remembered key is still inside the window
+//! ([`window_start`], from the price book's `dedup_window`), and what the
+//! receipt says.
+//!
+//! [`Dedup`] keeps entries in arrival order; an entry is evicted when it
+//! is older than the window (measured from the latest arrival time seen)
+//! or when the number of entries exceeds `max_entries` (oldest first).
+//! Memory is therefore bounded by `max_entries` whatever the event rate:
+//! about 100 bytes an entry. Eviction only bounds memory: a key that is
+//! still remembered but outside the window is not a duplicate.
 
+use crate::period::{Period, PeriodUnit, Timestamp};
+use crate::price_book::PriceBook;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -43,6 +55,105 @@ pub struct SeenExtra {
 
 /// `Seen::scale` of a receipt without an amount.
 pub const NO_AMOUNT: u8 = u8::MAX;
+
+impl Seen {
+    /// What a first receipt kept by the caller says, read back for its
+    /// duplicates: the payload `fingerprint`, the arrival time `at` (Unix
+    /// seconds), whether it was `dropped`, and its `amount`, `currency`
+    /// and `price_key` as printed. An amount that does not read as a
+    /// decimal is left out (the duplicate then carries none).
+    pub fn from_receipt_fields(
+        fingerprint: u64,
+        at: i64,
+        dropped: bool,
+        amount: Option<&str>,
+        currency: Option<&str>,
+        price_key: Option<&str>,
+    ) -> Seen {
+        let amount = amount.and_then(|a| a.parse::<Decimal>().ok());
+        let (amount, scale) = match amount {
+            Some(a) => (a, a.scale().min(254) as u8),
+            None => (Decimal::ZERO, NO_AMOUNT),
+        };
+        let extra = (currency.is_some() || price_key.is_some()).then(|| {
+            Box::new(SeenExtra {
+                unit: currency.map(str::to_string),
+                price_key: price_key.map(str::to_string),
+            })
+        });
+        Seen {
+            fingerprint,
+            at,
+            amount,
+            scale,
+            dropped,
+            extra,
+        }
+    }
+}
+
+/// A dedup key: [`key`] of (`source`, `id`).
+pub type DedupKey = u128;
+
+/// Where dedup keys are kept: the seam between the engine, which decides
+/// what a key means, and a caller that stores keys itself.
+///
+/// [`Meter::record_with`](super::Meter::record_with) asks `get` for the
+/// event's key and, when the event is new and rated `accepted` or
+/// `dropped`, hands its first receipt to `put`. A store need not check
+/// the window: the engine ignores a key older than [`window_start`]. A
+/// store that loads only some keys (the ones of the batch at hand) must
+/// load every key of the events it passes, at least back to
+/// [`window_start`].
+pub trait DedupStore {
+    /// The first receipt remembered for `key`, if any.
+    fn get(&self, key: DedupKey) -> Option<&Seen>;
+    /// Remembers the first receipt of a new key (it replaces a key the
+    /// engine found outside the window).
+    fn put(&mut self, key: DedupKey, seen: Seen);
+}
+
+impl DedupStore for Dedup {
+    #[inline]
+    fn get(&self, key: DedupKey) -> Option<&Seen> {
+        self.get_key(key)
+    }
+
+    #[inline]
+    fn put(&mut self, key: DedupKey, seen: Seen) {
+        self.insert_key(key, seen)
+    }
+}
+
+/// The price book's dedup window, default 35 days.
+pub fn window(book: &PriceBook) -> Period {
+    book.doc().dedup_window.unwrap_or(DEFAULT_WINDOW)
+}
+
+/// The default window: 35 days.
+pub const DEFAULT_WINDOW: Period = Period::new(PeriodUnit::Day, 35);
+
+/// The start of the dedup window for an event received at `at`, in Unix
+/// seconds: a key first seen at or after it makes the event a duplicate,
+/// an older one does not. `at` minus the book's `dedup_window` (calendar
+/// months and years as the calendar has them).
+pub fn window_start(book: &PriceBook, at: Timestamp) -> i64 {
+    window(book).boundary(at, -1).map_or(i64::MIN, |t| t.timestamp())
+}
+
+/// A bound on the window's length in seconds, for evicting from
+/// [`Dedup`]: never shorter than the window at any time (a month counts
+/// 31 days, a year 366), so eviction never forgets a key still inside it.
+pub(crate) fn longest_seconds(w: Period) -> i64 {
+    let unit: i64 = match w.unit {
+        PeriodUnit::Hour => 3_600,
+        PeriodUnit::Day => 86_400,
+        PeriodUnit::Week => 7 * 86_400,
+        PeriodUnit::Month => 31 * 86_400,
+        PeriodUnit::Year => 366 * 86_400,
+    };
+    unit.saturating_mul(i64::from(w.length))
+}
 
 /// The dedup window.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,7 +217,7 @@ impl From<DedupRepr> for Dedup {
 pub const DEFAULT_MAX_ENTRIES: usize = 1_000_000;
 
 /// The dedup key of (`source`, `id`): FNV-1a, 128 bits.
-pub fn key(source: &str, id: &str) -> u128 {
+pub fn key(source: &str, id: &str) -> DedupKey {
     // Two plain loops: a chained iterator cost twice the hashing itself.
     let mut h = KEY_OFFSET;
     for &b in source.as_bytes() {
@@ -161,11 +272,15 @@ impl Dedup {
     /// Like [`Dedup::insert`], with a key made by [`key`].
     pub fn insert_key(&mut self, k: u128, seen: Seen) {
         let at = seen.at;
-        if self.seen.insert(k, seen).is_none() {
-            self.order.push_back(k);
-        } else if self.order.front() == Some(&k) {
+        if self.seen.insert(k, seen).is_some() {
+            // A key rated again once outside the window (rare): it moves
+            // to the back, to be evicted by its new arrival time.
+            if let Some(pos) = self.order.iter().position(|x| *x == k) {
+                self.order.remove(pos);
+            }
             self.front_at = None;
         }
+        self.order.push_back(k);
         while let Some(&front) = self.order.front() {
             let front_at = match self.front_at {
                 Some(t) => t,

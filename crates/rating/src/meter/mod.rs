@@ -9,12 +9,16 @@
 mod cycle;
 mod dedup;
 mod invoice;
+mod receipt;
 mod usage;
 mod views;
 mod wallet;
 
-pub use dedup::{Dedup, Seen, DEFAULT_MAX_ENTRIES};
+pub use dedup::{
+    key as dedup_key, window_start as dedup_window_start, Dedup, DedupKey, DedupStore, Seen, DEFAULT_MAX_ENTRIES,
+};
 pub use invoice::{Invoice, InvoiceLine, Span};
+pub use receipt::{no_subscription, read_event, read_event_within, Counts, Receipt, Status};
 pub use usage::{KeyState, ProductState};
 pub use views::{AllowanceState, Dimension, Forecast, ForecastLine, PeriodView};
 pub use wallet::{Grant, Wallet};
@@ -55,70 +59,6 @@ pub struct Subscription {
     pub anchor: Option<Timestamp>,
     /// Seat and recurring quantities.
     pub quantities: IndexMap<String, Decimal>,
-}
-
-/// Status of an event's receipt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Rated and counted.
-    Accepted,
-    /// Seen before: nothing changed.
-    Duplicate,
-    /// Refused; see `error`.
-    Rejected,
-    /// Unmatched key under `drop`: accepted, not billed.
-    Dropped,
-}
-
-/// The answer to one event (SPEC §6).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Receipt {
-    /// Event id.
-    pub id: Text,
-    /// Event source.
-    pub source: Text,
-    /// Outcome.
-    pub status: Status,
-    /// Exact change to the period's charge.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub amount: Option<Text>,
-    /// Currency (or credit unit) of `amount`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub currency: Option<Text>,
-    /// Price key used.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub price_key: Option<Text>,
-    /// Priced at the default key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub price_key_remapped: Option<bool>,
-    /// Price book hash.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub price_book: Option<Text>,
-    /// A duplicate whose payload differs from the first.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub conflict: Option<bool>,
-    /// Why it was rejected.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<Problem>,
-}
-
-impl Receipt {
-    /// A rejection.
-    pub fn rejected(id: &str, source: &str, problem: Problem) -> Receipt {
-        Receipt {
-            id: id.into(),
-            source: source.into(),
-            status: Status::Rejected,
-            amount: None,
-            currency: None,
-            price_key: None,
-            price_key_remapped: None,
-            price_book: None,
-            conflict: None,
-            error: Some(problem),
-        }
-    }
 }
 
 /// The type of a [`Record`], as its `type` field spells it.
@@ -255,19 +195,6 @@ pub struct Closed {
     pub products: IndexMap<String, ProductState, rustc_hash::FxBuildHasher>,
 }
 
-/// Counts of receipts by status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Counts {
-    /// Accepted.
-    pub accepted: u64,
-    /// Duplicates.
-    pub duplicate: u64,
-    /// Rejected.
-    pub rejected: u64,
-    /// Dropped.
-    pub dropped: u64,
-}
-
 /// One customer's subscription state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Meter {
@@ -391,63 +318,67 @@ impl Meter {
     }
 
     /// Rates one validated event received at `at`. Never fails: problems
-    /// are rejected receipts, and a rejected event changes nothing.
+    /// are rejected receipts, and a rejected event changes nothing. The
+    /// meter's own [`Dedup`] keeps the dedup keys.
     pub fn record(&mut self, book: &PriceBook, ev: &UsageEvent, at: Timestamp) -> Receipt {
-        match self.record_inner(book, ev, at, true) {
-            (_, Some(r)) => r,
-            (status, None) => Receipt::rejected(
-                &ev.id,
-                &ev.source,
-                Problem::general(codes::INTERNAL, format!("{status:?}")),
-            ),
-        }
+        receipt_or_internal(ev, self.record_inner(book, ev, at, &mut Own, true))
+    }
+
+    /// Rates an event like [`Meter::record`], with the dedup keys kept by
+    /// the caller in `keys` (the meter's own window is not used). The
+    /// engine still decides everything: a key found in `keys` makes the
+    /// event a duplicate only while inside the book's window
+    /// ([`dedup_window_start`]); the receipt (accepted, duplicate,
+    /// conflict, rejected, dropped) is built and counted in
+    /// [`Meter::counts`] here; and a new event rated `accepted` or
+    /// `dropped` is handed to [`DedupStore::put`], which the caller stores
+    /// with the event.
+    pub fn record_with<S: DedupStore>(
+        &mut self,
+        book: &PriceBook,
+        ev: &UsageEvent,
+        at: Timestamp,
+        keys: &mut S,
+    ) -> Receipt {
+        receipt_or_internal(ev, self.record_inner(book, ev, at, &mut Lent(keys), true))
     }
 
     /// Rates an event like [`Meter::record`] but returns only its status,
     /// without building the receipt (replay counts receipts, it need not
     /// print them).
     pub fn record_status(&mut self, book: &PriceBook, ev: &UsageEvent, at: Timestamp) -> Status {
-        self.record_inner(book, ev, at, false).0
+        self.record_inner(book, ev, at, &mut Own, false).0
     }
 
-    fn record_inner(
+    fn record_inner<K: Keys>(
         &mut self,
         book: &PriceBook,
         ev: &UsageEvent,
         at: Timestamp,
+        keys: &mut K,
         want: bool,
     ) -> (Status, Option<Receipt>) {
+        // An event for another customer is refused before its key is
+        // looked up: the keys are this customer's.
+        if *ev.customer != *self.customer {
+            self.counts.add(Status::Rejected);
+            let p = receipt::wrong_subject(ev, &self.customer);
+            return (Status::Rejected, want.then(|| Receipt::rejected(&ev.id, &ev.source, p)));
+        }
         let currency = || book.currency_text();
         let dedup_key = dedup::key(&ev.source, &ev.id);
-        if let Some(seen) = self.dedup.get_key(dedup_key) {
-            self.counts.duplicate += 1;
-            if !want {
-                return (Status::Duplicate, None);
+        if let Some(seen) = keys.get(self, dedup_key) {
+            // Only a hit costs the window's date arithmetic.
+            if seen.at >= dedup::window_start(book, at) {
+                let receipt = want.then(|| receipt::duplicate(ev, seen, currency, book.hash_text()));
+                self.counts.add(Status::Duplicate);
+                return (Status::Duplicate, receipt);
             }
-            let has_amount = seen.scale != dedup::NO_AMOUNT;
-            let extra = seen.extra.as_deref();
-            let receipt = Receipt {
-                id: ev.id.clone(),
-                source: ev.source.clone(),
-                status: Status::Duplicate,
-                amount: has_amount.then(|| exact_text(seen.amount, u32::from(seen.scale))),
-                currency: has_amount.then(|| extra.and_then(|x| x.unit.as_deref()).map_or_else(currency, Text::from)),
-                price_key: extra.and_then(|x| x.price_key.as_deref()).map(Text::from),
-                price_key_remapped: None,
-                price_book: Some(book.hash_text()),
-                conflict: (seen.fingerprint != ev.fingerprint).then_some(true),
-                error: None,
-            };
-            return (Status::Duplicate, Some(receipt));
         }
         match self.rate(book, ev, at) {
             Ok(o) => {
                 let dropped = o.status == Status::Dropped;
-                if dropped {
-                    self.counts.dropped += 1;
-                } else {
-                    self.counts.accepted += 1;
-                }
+                self.counts.add(o.status);
                 let receipt = want.then(|| Receipt {
                     id: ev.id.clone(),
                     source: ev.source.clone(),
@@ -477,21 +408,18 @@ impl Meter {
                     dropped,
                     extra,
                 };
-                self.dedup.insert_key(dedup_key, seen);
+                keys.put(self, dedup_key, seen);
                 (o.status, receipt)
             }
             Err(p) => {
-                self.counts.rejected += 1;
+                self.counts.add(Status::Rejected);
                 (Status::Rejected, want.then(|| Receipt::rejected(&ev.id, &ev.source, p)))
             }
         }
     }
 
+    /// Rates an event for this meter's customer (checked by the caller).
     fn rate(&mut self, book: &PriceBook, ev: &UsageEvent, at: Timestamp) -> Result<Outcome, Problem> {
-        if ev.customer != self.customer {
-            let msg = format!("the event is for {:?}, not {:?}", ev.customer, self.customer);
-            return Err(problem(codes::INVALID_VALUE, "subject", msg));
-        }
         let t = ev.time.unwrap_or(at);
         // `t > at + 5 minutes`, in whole seconds then nanoseconds (no
         // calendar arithmetic per event).
@@ -740,6 +668,56 @@ impl Meter {
             price_key: keyed.then_some(key),
             remapped,
         })
+    }
+}
+
+/// The receipt `record_inner` built (it always builds one when asked).
+fn receipt_or_internal(ev: &UsageEvent, r: (Status, Option<Receipt>)) -> Receipt {
+    match r {
+        (_, Some(r)) => r,
+        (status, None) => Receipt::rejected(
+            &ev.id,
+            &ev.source,
+            Problem::general(codes::INTERNAL, format!("{status:?}")),
+        ),
+    }
+}
+
+/// Where `record_inner` finds the dedup keys: the meter's own [`Dedup`]
+/// or a store the caller lends. Resolved at compile time (no `dyn` on the
+/// path of every event).
+trait Keys {
+    fn get<'a>(&'a self, m: &'a Meter, key: DedupKey) -> Option<&'a Seen>;
+    fn put(&mut self, m: &mut Meter, key: DedupKey, seen: Seen);
+}
+
+/// The meter's own [`Dedup`].
+struct Own;
+
+impl Keys for Own {
+    #[inline(always)]
+    fn get<'a>(&'a self, m: &'a Meter, key: DedupKey) -> Option<&'a Seen> {
+        DedupStore::get(&m.dedup, key)
+    }
+
+    #[inline(always)]
+    fn put(&mut self, m: &mut Meter, key: DedupKey, seen: Seen) {
+        DedupStore::put(&mut m.dedup, key, seen)
+    }
+}
+
+/// A caller's store.
+struct Lent<'s, S: DedupStore>(&'s mut S);
+
+impl<S: DedupStore> Keys for Lent<'_, S> {
+    #[inline(always)]
+    fn get<'a>(&'a self, _: &'a Meter, key: DedupKey) -> Option<&'a Seen> {
+        self.0.get(key)
+    }
+
+    #[inline(always)]
+    fn put(&mut self, _: &mut Meter, key: DedupKey, seen: Seen) {
+        self.0.put(key, seen)
     }
 }
 
