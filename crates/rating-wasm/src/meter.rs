@@ -7,7 +7,6 @@ use crate::convert::{amount_in, json_in, json_out, string_in, time_in, time_or_n
 use crate::error;
 use crate::price_book::PriceBook;
 use rating::error::{codes, Problem};
-use rating::event::{ids_of, parse_event};
 use rating::json::join;
 use rating::meter::Receipt;
 use rating::subscription::{self, Document, Mode, Request, View};
@@ -311,12 +310,9 @@ impl Meter {
 impl Meter {
     /// Validates and rates one event value; a bad event is a rejected receipt.
     fn record_value(&mut self, value: &Value, at: rating::period::Timestamp) -> Receipt {
-        match parse_event(value) {
+        match rating::meter::read_event_value(value) {
             Ok(ev) => self.meter.record(&self.book, &ev, at),
-            Err(problem) => {
-                let (id, source) = ids_of(value);
-                Receipt::rejected(&id, &source, problem)
-            }
+            Err(rejected) => *rejected,
         }
     }
 }

@@ -18,7 +18,7 @@ pub use dedup::{
     key as dedup_key, window_start as dedup_window_start, Dedup, DedupKey, DedupStore, Seen, DEFAULT_MAX_ENTRIES,
 };
 pub use invoice::{Invoice, InvoiceLine, Span};
-pub use receipt::{no_subscription, read_event, read_event_within, Counts, Receipt, Status};
+pub use receipt::{no_subscription, read_event, read_event_value, read_event_within, Counts, Receipt, Status};
 pub use usage::{KeyState, ProductState};
 pub use views::{AllowanceState, Dimension, Forecast, ForecastLine, PeriodView};
 pub use wallet::{Grant, Wallet};

@@ -126,6 +126,14 @@ pub fn read_event(text: &str) -> Result<UsageEvent, Box<Receipt>> {
     })
 }
 
+/// [`read_event`] for an event already parsed as JSON.
+pub fn read_event_value(v: &serde_json::Value) -> Result<UsageEvent, Box<Receipt>> {
+    crate::event::parse_event(v).map_err(|p| {
+        let (id, source) = crate::event::ids_of(v);
+        Box::new(Receipt::rejected(&id, &source, p))
+    })
+}
+
 /// [`read_event`] for a caller that takes events of at most `max_bytes`
 /// of JSON: a larger one that reads is rejected with `event_too_large`.
 pub fn read_event_within(text: &str, max_bytes: usize) -> Result<UsageEvent, Box<Receipt>> {
