@@ -2,60 +2,26 @@
 //! recurring and seats in advance, rollover), quantity changes with
 //! proration, cancellation, late usage, and the read-only views.
 
-use super::*;
+use super::dedup::{Dedup, DEFAULT_MAX_ENTRIES};
+use super::invoice::{advance_lines, factor, invoice, item_price, money_line, plan_period, span, usage_lines};
+use super::receipt::Counts;
+use super::state::*;
+use super::usage::{self, KeyState, LinePrice, ProductState};
 use crate::entitlements;
-use crate::money::fmt_money;
+use crate::error::{codes, Error};
+use crate::json::join;
+use crate::money::fmt_qty;
 use crate::period::Period;
+use crate::period::Timestamp;
 use crate::price::{charge_quantity, mul, sub};
 use crate::price_book::Proration;
-use crate::quote::{LineKind, TierLine};
-
-pub(super) fn span(start: Timestamp, end: Timestamp) -> Span {
-    Span {
-        start: ts(start),
-        end: ts(end),
-    }
-}
-
-fn plan_period(book: &PriceBook, plan: &str) -> Period {
-    book.plan(plan)
-        .map(|p| p.period)
-        .unwrap_or(Period::new(crate::period::PeriodUnit::Month, 1))
-}
-
-fn err(code: crate::error::Code, path: &str, message: impl Into<String>) -> Error {
-    Error::one(Problem::at(code, path, message))
-}
-
-fn overflow_err() -> Error {
-    err(
-        codes::ARITHMETIC_OVERFLOW,
-        "",
-        "an amount exceeds the exact decimal range",
-    )
-}
-
-/// The proration factor of `[from, end)` within `[full_start, full_end)`.
-pub(crate) fn factor(
-    mode: Proration,
-    from: Timestamp,
-    end: Timestamp,
-    full_start: Timestamp,
-    full_end: Timestamp,
-) -> Decimal {
-    let (num, den) = match mode {
-        Proration::None => return Decimal::ONE,
-        Proration::BySecond => ((end - from).num_seconds(), (full_end - full_start).num_seconds()),
-        Proration::ByDay => {
-            let days = |a: Timestamp, b: Timestamp| (b.date_naive() - a.date_naive()).num_days();
-            (days(from, end), days(full_start, full_end))
-        }
-    };
-    if den <= 0 || num <= 0 {
-        return Decimal::ZERO;
-    }
-    (Decimal::from(num) / Decimal::from(den)).min(Decimal::ONE)
-}
+use crate::price_book::{Plan, PlanItem, PriceBook, Product, ProductType};
+use crate::quote::LineKind;
+use crate::resolve::{amounts_in, resolve, Resolution};
+use chrono::Duration;
+use indexmap::IndexMap;
+use rust_decimal::Decimal;
+use std::collections::VecDeque;
 
 /// The cap on `product`'s usage for the meter's plans (docs/metering.md
 /// "Entitlements").
@@ -305,239 +271,6 @@ fn first_paid(period: Period, anchor: Timestamp, first: Timestamp) -> Result<Ope
         full_start: s,
         trial: false,
     })
-}
-
-fn item_price<'b>(
-    m: &Meter,
-    book: &'b PriceBook,
-    product: &'b Product,
-    item: &'b PlanItem,
-    at: Timestamp,
-) -> Option<(PriceModel, &'b crate::price_book::PriceAmounts)> {
-    match resolve(book, product, item, None, Some(&m.customer), Some(at)) {
-        Resolution::Priced { price, .. } => {
-            amounts_in(book, price, &book.doc().currency).map(|(a, _)| (price.model, a))
-        }
-        _ => None,
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn money_line(
-    book: &PriceBook,
-    plan: &Plan,
-    product: &str,
-    kind: LineKind,
-    description: String,
-    period: Span,
-    qty: Decimal,
-    exact: Decimal,
-    tiers: Option<Vec<TierLine>>,
-) -> InvoiceLine {
-    let scale = book.scale_of(&book.doc().currency).unwrap_or(2);
-    let value = book.doc().rounding.round(exact, scale);
-    InvoiceLine {
-        plan: plan.id.clone(),
-        product: product.to_string(),
-        price_key: None,
-        kind,
-        description,
-        period,
-        quantity: fmt_qty(qty),
-        transactions: None,
-        included: None,
-        billable: None,
-        amount: fmt_money(value, scale),
-        currency: None,
-        tiers,
-        value,
-    }
-}
-
-/// Recurring and seat lines for the open period, prorated when it is a
-/// partial first period; remembers what was paid.
-fn advance_lines(m: &mut Meter, book: &PriceBook, lines: &mut Vec<InvoiceLine>) -> Result<(), Error> {
-    let full_end = plan_period(book, &m.plan).boundary(m.anchor, 0).map(|_| ()).and(
-        plan_period(book, &m.plan)
-            .containing(m.anchor, m.period.full_start)
-            .map(|(_, _, e)| e),
-    );
-    let full_end = full_end.unwrap_or(m.period.end);
-    let f = factor(
-        book.doc().proration,
-        m.period.start,
-        m.period.end,
-        m.period.full_start,
-        full_end,
-    );
-    let f = if m.period.start == m.period.full_start {
-        Decimal::ONE
-    } else {
-        f
-    };
-    m.paid.clear();
-    for plan in m.plans(book) {
-        for it in &plan.items {
-            let Some(p) = book.product(&it.product) else { continue };
-            let kind = match p.kind {
-                ProductType::Recurring => LineKind::Recurring,
-                ProductType::Seat => LineKind::Seat,
-                _ => continue,
-            };
-            let q = m.quantities.get(&p.id).copied().unwrap_or(if kind == LineKind::Seat {
-                Decimal::ZERO
-            } else {
-                Decimal::ONE
-            });
-            let Some((model, a)) = item_price(m, book, p, it, m.period.start) else {
-                continue;
-            };
-            let full = charge_quantity(model, a, q, false).map_err(|_| overflow_err())?.amount;
-            let exact = mul(full, f).map_err(|_| overflow_err())?;
-            let mut description = if kind == LineKind::Seat {
-                format!("{} × {}", p.name, fmt_qty(q))
-            } else {
-                p.name.clone()
-            };
-            if f != Decimal::ONE {
-                description.push_str(&format!(" (prorated {})", fmt_qty(f.round_dp(6))));
-            }
-            lines.push(money_line(
-                book,
-                plan,
-                &p.id,
-                kind,
-                description,
-                span(m.period.start, m.period.end),
-                q,
-                exact,
-                None,
-            ));
-            m.paid.push(Paid {
-                plan: plan.id.clone(),
-                product: p.id.clone(),
-                exact,
-            });
-        }
-    }
-    Ok(())
-}
-
-pub(super) fn invoice(
-    m: &Meter,
-    book: &PriceBook,
-    issued: Timestamp,
-    period: Span,
-    lines: Vec<InvoiceLine>,
-) -> Invoice {
-    let scale = book.scale_of(&book.doc().currency).unwrap_or(2);
-    let total = lines
-        .iter()
-        .filter(|l| l.currency.is_none())
-        .fold(Decimal::ZERO, |s, l| s.checked_add(l.value).unwrap_or(s));
-    Invoice {
-        customer: m.customer.clone(),
-        issued_at: ts(issued),
-        period,
-        currency: book.doc().currency.clone(),
-        lines,
-        total: fmt_money(total, scale),
-        price_book: book.hash().to_string(),
-        total_value: total,
-    }
-}
-
-/// Usage lines of the open period (arrears), plus pending lines.
-pub(super) fn usage_lines(m: &Meter, book: &PriceBook, end: Timestamp, out: &mut Vec<InvoiceLine>) {
-    if m.period.trial {
-        return;
-    }
-    let currency = book.doc().currency.as_str();
-    for (pid, ps) in &m.products {
-        let Some(product) = book.product(pid) else { continue };
-        let found = m.item_for(book, pid);
-        let plan_id = found.map_or_else(|| m.plan.clone(), |(p, _)| p.id.clone());
-        let mut remaining = ps.allowance();
-        for (key, ks) in &ps.keys {
-            let included = if ps.has_allowance {
-                ks.quantity.min(remaining)
-            } else {
-                Decimal::ZERO
-            };
-            remaining -= included;
-            let scale = book.scale_of(&ks.unit).unwrap_or(2);
-            let value = book.doc().rounding.round(ks.exact, scale);
-            let keyed = product.price_key_label.is_some();
-            let resolution = match found {
-                Some((_, item)) => resolve(
-                    book,
-                    product,
-                    item,
-                    keyed.then_some(key.as_str()),
-                    Some(&m.customer),
-                    Some(end),
-                ),
-                None => Resolution::Rejected,
-            };
-            let tiers = match resolution {
-                Resolution::Priced { price, .. }
-                    if matches!(price.model, PriceModel::Graduated | PriceModel::Volume) =>
-                {
-                    amounts_in(book, price, currency)
-                        .and_then(|(a, _)| charge_quantity(price.model, a, ks.billable, true).ok())
-                        .and_then(|c| c.tiers)
-                        .map(|ts| ts.iter().map(|t| TierLine::of(t, scale)).collect())
-                }
-                _ => None,
-            };
-            let description = if keyed {
-                format!("{} {}", product.name, key)
-            } else {
-                product.name.clone()
-            };
-            out.push(InvoiceLine {
-                plan: plan_id.clone(),
-                product: pid.clone(),
-                price_key: keyed.then(|| key.clone()),
-                kind: LineKind::Usage,
-                description,
-                period: span(m.period.start, end),
-                quantity: fmt_qty(ks.quantity),
-                transactions: (product.aggregation() == Aggregation::Amount).then(|| ks.events.to_string()),
-                included: ps.has_allowance.then(|| fmt_qty(included)),
-                billable: ps.has_allowance.then(|| fmt_qty(ks.billable)),
-                amount: fmt_money(value, scale),
-                currency: (ks.unit != currency).then(|| ks.unit.clone()),
-                tiers,
-                value,
-            });
-        }
-    }
-    pending_lines(m, book, out);
-}
-
-fn pending_lines(m: &Meter, book: &PriceBook, out: &mut Vec<InvoiceLine>) {
-    let currency = book.doc().currency.as_str();
-    for p in &m.pending {
-        let scale = book.scale_of(&p.unit).unwrap_or(2);
-        let value = book.doc().rounding.round(p.exact, scale);
-        out.push(InvoiceLine {
-            plan: p.plan.clone(),
-            product: p.product.clone(),
-            price_key: p.price_key.clone(),
-            kind: p.kind.line_kind(),
-            description: p.description.clone(),
-            period: span(p.start, p.end),
-            quantity: fmt_qty(p.quantity),
-            transactions: None,
-            included: None,
-            billable: None,
-            amount: fmt_money(value, scale),
-            currency: (p.unit != currency).then(|| p.unit.clone()),
-            tiers: None,
-            value,
-        });
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -882,44 +615,6 @@ fn grant_included(m: &mut Meter, book: &PriceBook) {
     m.wallet.prune(m.period.start);
     m.wallet
         .grant("included", &unit, credits, 50, m.period.start, Some(m.period.end));
-}
-
-/// The money line for buying a credit pack.
-pub(crate) fn pack_line(
-    m: &Meter,
-    book: &PriceBook,
-    pack: &crate::price_book::CreditPack,
-    start: Timestamp,
-    end: Timestamp,
-) -> InvoiceLine {
-    let name = pack.name.clone().unwrap_or_else(|| pack.id.clone());
-    let credits = pack
-        .credits
-        .checked_add(pack.bonus.unwrap_or(Decimal::ZERO))
-        .unwrap_or(pack.credits);
-    let scale = book.scale_of(&book.doc().currency).unwrap_or(2);
-    let value = book.doc().rounding.round(pack.price, scale);
-    InvoiceLine {
-        plan: m.plan.clone(),
-        product: pack.id.clone(),
-        price_key: None,
-        kind: LineKind::Credit,
-        description: format!("{name}: {} credits", fmt_qty(credits)),
-        period: span(start, end),
-        quantity: "1".into(),
-        transactions: None,
-        included: None,
-        billable: None,
-        amount: fmt_money(value, scale),
-        currency: None,
-        tiers: None,
-        value,
-    }
-}
-
-/// An invoice issued at `at` for the open period.
-pub(crate) fn invoice_at(m: &Meter, book: &PriceBook, at: Timestamp, lines: Vec<InvoiceLine>) -> Invoice {
-    invoice(m, book, at, span(m.period.start, m.period.end), lines)
 }
 
 fn plan_changed(m: &mut Meter, at: Timestamp, to: &str) {

@@ -2,7 +2,7 @@
 //! allowance state and the forecast (docs/metering.md "Allowance state").
 //! Each works on a copy brought up to `at`; the meter itself never changes.
 
-use super::cycle::{invoice, span, usage_lines};
+use super::invoice::{invoice, span, usage_lines};
 use super::{Invoice, Meter};
 use crate::error::Error;
 use crate::period::Timestamp;

@@ -2,43 +2,13 @@
 //! drawn down by priority (lower first), then the soonest-expiring, then
 //! the oldest. Expired credits are never spent.
 
-use super::{problem, Meter, Pending, PendingKind, Record, RecordKind};
+use super::state::{problem, ts, Grant, Meter, Pending, PendingKind, Record, RecordKind, Wallet};
 use crate::error::{codes, Error, Problem};
 use crate::money::fmt_qty;
 use crate::period::Timestamp;
 use crate::price::{add, sub, Overflow};
 use crate::price_book::{CreditOverage, PriceBook, Product};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
-
-/// Credits granted at once.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Grant {
-    /// Where they came from: a pack id, `included` or `auto_top_up:<pack>`.
-    pub source: String,
-    /// Unit (custom unit code).
-    pub unit: String,
-    /// Credits granted.
-    pub granted: Decimal,
-    /// Credits left.
-    pub remaining: Decimal,
-    /// Drawdown priority (0-100, lower first).
-    pub priority: u32,
-    /// When they were granted.
-    pub granted_at: Timestamp,
-    /// When they expire (exclusive), if they do.
-    pub expires_at: Option<Timestamp>,
-    /// Grant order, for the oldest-first rule.
-    pub seq: u64,
-}
-
-/// A customer's credit grants.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct Wallet {
-    /// Grants, in grant order.
-    pub grants: Vec<Grant>,
-    next_seq: u64,
-}
 
 impl Wallet {
     /// Adds a grant.
@@ -164,7 +134,7 @@ fn buy_pack(
         .grant(source, &unit, credits, pack.priority.unwrap_or(50), at, expires);
     m.records.push(Record {
         kind: RecordKind::CreditsPurchased,
-        at: super::ts(at),
+        at: ts(at),
         product: Some(pack.id.clone()),
         quantity: Some(fmt_qty(credits)),
         from: None,
@@ -181,8 +151,8 @@ pub(crate) fn purchase(m: &mut Meter, book: &PriceBook, pack_id: &str, at: Times
     let pack = book
         .credit_pack(pack_id)
         .ok_or_else(|| Error::one(problem(codes::UNKNOWN_PACK, "purchase_credits", "no such pack")))?;
-    let line = super::cycle::pack_line(m, book, pack, at, at);
-    let inv = super::cycle::invoice_at(m, book, at, vec![line]);
+    let line = super::invoice::pack_line(m, book, pack, at, at);
+    let inv = super::invoice::invoice_at(m, book, at, vec![line]);
     m.issued.push(inv);
     Ok(())
 }
