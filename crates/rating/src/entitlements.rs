@@ -11,13 +11,15 @@ use crate::price_book::{Plan, PlanItem, PriceBook, ProductType, Unlock};
 use indexmap::IndexMap;
 use rust_decimal::Decimal;
 
-/// The item that prices `product` among the plans in force: the base
-/// plan's, else the first add-on's that has one. A product priced by two
-/// of the plans is metered once, by this item.
-pub fn item_for<'b>(plans: &[&'b Plan], product: &str) -> Option<(&'b Plan, &'b PlanItem)> {
-    plans
-        .iter()
-        .find_map(|p| p.items.iter().find(|it| it.product == product).map(|it| (*p, it)))
+/// The item that prices `product` among the plans in force, given by id
+/// (base first): the base plan's, else the first add-on's that has one. A
+/// product priced by two of the plans is metered once, by this item.
+pub fn item_for<'b, 'i>(
+    book: &'b PriceBook,
+    plans: impl IntoIterator<Item = &'i str>,
+    product: &str,
+) -> Option<(&'b Plan, &'b PlanItem)> {
+    plans.into_iter().find_map(|p| book.plan_item(p, product))
 }
 
 /// The seat count that scales a plan's per-seat allowances: the sum of the

@@ -763,9 +763,10 @@ fn plan_lines<'a>(
         };
         match product.kind {
             ProductType::OneTime if !req.include_setup => {}
-            // A product two plans price is metered once, by the first.
+            // A product two plans price is metered once, by the first
+            // (docs/metering.md "Entitlements"; a plan lists a product once).
             ProductType::Metered
-                if !entitlements::item_for(plans, &product.id).is_some_and(|(_, it)| std::ptr::eq(it, item)) => {}
+                if !std::ptr::eq(plan, plans[0]) && !metered_here(cx.book, plans, &product.id, item) => {}
             ProductType::Metered => usage_lines(cx, Metered { plan, product, item }, seats, plans, lines, dropped),
             _ => fixed_line(cx, plan, product, item, lines),
         }
@@ -798,6 +799,12 @@ fn plan_lines<'a>(
             ));
         }
     }
+}
+
+/// Whether `item` is the one that meters its product among `plans`.
+fn metered_here(book: &PriceBook, plans: &[&Plan], product: &str, item: &PlanItem) -> bool {
+    entitlements::item_for(book, plans.iter().map(|p| p.id.as_str()), product)
+        .is_some_and(|(_, it)| std::ptr::eq(it, item))
 }
 
 fn simple_line<'a>(
@@ -961,12 +968,21 @@ fn usage_lines<'a>(
         return cx.overflow(&join("usage", &m.product.id));
     };
     let entries = usage_entries(cx.req, m.product);
-    if !within_cap(cx, m, plans, &entries) {
+    let entries = entries.as_slice();
+    if !within_cap(cx, m, plans, entries) {
         return;
     }
-    let shares = allowance.map(|a| allowance_shares(cx, m, &entries, a));
-    for (i, (key, u)) in entries.into_iter().enumerate() {
-        let included = shares.as_ref().map(|s| s.get(i).copied().unwrap_or(Decimal::ZERO));
+    // One entry takes what it can of the allowance; several share it.
+    let shares = match (allowance, entries) {
+        (Some(a), [_, _, ..]) => Some(allowance_shares(cx, m, entries, a)),
+        _ => None,
+    };
+    for (i, &(key, u)) in entries.iter().enumerate() {
+        let included = match (&shares, allowance) {
+            (Some(s), _) => Some(s.get(i).copied().unwrap_or(Decimal::ZERO)),
+            (None, Some(a)) => Some(usage_quantity(u).unwrap_or(Decimal::ZERO).min(a)),
+            (None, None) => None,
+        };
         match usage_line(cx, m, (key, u), included, dropped) {
             Ok(Some(line)) => lines.push(line),
             Ok(None) => {}
@@ -975,12 +991,27 @@ fn usage_lines<'a>(
     }
 }
 
-fn usage_entries<'a>(req: &'a QuoteRequest, product: &Product) -> Vec<Entry<'a>> {
+/// A product's usage entries, without allocating for the usual one entry.
+enum Entries<'a> {
+    One([Entry<'a>; 1]),
+    Many(Vec<Entry<'a>>),
+}
+
+impl<'a> Entries<'a> {
+    fn as_slice(&self) -> &[Entry<'a>] {
+        match self {
+            Entries::One(e) => e,
+            Entries::Many(v) => v,
+        }
+    }
+}
+
+fn usage_entries<'a>(req: &'a QuoteRequest, product: &Product) -> Entries<'a> {
     match req.usage.get(&product.id) {
-        Some(Usage::Keyed(m)) => m.iter().map(|(k, u)| (Some(k.as_str()), Some(u))).collect(),
-        Some(u) => vec![(None, Some(u))],
-        None if product.price_key_label.is_some() => Vec::new(),
-        None => vec![(None, None)],
+        Some(Usage::Keyed(m)) => Entries::Many(m.iter().map(|(k, u)| (Some(k.as_str()), Some(u))).collect()),
+        Some(u) => Entries::One([(None, Some(u))]),
+        None if product.price_key_label.is_some() => Entries::Many(Vec::new()),
+        None => Entries::One([(None, None)]),
     }
 }
 

@@ -278,8 +278,8 @@ impl Meter {
 
     /// The item (and its plan) that prices a product.
     pub(crate) fn item_for<'b>(&self, book: &'b PriceBook, product: &str) -> Option<(&'b Plan, &'b PlanItem)> {
-        book.plan_item(&self.plan, product)
-            .or_else(|| self.addons.iter().find_map(|a| book.plan_item(a, product)))
+        let plans = std::iter::once(self.plan.as_str()).chain(self.addons.iter().map(String::as_str));
+        crate::entitlements::item_for(book, plans, product)
     }
 
     /// Takes the invoices issued since the last call.
