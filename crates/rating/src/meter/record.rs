@@ -14,7 +14,7 @@ use crate::json::join;
 use crate::money::{exact_text, fmt_qty};
 use crate::period::Timestamp;
 use crate::price::{add, Overflow};
-use crate::price_book::{Aggregation, PriceBook, PriceModel, Product, ProductType};
+use crate::price_book::{Aggregation, Plan, PlanItem, PriceBook, PriceModel, Product, ProductType};
 use crate::resolve::{amounts_in, resolve, Resolution};
 use crate::text::Text;
 use rust_decimal::Decimal;
@@ -122,12 +122,43 @@ impl Meter {
     }
 
     /// Rates an event for this meter's customer (checked by the caller).
+    /// Rates an event at `at`: where it lands, its price key and price,
+    /// then its usage and the change it makes to the line's charge.
     fn rate(&mut self, book: &PriceBook, ev: &UsageEvent, at: Timestamp) -> Result<Outcome, Problem> {
+        let t = self.event_time(ev, at)?;
+        let target = self.target(book, ev, t, at)?;
+        let key = event_key(target.product, ev)?;
+        let Some(priced) = price_for(book, &self.customer, &target, &key)? else {
+            return Ok(Outcome {
+                status: Status::Dropped,
+                amount: None,
+                unit: None,
+                price_key: Some(key),
+                remapped: false,
+            });
+        };
+        let measure = measure(target.product, ev)?;
+        let amount = self.book_usage(book, ev, &target, &key, &priced, &measure)?;
+        if target.late {
+            let (product, unit) = (target.product, priced.unit);
+            cycle::add_late(self, target.item, product, &key, t, measure.quantity, amount, unit);
+        }
+        Ok(Outcome {
+            status: Status::Accepted,
+            amount: Some((amount, book.scale_of(priced.unit).unwrap_or(2))),
+            unit: (!crate::json::same_str(priced.unit, &book.doc().currency)).then(|| priced.unit.to_string()),
+            price_key: target.product.price_key_label.is_some().then_some(key),
+            remapped: priced.remapped,
+        })
+    }
+
+    /// The event's usage time (its `time`, else the receipt time), at most
+    /// 5 minutes after `at` and not before the subscription.
+    fn event_time(&self, ev: &UsageEvent, at: Timestamp) -> Result<Timestamp, Problem> {
         let t = ev.time.unwrap_or(at);
         // `t > at + 5 minutes`, in whole seconds then nanoseconds (no
-        // calendar arithmetic per event).
-        // (Only an event after its receipt can be too far ahead: the usual
-        // event is not, and costs no timestamp arithmetic.)
+        // calendar arithmetic per event; only an event after its receipt
+        // can be too far ahead, and the usual event is not).
         let ahead = if t > at {
             t.timestamp().saturating_sub(at.timestamp())
         } else {
@@ -136,11 +167,8 @@ impl Meter {
         if ahead > MAX_FUTURE_SECONDS
             || (ahead == MAX_FUTURE_SECONDS && t.timestamp_subsec_nanos() > at.timestamp_subsec_nanos())
         {
-            return Err(problem(
-                codes::EVENT_IN_FUTURE,
-                "time",
-                "time is more than 5 minutes after the time of receipt",
-            ));
+            let msg = "time is more than 5 minutes after the time of receipt";
+            return Err(problem(codes::EVENT_IN_FUTURE, "time", msg));
         }
         if t < self.start {
             return Err(problem(
@@ -149,17 +177,27 @@ impl Meter {
                 "time is before the subscription started",
             ));
         }
-        let (product_index, product, placements) = book
+        Ok(t)
+    }
+
+    /// Where an event at `t` lands: its metered product, the item that
+    /// prices it (the base plan's first, then the add-ons' in order, as
+    /// `item_for`), and whether it is late for a closed period still kept.
+    /// Closes the periods that ended by `t` (or `at`) first.
+    fn target<'b>(
+        &mut self,
+        book: &'b PriceBook,
+        ev: &UsageEvent,
+        t: Timestamp,
+        at: Timestamp,
+    ) -> Result<Target<'b>, Problem> {
+        let (index, product, placements) = book
             .product_items(&ev.product)
             .ok_or_else(|| problem(codes::UNKNOWN_PRODUCT, "type", format!("no product {:?}", ev.product)))?;
         if product.kind != ProductType::Metered {
-            return Err(problem(
-                codes::INVALID_USAGE,
-                "type",
-                format!("{:?} is not a metered product", product.id),
-            ));
+            let msg = format!("{:?} is not a metered product", product.id);
+            return Err(problem(codes::INVALID_USAGE, "type", msg));
         }
-        // Bring the meter up to the event's time, closing periods that ended.
         if self.period.end <= t.max(at) {
             self.advance_to(book, t.max(at))
                 .map_err(|e| problem(e.code, e.path.as_deref().unwrap_or(""), e.message))?;
@@ -167,15 +205,11 @@ impl Meter {
         if self.ended_at.is_some_and(|end| t >= end) {
             return Err(problem(codes::SUBSCRIPTION_ENDED, "time", "the subscription has ended"));
         }
-        // The base plan's item first, then the add-ons' in order (as `item_for`).
         let in_plan = |id: &str| placements.clone().find(|(p, _)| p.id == id);
         let found = in_plan(&self.plan).or_else(|| self.addons.iter().find_map(|a| in_plan(a)));
-        let (item_plan, item) = found.ok_or_else(|| {
-            problem(
-                codes::PRODUCT_NOT_IN_PLAN,
-                "type",
-                format!("{:?} is not in the customer's plan", product.id),
-            )
+        let (plan, item) = found.ok_or_else(|| {
+            let msg = format!("{:?} is not in the customer's plan", product.id);
+            problem(codes::PRODUCT_NOT_IN_PLAN, "type", msg)
         })?;
         let late = t < self.period.start;
         if late {
@@ -185,193 +219,283 @@ impl Meter {
                 .and_then(|g| g.boundary(self.period.start, -1))
                 .unwrap_or(self.period.start);
             if t < earliest || !self.closed.iter().any(|c| c.start <= t && t < c.end) {
-                return Err(problem(
-                    codes::EVENT_TOO_LATE,
-                    "time",
-                    "the event's period is closed and past the late-event grace",
-                ));
+                let msg = "the event's period is closed and past the late-event grace";
+                return Err(problem(codes::EVENT_TOO_LATE, "time", msg));
             }
         }
-        let keyed = product.price_key_label.is_some();
-        let key = match &product.price_key_label {
-            None => String::new(),
-            Some(label) => {
-                let props = label.properties();
-                price_key(&ev.data, &props).ok_or_else(|| {
-                    problem(
-                        codes::MISSING_FIELD,
-                        &join("data", props.first().copied().unwrap_or("")),
-                        format!("the price key ({}) is missing", props.join("/")),
-                    )
-                })?
-            }
-        };
-        let (price, remapped) = match resolve(
-            book,
+        Ok(Target {
+            index,
             product,
+            plan,
             item,
-            keyed.then_some(key.as_str()),
-            Some(&self.customer),
-            Some(t),
-        ) {
-            Resolution::Priced { price, remapped, .. } => (price, remapped),
-            Resolution::Dropped => {
-                return Ok(Outcome {
-                    status: Status::Dropped,
-                    amount: None,
-                    unit: None,
-                    price_key: Some(key),
-                    remapped: false,
-                });
-            }
-            Resolution::Rejected => {
-                let label = product
-                    .price_key_label
-                    .as_ref()
-                    .map(|l| l.properties().join("/"))
-                    .unwrap_or_default();
-                let msg = format!("{:?} has no price for {key:?}", product.id);
-                return Err(problem(codes::UNKNOWN_PRICE_KEY, &join("data", &label), msg));
-            }
-        };
-        let currency = book.doc().currency.as_str();
-        let (amounts, unit) = amounts_in(book, price, currency).ok_or_else(|| {
-            problem(
-                codes::CURRENCY_UNAVAILABLE,
-                "type",
-                format!("{:?} has no price in {currency}", product.id),
-            )
-        })?;
-        let line_price = LinePrice {
-            model: price.model,
-            amounts,
-        };
-        let measure = measure(product, ev)?;
-        let cap = cycle::usage_cap(self, book, product, (item_plan, item));
-        let trial = !late && self.period.trial;
-        let credit_priced = book.is_custom_unit(unit);
-        let customer = &self.customer;
-        let state: &mut ProductState = if late {
-            let c = self
-                .closed
-                .iter_mut()
-                .find(|c| c.start <= t && t < c.end)
-                .ok_or_else(|| problem(codes::EVENT_TOO_LATE, "time", "period not kept"))?;
-            c.products.entry(product.id.clone()).or_default()
-        } else {
-            let at = self.slots.find(&mut self.products, product_index, &product.id);
-            match self.products.get_index_mut(at) {
-                Some((_, s)) => s,
-                None => return Err(overflow()),
-            }
-        };
+            t,
+            late,
+        })
+    }
+
+    /// Adds the event's usage to its line and prices the change: the
+    /// amount of its receipt. A refused event (over a cap, out of the
+    /// decimal range, or not covered by the wallet) changes nothing.
+    fn book_usage(
+        &mut self,
+        book: &PriceBook,
+        ev: &UsageEvent,
+        target: &Target,
+        key: &str,
+        priced: &Priced,
+        measure: &Measure,
+    ) -> Result<Decimal, Problem> {
+        let cap = cycle::usage_cap(self, book, target.product, (target.plan, target.item));
+        let trial = !target.late && self.period.trial;
+        let credit_priced = book.is_custom_unit(priced.unit);
+        let customer = self.customer.as_str();
+        let state = usage_state(&mut self.products, &mut self.slots, &mut self.closed, target)?;
         let snapshot = credit_priced.then(|| state.clone());
-        let used_before = if cap.is_some() { state.used() } else { Decimal::ZERO };
-        let found = state.keys.get_index_of(&key);
-        let existed = found.is_some();
-        let idx = match found {
-            Some(i) => i,
-            None => {
-                let ks = KeyState {
-                    unit: unit.to_string(),
-                    remapped,
-                    ..Default::default()
-                };
-                state.keys.insert_sorted(key.clone(), ks).0
-            }
-        };
-        let Some((_, ks)) = state.keys.get_index_mut(idx) else {
-            return Err(overflow());
-        };
-        let undo = Undo::of(ks, product.aggregation());
-        if apply(ks, product, ev, t, &measure).is_err() {
-            undo.restore(state, &key, existed, &measure);
-            return Err(overflow());
-        }
-        if let Some(cap) = cap {
-            let old_q = undo.quantity;
-            let new_q = state.keys.get_index(idx).map_or(Decimal::ZERO, |(_, k)| k.quantity);
-            let after = used_before.checked_sub(old_q).and_then(|u| u.checked_add(new_q));
-            if after.is_none_or(|u| u > cap) {
-                undo.restore(state, &key, existed, &measure);
-                let msg = format!("usage of {:?} would pass its limit of {}", product.id, fmt_qty(cap));
-                return Err(problem(codes::LIMIT_EXCEEDED, "data.quantity", msg));
-            }
-        }
+        let (idx, existed, undo) = add_usage(state, ev, target, key, priced, measure, cap)?;
         let amount = if trial {
             // Trial usage counts toward the allowance state but is free.
             Decimal::ZERO
         } else {
-            let priced = (|| -> Result<Decimal, Overflow> {
-                let (_, ks) = state.keys.get_index_mut(idx).ok_or(Overflow)?;
-                let mut amount = Decimal::ZERO;
-                if !existed {
-                    ks.exact = base_charge(line_price)?;
-                    amount = ks.exact;
-                }
-                if price.model == PriceModel::Percentage {
-                    let fee = percentage_fee(line_price, measure.amount)?;
-                    ks.exact = add(ks.exact, fee)?;
-                    amount = add(amount, fee)?;
-                }
-                if state.keys.len() == 1 {
-                    // The one line is this event's.
-                    return usage::add_to(amount, usage::reprice_one(state, line_price)?);
-                }
-                let mut price_of = |k: &str| -> Option<LinePrice> {
-                    if k == key {
-                        return Some(line_price);
-                    }
-                    match resolve(book, product, item, keyed.then_some(k), Some(customer), Some(t)) {
-                        Resolution::Priced { price, .. } => amounts_in(book, price, currency).map(|(a, _)| LinePrice {
-                            model: price.model,
-                            amounts: a,
-                        }),
-                        _ => None,
-                    }
-                };
-                let changes = reprice(state, &mut price_of)?;
-                usage::add_to(amount, usage::commit(state, changes)?)
-            })();
-            match priced {
+            let reprice_key = |k: &str| price_of(book, customer, target, k);
+            match price_change(state, idx, existed, key, priced, measure, reprice_key) {
                 Ok(a) => a,
-                Err(_) => {
-                    undo.restore(state, &key, existed, &measure);
+                Err(Overflow) => {
+                    undo.restore(state, key, existed, measure);
                     return Err(overflow());
                 }
             }
         };
-        let scale = book.scale_of(unit).unwrap_or(2);
         if credit_priced && !trial && !amount.is_zero() {
-            if let Err(p) = wallet::spend(self, book, product, unit, amount, t) {
+            if let Err(p) = wallet::spend(self, book, target.product, priced.unit, amount, target.t) {
                 // Put the usage back as it was: a refused event changes nothing.
                 if let Some(snap) = snapshot {
-                    let target = if late {
-                        self.closed
-                            .iter_mut()
-                            .find(|c| c.start <= t && t < c.end)
-                            .map(|c| &mut c.products)
-                    } else {
-                        Some(&mut self.products)
-                    };
-                    if let Some(products) = target {
-                        products.insert(product.id.clone(), snap);
-                    }
+                    self.put_back(target, snap);
                 }
                 return Err(p);
             }
         }
-        if late {
-            cycle::add_late(self, item, product, &key, t, measure.quantity, amount, unit);
-        }
-        Ok(Outcome {
-            status: Status::Accepted,
-            amount: Some((amount, scale)),
-            unit: (!crate::json::same_str(unit, &book.doc().currency)).then(|| unit.to_string()),
-            price_key: keyed.then_some(key),
-            remapped,
-        })
+        Ok(amount)
     }
+
+    /// Restores a product's usage as it was before a refused event.
+    fn put_back(&mut self, target: &Target, snap: ProductState) {
+        let t = target.t;
+        let products = if target.late {
+            self.closed
+                .iter_mut()
+                .find(|c| c.start <= t && t < c.end)
+                .map(|c| &mut c.products)
+        } else {
+            Some(&mut self.products)
+        };
+        if let Some(products) = products {
+            products.insert(target.product.id.clone(), snap);
+        }
+    }
+}
+
+/// Where an event lands (see [`Meter::target`]).
+struct Target<'b> {
+    /// The product's position in the book.
+    index: usize,
+    product: &'b Product,
+    plan: &'b Plan,
+    item: &'b PlanItem,
+    /// The usage time.
+    t: Timestamp,
+    /// For a closed period kept for late events.
+    late: bool,
+}
+
+/// The price of an event's line.
+struct Priced<'b> {
+    line: LinePrice<'b>,
+    /// The unit its amounts are in (the book's currency or a credit unit).
+    unit: &'b str,
+    /// Priced at the default key under `use_default`.
+    remapped: bool,
+}
+
+/// The event's price key: the label's properties joined with `/`, or ""
+/// for an unkeyed product.
+fn event_key(product: &Product, ev: &UsageEvent) -> Result<String, Problem> {
+    let Some(label) = &product.price_key_label else {
+        return Ok(String::new());
+    };
+    let props = label.properties();
+    price_key(&ev.data, &props).ok_or_else(|| {
+        problem(
+            codes::MISSING_FIELD,
+            &join("data", props.first().copied().unwrap_or("")),
+            format!("the price key ({}) is missing", props.join("/")),
+        )
+    })
+}
+
+/// The price of `key` for the event; `None` when the key is dropped.
+fn price_for<'b>(
+    book: &'b PriceBook,
+    customer: &str,
+    target: &Target<'b>,
+    key: &str,
+) -> Result<Option<Priced<'b>>, Problem> {
+    let product = target.product;
+    let keyed = product.price_key_label.is_some();
+    let (price, remapped) = match resolve(
+        book,
+        product,
+        target.item,
+        keyed.then_some(key),
+        Some(customer),
+        Some(target.t),
+    ) {
+        Resolution::Priced { price, remapped, .. } => (price, remapped),
+        Resolution::Dropped => return Ok(None),
+        Resolution::Rejected => {
+            let label = product
+                .price_key_label
+                .as_ref()
+                .map(|l| l.properties().join("/"))
+                .unwrap_or_default();
+            let msg = format!("{:?} has no price for {key:?}", product.id);
+            return Err(problem(codes::UNKNOWN_PRICE_KEY, &join("data", &label), msg));
+        }
+    };
+    let currency = book.doc().currency.as_str();
+    let (amounts, unit) = amounts_in(book, price, currency).ok_or_else(|| {
+        let msg = format!("{:?} has no price in {currency}", product.id);
+        problem(codes::CURRENCY_UNAVAILABLE, "type", msg)
+    })?;
+    let line = LinePrice {
+        model: price.model,
+        amounts,
+    };
+    Ok(Some(Priced { line, unit, remapped }))
+}
+
+/// The price of another key of the same product, for repricing the lines
+/// an event moves the allowance between.
+fn price_of<'b>(book: &'b PriceBook, customer: &str, target: &Target<'b>, key: &str) -> Option<LinePrice<'b>> {
+    let keyed = target.product.price_key_label.is_some();
+    match resolve(
+        book,
+        target.product,
+        target.item,
+        keyed.then_some(key),
+        Some(customer),
+        Some(target.t),
+    ) {
+        Resolution::Priced { price, .. } => {
+            amounts_in(book, price, book.doc().currency.as_str()).map(|(a, _)| LinePrice {
+                model: price.model,
+                amounts: a,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The usage state the event adds to: the open period's, or a closed
+/// period's for a late event.
+fn usage_state<'m>(
+    products: &'m mut ProductMap,
+    slots: &mut Slots,
+    closed: &'m mut std::collections::VecDeque<Closed>,
+    target: &Target,
+) -> Result<&'m mut ProductState, Problem> {
+    let id = &target.product.id;
+    if target.late {
+        let t = target.t;
+        let c = closed
+            .iter_mut()
+            .find(|c| c.start <= t && t < c.end)
+            .ok_or_else(|| problem(codes::EVENT_TOO_LATE, "time", "period not kept"))?;
+        return Ok(c.products.entry(id.clone()).or_default());
+    }
+    let at = slots.find(products, target.index, id);
+    products.get_index_mut(at).map(|(_, s)| s).ok_or_else(overflow)
+}
+
+/// Adds the event's measure to its key's line (made if new), refusing it
+/// when the product's usage would pass its cap. Answers the line's
+/// position, whether it existed, and how to undo the addition.
+fn add_usage(
+    state: &mut ProductState,
+    ev: &UsageEvent,
+    target: &Target,
+    key: &str,
+    priced: &Priced,
+    measure: &Measure,
+    cap: Option<Decimal>,
+) -> Result<(usize, bool, Undo), Problem> {
+    let used_before = if cap.is_some() { state.used() } else { Decimal::ZERO };
+    let found = state.keys.get_index_of(key);
+    let existed = found.is_some();
+    let idx = match found {
+        Some(i) => i,
+        None => {
+            let ks = KeyState {
+                unit: priced.unit.to_string(),
+                remapped: priced.remapped,
+                ..Default::default()
+            };
+            state.keys.insert_sorted(key.to_string(), ks).0
+        }
+    };
+    let product = target.product;
+    let Some((_, ks)) = state.keys.get_index_mut(idx) else {
+        return Err(overflow());
+    };
+    let undo = Undo::of(ks, product.aggregation());
+    if apply(ks, product, ev, target.t, measure).is_err() {
+        undo.restore(state, key, existed, measure);
+        return Err(overflow());
+    }
+    if let Some(cap) = cap {
+        let new_q = state.keys.get_index(idx).map_or(Decimal::ZERO, |(_, k)| k.quantity);
+        let after = used_before
+            .checked_sub(undo.quantity)
+            .and_then(|u| u.checked_add(new_q));
+        if after.is_none_or(|u| u > cap) {
+            undo.restore(state, key, existed, measure);
+            let msg = format!("usage of {:?} would pass its limit of {}", product.id, fmt_qty(cap));
+            return Err(problem(codes::LIMIT_EXCEEDED, "data.quantity", msg));
+        }
+    }
+    Ok((idx, existed, undo))
+}
+
+/// The change the event makes to its product's charge: a new line's
+/// charge at zero usage, a percentage fee, and the repricing of the lines
+/// whose billable quantity moved.
+fn price_change<'b>(
+    state: &mut ProductState,
+    idx: usize,
+    existed: bool,
+    key: &str,
+    priced: &Priced<'b>,
+    measure: &Measure,
+    price_of: impl Fn(&str) -> Option<LinePrice<'b>>,
+) -> Result<Decimal, Overflow> {
+    let line = priced.line;
+    let (_, ks) = state.keys.get_index_mut(idx).ok_or(Overflow)?;
+    let mut amount = Decimal::ZERO;
+    if !existed {
+        ks.exact = base_charge(line)?;
+        amount = ks.exact;
+    }
+    if line.model == PriceModel::Percentage {
+        let fee = percentage_fee(line, measure.amount)?;
+        ks.exact = add(ks.exact, fee)?;
+        amount = add(amount, fee)?;
+    }
+    if state.keys.len() == 1 {
+        // The one line is this event's.
+        return usage::add_to(amount, usage::reprice_one(state, line)?);
+    }
+    let mut price_of = |k: &str| if k == key { Some(line) } else { price_of(k) };
+    let changes = reprice(state, &mut price_of)?;
+    usage::add_to(amount, usage::commit(state, changes)?)
 }
 
 /// The receipt `record_inner` built (it always builds one when asked).

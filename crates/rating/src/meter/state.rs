@@ -228,6 +228,9 @@ pub struct Meter {
 #[derive(Debug, Clone, Default)]
 pub(super) struct Slots(Vec<u32>);
 
+/// A period's usage by product id.
+pub type ProductMap = IndexMap<String, ProductState, rustc_hash::FxBuildHasher>;
+
 impl PartialEq for Slots {
     fn eq(&self, _: &Slots) -> bool {
         true
