@@ -104,29 +104,7 @@ pub(crate) fn subscribe(book: &PriceBook, sub: &Subscription) -> Result<Meter, E
     let start = sub
         .start
         .ok_or_else(|| err(codes::MISSING_FIELD, "start", "start is required"))?;
-    let base = match book.plan(&sub.plan) {
-        None => return Err(err(codes::UNKNOWN_PLAN, "plan", format!("no plan {:?}", sub.plan))),
-        Some(p) if p.addon => {
-            return Err(err(
-                codes::WRONG_PLAN_KIND,
-                "plan",
-                format!("{:?} is an add-on", sub.plan),
-            ))
-        }
-        Some(p) => p,
-    };
-    for (i, a) in sub.addons.iter().enumerate() {
-        match book.plan(a) {
-            Some(p) if p.addon && !sub.addons[..i].contains(a) => {}
-            _ => {
-                return Err(err(
-                    codes::WRONG_PLAN_KIND,
-                    &crate::json::index("addons", i),
-                    format!("{a:?} is not an add-on of this book (or is listed twice)"),
-                ))
-            }
-        }
-    }
+    let base = subscribed_plans(book, sub)?;
     let trial_end = base
         .trial_days
         .filter(|d| *d > 0)
@@ -166,7 +144,43 @@ pub(crate) fn subscribe(book: &PriceBook, sub: &Subscription) -> Result<Meter, E
         issued: Vec::new(),
         slots: Default::default(),
     };
-    // Quantities: every seat/recurring item gets one; check min/max.
+    subscribed_quantities(&mut m, book, sub)?;
+    m.products = open_products(&m, book, &IndexMap::new());
+    grant_included(&mut m, book);
+    let mut lines = setup_lines(&m, book, start)?;
+    if !m.period.trial {
+        advance_lines(&mut m, book, &mut lines)?;
+    }
+    let inv = invoice(&m, book, start, span(m.period.start, m.period.end), lines);
+    m.issued.push(inv);
+    Ok(m)
+}
+
+/// The subscription's base plan, after checking it and its add-ons.
+fn subscribed_plans<'b>(book: &'b PriceBook, sub: &Subscription) -> Result<&'b Plan, Error> {
+    let base = match book.plan(&sub.plan) {
+        None => return Err(err(codes::UNKNOWN_PLAN, "plan", format!("no plan {:?}", sub.plan))),
+        Some(p) if p.addon => {
+            let msg = format!("{:?} is an add-on", sub.plan);
+            return Err(err(codes::WRONG_PLAN_KIND, "plan", msg));
+        }
+        Some(p) => p,
+    };
+    for (i, a) in sub.addons.iter().enumerate() {
+        match book.plan(a) {
+            Some(p) if p.addon && !sub.addons[..i].contains(a) => {}
+            _ => {
+                let msg = format!("{a:?} is not an add-on of this book (or is listed twice)");
+                return Err(err(codes::WRONG_PLAN_KIND, &crate::json::index("addons", i), msg));
+            }
+        }
+    }
+    Ok(base)
+}
+
+/// Quantities: every seat/recurring item gets one (a seat its
+/// `min_quantity`, else 0); given ones are checked against the item.
+fn subscribed_quantities(m: &mut Meter, book: &PriceBook, sub: &Subscription) -> Result<(), Error> {
     for (k, q) in &sub.quantities {
         let path = join("quantities", k);
         match m.item_for(book, k) {
@@ -174,68 +188,57 @@ pub(crate) fn subscribe(book: &PriceBook, sub: &Subscription) -> Result<Meter, E
                 check_bounds(it, *q, &path)?
             }
             _ => {
-                return Err(err(
-                    codes::PRODUCT_NOT_IN_PLAN,
-                    &path,
-                    format!("{k:?} is not a seat, recurring or one-time item of the plan"),
-                ))
+                let msg = format!("{k:?} is not a seat, recurring or one-time item of the plan");
+                return Err(err(codes::PRODUCT_NOT_IN_PLAN, &path, msg));
             }
         }
         m.quantities.insert(k.clone(), *q);
     }
-    for plan in m.plans(book) {
-        for it in &plan.items {
-            if let Some(p) = book.product(&it.product) {
-                if p.kind == ProductType::Seat && !m.quantities.contains_key(&p.id) {
-                    let q = it.min_quantity.unwrap_or(Decimal::ZERO);
-                    m.quantities.insert(p.id.clone(), q);
-                }
-            }
-        }
-    }
-    m.products = open_products(&m, book, &IndexMap::new());
-    grant_included(&mut m, book);
+    m.default_seats(book);
+    Ok(())
+}
+
+/// The first invoice's setup fees and one-time items.
+fn setup_lines(m: &Meter, book: &PriceBook, start: Timestamp) -> Result<Vec<InvoiceLine>, Error> {
     let mut lines = Vec::new();
+    let period = || span(start, m.period.end);
     for plan in m.plans(book) {
         if let Some(fee) = plan.setup_fee {
+            let name = format!("{} setup fee", plan.name);
             lines.push(money_line(
                 book,
                 plan,
                 &plan.id,
                 LineKind::Setup,
-                format!("{} setup fee", plan.name),
-                span(start, m.period.end),
+                name,
+                period(),
                 Decimal::ONE,
                 fee,
                 None,
             ));
         }
         for it in &plan.items {
-            if let Some(p) = book.product(&it.product).filter(|p| p.kind == ProductType::OneTime) {
-                let q = m.quantities.get(&p.id).copied().unwrap_or(Decimal::ONE);
-                if let Some((model, a)) = item_price(&m, book, p, it, start) {
-                    let exact = charge_quantity(model, a, q, false).map_err(|_| overflow_err())?.amount;
-                    lines.push(money_line(
-                        book,
-                        plan,
-                        &p.id,
-                        LineKind::Setup,
-                        p.name.clone(),
-                        span(start, m.period.end),
-                        q,
-                        exact,
-                        None,
-                    ));
-                }
+            let Some(p) = book.product(&it.product).filter(|p| p.kind == ProductType::OneTime) else {
+                continue;
+            };
+            let q = m.quantities.get(&p.id).copied().unwrap_or(Decimal::ONE);
+            if let Some((model, a)) = item_price(m, book, p, it, start) {
+                let exact = charge_quantity(model, a, q, false).map_err(|_| overflow_err())?.amount;
+                lines.push(money_line(
+                    book,
+                    plan,
+                    &p.id,
+                    LineKind::Setup,
+                    p.name.clone(),
+                    period(),
+                    q,
+                    exact,
+                    None,
+                ));
             }
         }
     }
-    if !m.period.trial {
-        advance_lines(&mut m, book, &mut lines)?;
-    }
-    let inv = invoice(&m, book, start, span(m.period.start, m.period.end), lines);
-    m.issued.push(inv);
-    Ok(m)
+    Ok(lines)
 }
 
 fn check_bounds(it: &PlanItem, q: Decimal, path: &str) -> Result<(), Error> {
@@ -369,44 +372,9 @@ impl Meter {
         let mut lines = Vec::new();
         usage_lines(self, book, end, &mut lines);
         self.pending.clear();
-        // Rollover into the next period only.
-        let mut rolled = IndexMap::new();
-        for (pid, ps) in &self.products {
-            let Some((_, item)) = self.item_for(book, pid) else {
-                continue;
-            };
-            if !item.rollover || self.period.trial {
-                continue;
-            }
-            let left = entitlements::rollover_left(ps.included, ps.rolled_over, ps.used());
-            if left > Decimal::ZERO {
-                rolled.insert(pid.clone(), left);
-                self.records.push(Record {
-                    kind: RecordKind::AllowanceRolledOver,
-                    at: ts(end),
-                    product: Some(pid.clone()),
-                    quantity: Some(fmt_qty(left)),
-                    from: None,
-                    to: None,
-                });
-            }
-        }
+        let rolled = self.roll_over(book, end);
         let closed_span = span(self.period.start, end);
-        if let Some(g) = book.doc().late_event_grace {
-            self.closed.push_back(Closed {
-                start: self.period.start,
-                end,
-                products: std::mem::take(&mut self.products),
-            });
-            // Keep only periods still within the grace of the new open period.
-            while let Some(c) = self.closed.front() {
-                if g.boundary(c.end, 1).is_some_and(|limit| limit <= end) && self.closed.len() > 1 {
-                    self.closed.pop_front();
-                } else {
-                    break;
-                }
-            }
-        }
+        self.keep_for_late_events(book, end);
         if self.cancel_at_period_end {
             self.ended_at = Some(end);
             self.issued.push(invoice(self, book, end, closed_span, lines));
@@ -425,27 +393,79 @@ impl Meter {
             self.default_seats(opening);
         }
         let book = opening;
-        let period = plan_period(book, &self.plan);
-        self.period = if self.period.trial {
-            first_paid(period, self.anchor, end)?
-        } else {
-            let next_end = period
-                .containing(self.anchor, end)
-                .map(|(_, _, e)| e)
-                .ok_or_else(|| err(codes::OUT_OF_RANGE, "at", "period outside the calendar"))?;
-            OpenPeriod {
-                start: end,
-                end: next_end,
-                full_start: end,
-                trial: false,
-            }
-        };
+        self.period = self.next_period(book, end)?;
         self.products = open_products(self, book, &rolled);
         grant_included(self, book);
         advance_lines(self, book, &mut lines)?;
         // The invoice names the version that priced the usage it bills.
         self.issued.push(invoice(self, closing, end, closed_span, lines));
         Ok(())
+    }
+
+    /// The unused allowance of items with `rollover`, carried into the
+    /// next period only (a trial rolls nothing over).
+    fn roll_over(&mut self, book: &PriceBook, end: Timestamp) -> IndexMap<String, Decimal> {
+        let mut rolled = IndexMap::new();
+        if self.period.trial {
+            return rolled;
+        }
+        for (pid, ps) in &self.products {
+            if !self.item_for(book, pid).is_some_and(|(_, item)| item.rollover) {
+                continue;
+            }
+            let left = entitlements::rollover_left(ps.included, ps.rolled_over, ps.used());
+            if left > Decimal::ZERO {
+                rolled.insert(pid.clone(), left);
+                self.records.push(Record {
+                    kind: RecordKind::AllowanceRolledOver,
+                    at: ts(end),
+                    product: Some(pid.clone()),
+                    quantity: Some(fmt_qty(left)),
+                    from: None,
+                    to: None,
+                });
+            }
+        }
+        rolled
+    }
+
+    /// Keeps the closing period's usage for late events, and only the
+    /// periods still within the late-event grace of the next one.
+    fn keep_for_late_events(&mut self, book: &PriceBook, end: Timestamp) {
+        let Some(g) = book.doc().late_event_grace else {
+            return;
+        };
+        self.closed.push_back(Closed {
+            start: self.period.start,
+            end,
+            products: std::mem::take(&mut self.products),
+        });
+        while let Some(c) = self.closed.front() {
+            if g.boundary(c.end, 1).is_some_and(|limit| limit <= end) && self.closed.len() > 1 {
+                self.closed.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// The period after the one ending at `end`: the first paid one after
+    /// a trial, else the next anchor-aligned period of the plan.
+    fn next_period(&self, book: &PriceBook, end: Timestamp) -> Result<OpenPeriod, Error> {
+        let period = plan_period(book, &self.plan);
+        if self.period.trial {
+            return first_paid(period, self.anchor, end);
+        }
+        let next_end = period
+            .containing(self.anchor, end)
+            .map(|(_, _, e)| e)
+            .ok_or_else(|| err(codes::OUT_OF_RANGE, "at", "period outside the calendar"))?;
+        Ok(OpenPeriod {
+            start: end,
+            end: next_end,
+            full_start: end,
+            trial: false,
+        })
     }
 
     /// Changes a seat (or recurring) quantity at `at`; the difference for
@@ -488,6 +508,20 @@ impl Meter {
         if self.period.trial {
             return Ok(());
         }
+        self.prorate_change(book, (plan, p, item), old, quantity, at)
+    }
+
+    /// The proration of a quantity change from `old` to `quantity` at `at`
+    /// for the rest of the period, as a pending line (a decrease credits
+    /// nothing under `proration: none`).
+    fn prorate_change(
+        &mut self,
+        book: &PriceBook,
+        (plan, p, item): (&Plan, &Product, &PlanItem),
+        old: Decimal,
+        quantity: Decimal,
+        at: Timestamp,
+    ) -> Result<(), Error> {
         let Some((model, a)) = item_price(self, book, p, item, at) else {
             return Ok(());
         };
@@ -509,12 +543,12 @@ impl Meter {
             return Ok(());
         }
         let exact = mul(diff, f).map_err(|_| overflow_err())?;
-        if let Some(paid) = self.paid.iter_mut().find(|x| x.product == product) {
+        if let Some(paid) = self.paid.iter_mut().find(|x| x.product == p.id) {
             paid.exact = paid.exact.checked_add(exact).unwrap_or(paid.exact);
         }
         self.pending.push(Pending {
             plan: plan.id.clone(),
-            product: product.to_string(),
+            product: p.id.clone(),
             price_key: None,
             kind: PendingKind::Proration,
             description: format!(
@@ -650,6 +684,70 @@ impl Meter {
         super::wallet::purchase(self, book, pack, at)
     }
 
+    /// Credit lines for the unused `share` of what was paid in advance,
+    /// on a change to `plan` at `at`.
+    fn unused_credits(
+        &self,
+        book: &PriceBook,
+        plan: &str,
+        share: Decimal,
+        at: Timestamp,
+        lines: &mut Vec<InvoiceLine>,
+    ) -> Result<(), Error> {
+        for paid in &self.paid {
+            let Some(p) = book.plan(&paid.plan) else { continue };
+            let name = book
+                .product(&paid.product)
+                .map_or(paid.product.clone(), |x| x.name.clone());
+            let exact = -mul(paid.exact, share).map_err(|_| overflow_err())?;
+            let description = format!("Unused {name} ({} → {plan})", self.plan);
+            let period = span(at, self.period.end);
+            let (one, kind) = (Decimal::ONE, LineKind::Credit);
+            lines.push(money_line(
+                book,
+                p,
+                &paid.product,
+                kind,
+                description,
+                period,
+                one,
+                exact,
+                None,
+            ));
+        }
+        Ok(())
+    }
+
+    /// The allowance left unused in the open period, per product.
+    fn allowance_left(&self) -> IndexMap<String, Decimal> {
+        let mut left = IndexMap::new();
+        for (pid, ps) in &self.products {
+            let (used, total) = (ps.used(), ps.allowance());
+            if ps.has_allowance && total > used {
+                left.insert(pid.clone(), total - used);
+            }
+        }
+        left
+    }
+
+    /// The usage state for the rest of the period on a new plan: its
+    /// allowance pro rata (`f_new`) plus what was `left` of the old one.
+    fn switched_products(
+        &self,
+        book: &PriceBook,
+        f_new: Decimal,
+        left: &IndexMap<String, Decimal>,
+    ) -> Result<ProductMap, Error> {
+        let mut products = open_products(self, book, &IndexMap::new());
+        for (pid, ps) in products.iter_mut() {
+            let pro_rata = mul(ps.included, f_new).map_err(|_| overflow_err())?;
+            let carried = left.get(pid).copied().unwrap_or(Decimal::ZERO);
+            ps.included = pro_rata.checked_add(carried).ok_or_else(overflow_err)?;
+            ps.has_allowance = ps.has_allowance || left.contains_key(pid);
+        }
+        Ok(products)
+    }
+
     /// Moves the subscription to another base plan. `immediate`: usage so
     /// far is billed under the old plan, the unused part of what was paid
     /// in advance is credited, the rest of the period is charged on the new
@@ -698,35 +796,10 @@ impl Meter {
         self.pending.clear();
         if mode != Proration::None && !paid_f.is_zero() {
             let share = unused.checked_div(paid_f).unwrap_or(Decimal::ZERO).min(Decimal::ONE);
-            for paid in self.paid.clone() {
-                let Some(p) = book.plan(&paid.plan) else { continue };
-                let name = book
-                    .product(&paid.product)
-                    .map_or(paid.product.clone(), |x| x.name.clone());
-                let exact = -mul(paid.exact, share).map_err(|_| overflow_err())?;
-                let description = format!("Unused {name} ({} → {plan})", self.plan);
-                let period = span(at, self.period.end);
-                lines.push(money_line(
-                    book,
-                    p,
-                    &paid.product,
-                    LineKind::Credit,
-                    description,
-                    period,
-                    Decimal::ONE,
-                    exact,
-                    None,
-                ));
-            }
+            self.unused_credits(book, plan, share, at, &mut lines)?;
         }
         // What is left of the old allowance carries over.
-        let mut left: IndexMap<String, Decimal> = IndexMap::new();
-        for (pid, ps) in &self.products {
-            let (used, total) = (ps.used(), ps.allowance());
-            if ps.has_allowance && total > used {
-                left.insert(pid.clone(), total - used);
-            }
-        }
+        let left = self.allowance_left();
         let old_products = std::mem::take(&mut self.products);
         if book.doc().late_event_grace.is_some() {
             self.closed.push_back(Closed {
@@ -745,14 +818,8 @@ impl Meter {
             full_start,
             trial: false,
         };
-        let mut products = open_products(self, book, &IndexMap::new());
         let f_new = factor(mode, at, end, full_start, full_end);
-        for (pid, ps) in products.iter_mut() {
-            let pro_rata = mul(ps.included, f_new).map_err(|_| overflow_err())?;
-            let carried = left.get(pid).copied().unwrap_or(Decimal::ZERO);
-            ps.included = pro_rata.checked_add(carried).ok_or_else(overflow_err)?;
-            ps.has_allowance = ps.has_allowance || left.contains_key(pid);
-        }
+        let products = self.switched_products(book, f_new, &left)?;
         self.products = products;
         advance_lines(self, book, &mut lines)?;
         let inv = invoice(self, book, at, span(at, end), lines);

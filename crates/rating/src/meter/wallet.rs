@@ -7,7 +7,7 @@ use crate::error::{codes, Error, Problem};
 use crate::money::fmt_qty;
 use crate::period::Timestamp;
 use crate::price::{add, sub, Overflow};
-use crate::price_book::{CreditOverage, PriceBook, Product};
+use crate::price_book::{CreditOverage, Plan, PriceBook, Product};
 use rust_decimal::Decimal;
 
 impl Wallet {
@@ -203,36 +203,8 @@ pub(crate) fn spend(
     let short = m.wallet.draw(unit, amount, t).map_err(|_| overflow())?;
     match policy {
         CreditOverage::Reject => {}
-        CreditOverage::Charge => {
-            if short > Decimal::ZERO {
-                let rate = plan.overage_rate.unwrap_or(Decimal::ZERO);
-                let exact = short.checked_mul(rate).ok_or_else(overflow)?;
-                let (start, end) = (m.period.start, m.period.end);
-                let currency = book.doc().currency.clone();
-                match m
-                    .pending
-                    .iter_mut()
-                    .find(|p| p.kind == PendingKind::CreditOverage && p.product == product.id && p.start == start)
-                {
-                    Some(p) => {
-                        p.quantity = p.quantity.checked_add(short).ok_or_else(overflow)?;
-                        p.exact = p.exact.checked_add(exact).ok_or_else(overflow)?;
-                    }
-                    None => m.pending.push(Pending {
-                        plan: plan.id.clone(),
-                        product: product.id.clone(),
-                        price_key: None,
-                        kind: PendingKind::CreditOverage,
-                        description: format!("{} beyond prepaid credits, at {} per credit", product.name, rate),
-                        start,
-                        end,
-                        quantity: short,
-                        exact,
-                        unit: currency,
-                    }),
-                }
-            }
-        }
+        CreditOverage::Charge if short > Decimal::ZERO => charge_overage(m, book, plan, product, short)?,
+        CreditOverage::Charge => {}
         CreditOverage::AutoTopUp => {
             let Some(cfg) = plan.auto_top_up.clone() else {
                 return Ok(());
@@ -246,6 +218,50 @@ pub(crate) fn spend(
                 top_up(m, book, &cfg.pack, t, Decimal::ONE)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Charges `short` credits the wallet lacked at the plan's overage rate,
+/// on the period's pending overage line for the product.
+fn charge_overage(
+    m: &mut Meter,
+    book: &PriceBook,
+    plan: &Plan,
+    product: &Product,
+    short: Decimal,
+) -> Result<(), Problem> {
+    let overflow = || {
+        problem(
+            codes::ARITHMETIC_OVERFLOW,
+            "data",
+            "the amount exceeds the exact decimal range",
+        )
+    };
+    let rate = plan.overage_rate.unwrap_or(Decimal::ZERO);
+    let exact = short.checked_mul(rate).ok_or_else(overflow)?;
+    let (start, end) = (m.period.start, m.period.end);
+    let line = m
+        .pending
+        .iter_mut()
+        .find(|p| p.kind == PendingKind::CreditOverage && p.product == product.id && p.start == start);
+    match line {
+        Some(p) => {
+            p.quantity = p.quantity.checked_add(short).ok_or_else(overflow)?;
+            p.exact = p.exact.checked_add(exact).ok_or_else(overflow)?;
+        }
+        None => m.pending.push(Pending {
+            plan: plan.id.clone(),
+            product: product.id.clone(),
+            price_key: None,
+            kind: PendingKind::CreditOverage,
+            description: format!("{} beyond prepaid credits, at {} per credit", product.name, rate),
+            start,
+            end,
+            quantity: short,
+            exact,
+            unit: book.doc().currency.clone(),
+        }),
     }
     Ok(())
 }
