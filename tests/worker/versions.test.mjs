@@ -5,6 +5,7 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { Dev, KEYS, event, iso } from "./harness.mjs";
 
 const dev = new Dev();
@@ -104,4 +105,29 @@ test("a book changed mid-period invoices the open period as its receipts said, a
   assert.equal(later[0].error.code, "unknown_product");
   const next = await dev.call("GET", "/v1/customers/cus_v/invoice-preview", { key: KEYS.acmeAdmin });
   assert.equal(next.body.price_book, hashB);
+});
+
+test("an add-on's own limit caps the quote and the events alike (tests/addon-limit)", async () => {
+  const dir = new URL("../addon-limit/", import.meta.url);
+  const read = (f) => readFileSync(new URL(f, dir), "utf8");
+  await putBook(JSON.parse(read("book.json")));
+  const over = await dev.call("POST", "/v1/quote", { key: KEYS.acmeAdmin, body: JSON.parse(read("quote-over.json")) });
+  assert.equal(over.status, 422, JSON.stringify(over.body));
+  assert.equal(over.body.code, "limit_exceeded");
+  const at = await dev.call("POST", "/v1/quote", { key: KEYS.acmeAdmin, body: JSON.parse(read("quote-at.json")) });
+  assert.equal(at.body.total, "20.00", JSON.stringify(at.body));
+  const sub = await dev.call("PUT", "/v1/customers/cus_1/subscription", {
+    key: KEYS.acmeAdmin,
+    body: { plan: "base", addons: ["teams"] },
+  });
+  assert.equal(sub.status, 201, JSON.stringify(sub.body));
+  // The case's events without their January times: received now.
+  const events = read("events.ndjson").trim().split("\n").map((l) => {
+    const e = JSON.parse(l);
+    delete e.time;
+    return e;
+  });
+  const [r1, r2] = await dev.ingest(KEYS.acmeIngest, events);
+  assert.deepEqual([r1.status, r1.error?.code], ["rejected", "limit_exceeded"], JSON.stringify(r1));
+  assert.deepEqual([r2.status, r2.amount], ["accepted", "10.00"], JSON.stringify(r2));
 });
