@@ -1,6 +1,6 @@
 // Types of the ingest client (npm/ingest.js): `rating-engine/ingest`.
 
-/** A usage event: a CloudEvent 1.0 in structured JSON (SPEC §6). `id`
+/** A usage event: a CloudEvent 1.0 in structured JSON (docs/contract.md §6). `id`
  * and `specversion` are filled in when absent; `source` comes from the
  * client's option when absent. */
 export interface IngestEvent {
@@ -17,7 +17,7 @@ export interface IngestEvent {
   [extension: string]: unknown;
 }
 
-/** The answer to one event (SPEC §6). Money is a decimal string. */
+/** The answer to one event (docs/contract.md §6). Money is a decimal string. */
 export interface Receipt {
   id: string;
   source: string;

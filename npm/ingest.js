@@ -1,5 +1,5 @@
 // The ingest client: sends usage events from a customer's app to the
-// rating Worker (`POST /v1/events`, SPEC §6-7).
+// rating Worker (`POST /v1/events`, docs/contract.md §6-7).
 //
 //   import { createIngestClient } from "rating-engine/ingest";
 //   const client = createIngestClient({ url: "https://rating.example.com", key: "..." });

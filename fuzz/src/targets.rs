@@ -232,7 +232,7 @@ fn start_time() -> Timestamp {
 /// - every invoice's total is the sum of its money lines;
 /// - an accepted receipt has an amount; a duplicate never changes state;
 /// - for a period touched only by events, rounding the sum of a usage line's
-///   receipt amounts gives the invoice line (SPEC §5);
+///   receipt amounts gives the invoice line (docs/contract.md §5);
 /// - the meter's state survives a JSON round trip (`restoreMeter`).
 pub fn record(books: &[PriceBook], data: &[u8]) {
     let mut b = Bytes(data);

@@ -6,7 +6,7 @@ use rating::period::Timestamp;
 use serde_json::Value;
 use worker::{Headers, Method, Request, RequestInit, Response, Stub};
 
-/// Largest request body: 1 MiB (SPEC §6).
+/// Largest request body: 1 MiB (docs/contract.md §6).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// "Now", from the runtime's clock (the engine never reads one).

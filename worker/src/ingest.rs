@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 use std::collections::HashMap;
 use worker::{Env, Method, Request, Response};
 
-/// Most events in one request (SPEC §6).
+/// Most events in one request (docs/contract.md §6).
 pub const MAX_EVENTS: usize = 1000;
 /// Largest single event, as JSON: CloudEvents' 64 KiB, which also keeps
 /// every event within one Queue message.

@@ -1,4 +1,4 @@
-//! The Cloudflare Worker of the rating engine (SPEC §6-7).
+//! The Cloudflare Worker of the rating engine (docs/contract.md §6-7).
 //!
 //! - The front Worker ([`routes`]) authenticates every request, validates
 //!   and splits event batches ([`ingest`]) and answers stateless quotes.

@@ -1,4 +1,4 @@
-//! The HTTP API (SPEC §7). [`ROUTES`] is the one list of routes: the
+//! The HTTP API (docs/contract.md §7). [`ROUTES`] is the one list of routes: the
 //! router matches it, and a test checks that `worker/openapi.json`
 //! documents exactly these.
 

@@ -1,6 +1,6 @@
 //! Command-line arguments and help text (clap derive).
 //!
-//! `replay` and `diff` (SPEC §9) will be added here as further
+//! `replay` and `diff` (docs/contract.md §9) will be added here as further
 //! `Command` variants, with their handlers in `commands/`.
 
 use crate::input::Input;

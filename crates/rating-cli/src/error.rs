@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 pub const IO_ERROR: rating::error::Code = rating::error::codes::IO_ERROR;
 
 /// An error as the CLI reports it: the engine's error, plus the file
-/// argument it concerns (an extension of SPEC §9's error shape).
+/// argument it concerns (an extension of the error shape of docs/contract.md §9).
 #[derive(Debug)]
 pub struct CliError {
     /// The error.

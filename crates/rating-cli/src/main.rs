@@ -3,7 +3,7 @@
 //! Every subcommand reads JSON files (or stdin for `-`), calls the engine
 //! and prints one JSON document on stdout. Failures print
 //! `{"error": {...}}` on stderr and exit 1; usage errors exit 2 (clap).
-//! See `rating --help` and SPEC §9.
+//! See `rating --help` and docs/contract.md §9.
 #![forbid(unsafe_code)]
 
 mod args;

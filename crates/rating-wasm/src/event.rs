@@ -7,7 +7,7 @@ use rating::period::fmt_timestamp;
 use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 
-/// Validates one usage event (CloudEvents 1.0, structured JSON: SPEC §6)
+/// Validates one usage event (CloudEvents 1.0, structured JSON: docs/contract.md §6)
 /// without rating it, and returns what the engine read from it: `id`,
 /// `source`, `product` (the `type`), `customer` (the `subject`), and
 /// `time`, `quantity`, `amount` when given. Throws a `RatingError` with

@@ -1,4 +1,4 @@
-//! `Meter`: one customer's subscription, rated event by event (SPEC §5-6).
+//! `Meter`: one customer's subscription, rated event by event (docs/contract.md §5-6).
 //! The meter is plain data kept in the WebAssembly instance; `toJSON()`
 //! exports it and `book.restoreMeter(state)` brings it back, for callers
 //! that keep the state themselves.

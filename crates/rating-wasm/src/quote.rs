@@ -1,4 +1,4 @@
-//! Quotes and plan comparisons (SPEC §4, `docs/quote.md`).
+//! Quotes and plan comparisons (docs/contract.md §4, `docs/quote.md`).
 //!
 //! The engine's typed `Quote` and `Comparison` are serialized straight to
 //! JSON text (as `quote_value`/`compare_value` would through a `Value`,

@@ -204,7 +204,7 @@ export interface Comparison {
 
 // ------------------------------------------------------- events, meter
 
-/** A usage event: a CloudEvent 1.0 in structured JSON mode (SPEC §6).
+/** A usage event: a CloudEvent 1.0 in structured JSON mode (docs/contract.md §6).
  * Extension attributes and unknown `data` properties are kept. */
 export interface UsageEvent {
   specversion: "1.0";
@@ -328,7 +328,7 @@ export interface SubscriptionView {
 /** Status of an event's receipt. */
 export type ReceiptStatus = "accepted" | "duplicate" | "rejected" | "dropped";
 
-/** The answer to one event (SPEC §6). */
+/** The answer to one event (docs/contract.md §6). */
 export interface Receipt {
   /** Event id. */
   id: string;
@@ -426,7 +426,7 @@ export interface AllowanceDimension {
   percent_used: Decimal;
 }
 
-/** Allowance state per metered dimension (SPEC §7). */
+/** Allowance state per metered dimension (docs/contract.md §5 "Allowance state"). */
 export interface AllowanceState {
   customer: string;
   period: Span;

@@ -1,4 +1,4 @@
-//! Usage events: CloudEvents 1.0 in structured JSON mode (SPEC §6).
+//! Usage events: CloudEvents 1.0 in structured JSON mode (docs/contract.md §6).
 //!
 //! `type` is the product id, `subject` the customer, `time` the usage time
 //! (absent: the receipt time). Extension attributes and unknown `data`

@@ -1,4 +1,4 @@
-//! Exact decimals, currencies and rounding (SPEC §1).
+//! Exact decimals, currencies and rounding (docs/contract.md §1).
 //!
 //! Money and quantities are `rust_decimal::Decimal` from the moment they
 //! are read until the moment they are printed. Each invoice or quote line

@@ -1,4 +1,4 @@
-//! Billing periods and timestamps (SPEC §2).
+//! Billing periods and timestamps (docs/contract.md §2).
 //!
 //! Periods are half-open `[start, end)` and anchored: boundary `k` is
 //! computed from the anchor directly (never by stepping from the previous

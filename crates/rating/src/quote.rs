@@ -1,4 +1,4 @@
-//! Quotes and plan comparisons (SPEC §4; the exact format is docs/quote.md).
+//! Quotes and plan comparisons (docs/contract.md §4; the exact format is docs/quote.md).
 //!
 //! A quote prices one period of a plan (and its add-ons) for the given
 //! quantities and usage: recurring and seat lines (× `periods` paid ahead,

@@ -1,4 +1,4 @@
-//! Replaying exported usage (SPEC §9 `rating replay`): subscriptions with
+//! Replaying exported usage (docs/contract.md §9 `rating replay`): subscriptions with
 //! their changes, and a stream of CloudEvents fed in order to one meter per
 //! customer. Pure: the caller streams events in and asks for the result.
 //! Memory grows with customers (and their dedup windows), not with the
@@ -326,7 +326,7 @@ impl<'b> Replay<'b> {
     }
 
     /// Applies the remaining changes up to `at`, closes every period that
-    /// ended by then, and returns the SPEC §9 document.
+    /// ended by then, and returns the document of docs/contract.md §9.
     pub fn finish(self, at: Timestamp) -> Result<Value, Error> {
         let done = self.close(at)?;
         serde_json::to_value(&done).map_err(|e| Error::one(Problem::general(codes::ARITHMETIC_OVERFLOW, e.to_string())))
@@ -432,7 +432,7 @@ pub struct Totals {
     pub total: String,
 }
 
-/// A finished replay, serialized as the SPEC §9 document.
+/// A finished replay, serialized as the document of docs/contract.md §9.
 #[derive(serde::Serialize)]
 pub struct Finished<'b> {
     customers: Customers,

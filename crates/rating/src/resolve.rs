@@ -1,5 +1,5 @@
 //! Which price applies: customer overrides, keyed prices, the default key,
-//! and the currency option (SPEC §3 "Overrides", "Keyed products").
+//! and the currency option (docs/contract.md §3 "Overrides", "Keyed products").
 
 use crate::period::Timestamp;
 use crate::price_book::{Override, PlanItem, Price, PriceAmounts, PriceBook, Product, UnmatchedPolicy};

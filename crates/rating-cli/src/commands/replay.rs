@@ -1,4 +1,4 @@
-//! `rating replay` and `rating diff` (SPEC §9): stream NDJSON events
+//! `rating replay` and `rating diff` (docs/contract.md §9): stream NDJSON events
 //! through the engine's replay, one line at a time.
 
 use super::read_book;

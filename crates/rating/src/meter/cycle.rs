@@ -679,7 +679,7 @@ impl Meter {
         }
     }
 
-    /// Buys a credit pack at `at` (SPEC §5 `purchase_credits`).
+    /// Buys a credit pack at `at` (docs/contract.md §5 `purchase_credits`).
     pub fn purchase_credits(&mut self, book: &PriceBook, pack: &str, at: Timestamp) -> Result<(), Error> {
         super::wallet::purchase(self, book, pack, at)
     }

@@ -1,4 +1,4 @@
-//! Invoices issued by a meter (SPEC §9): usage in arrears, recurring and
+//! Invoices issued by a meter (docs/contract.md §5 "Invoices"): usage in arrears, recurring and
 //! seat charges in advance, each line naming the period it pays for.
 
 use super::state::*;

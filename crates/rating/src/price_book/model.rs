@@ -1,4 +1,4 @@
-//! The `price-book/v1` document as Rust types (SPEC §3).
+//! The `price-book/v1` document as Rust types (docs/contract.md §3).
 //!
 //! These types are the single definition of the format: the JSON Schema in
 //! `schema/price-book.v1.json` is generated from them, and serializing a
