@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn case(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/addon-limit").join(file)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/addon-limit")
+        .join(file)
 }
 
 fn rating(args: &[&Path]) -> (bool, Value, Value) {

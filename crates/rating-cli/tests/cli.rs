@@ -1,7 +1,7 @@
 //! Runs the built `rating` binary: exit codes, stdout/stderr JSON, stdin.
 //!
 //! Quote and compare results are not asserted here (the engine's vectors
-//! do that); these tests check the command-line contract of SPEC §9.
+//! do that); these tests check the command-line contract of docs/contract.md §9.
 
 use serde_json::Value;
 use std::io::Write;

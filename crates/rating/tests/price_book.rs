@@ -1,4 +1,4 @@
-//! The price book as a whole (SPEC §3): its canonical hash, reporting
+//! The price book as a whole (docs/contract.md §3): its canonical hash, reporting
 //! every problem at once, and a registrar-sized keyed book.
 
 use rating::price_book::canonical_json;
@@ -7,7 +7,7 @@ use rating::PriceBook;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-/// The SPEC §3 example, plus a volume price, a credit pack and an override.
+/// The docs/contract.md §3 example, plus a volume price, a credit pack and an override.
 fn spec_book() -> Value {
     json!({
       "format": "price-book/v1",
@@ -357,7 +357,7 @@ fn every_rule_problem_is_reported_at_once() {
     assert!(e.errors.iter().all(|p| p.path.is_some() && !p.message.is_empty()));
 }
 
-/// SPEC §3: a book is "rejected as a whole with every problem listed". A
+/// docs/contract.md §3: a book is "rejected as a whole with every problem listed". A
 /// problem found while reading fields (a typo, tiers out of order) stops
 /// the cross-reference rules from running, so their problems go unreported
 /// until the first ones are fixed.

@@ -1,4 +1,4 @@
-//! Property tests of the engine (SPEC §1, §3, §4):
+//! Property tests of the engine (docs/contract.md §1, §3, §4):
 //!
 //! - (a) graduated totals never decrease as the quantity grows; volume is
 //!   exactly quantity × the applicable tier's rate + its flat amount;
@@ -624,7 +624,7 @@ fn product_value(i: usize, s: &ProductSeed) -> (Value, ProductInfo) {
     (Value::Object(o), info)
 }
 
-/// The models a product may be priced with (SPEC §3).
+/// The models a product may be priced with (docs/contract.md §3).
 fn models_for(p: &ProductInfo) -> &'static [&'static str] {
     if p.kind == "one_time" {
         &["flat", "per_unit"]

@@ -1,4 +1,4 @@
-//! Tiered and transaction pricing by hand-computed numbers (SPEC §3 "Price
+//! Tiered and transaction pricing by hand-computed numbers (docs/contract.md §3 "Price
 //! models", docs/quote.md "Tiers"). Each test states the arithmetic it
 //! expects, so a failure reads as a worked example.
 
@@ -166,7 +166,7 @@ fn graduated_directly_matches_the_quote() {
 
 #[test]
 fn allowance_is_drawn_before_the_first_tier() {
-    // SPEC §3: 1,000 included; 0.15 up to 10,000, then 0.10.
+    // docs/contract.md §3: 1,000 included; 0.15 up to 10,000, then 0.10.
     let b = book_with(
         json!({"model": "graduated", "tiers": [
             {"up_to": "10000", "unit_amount": "0.15"},
