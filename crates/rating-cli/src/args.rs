@@ -194,6 +194,10 @@ order, by the meter of its customer. SUBS.json lists the subscriptions:
 Changes apply at their time, interleaved with the events. Every period
 that ends at or before --at is closed and invoiced.
 
+EVENTS may be gzip-compressed, or a directory: its .ndjson and .ndjson.gz
+files are read in name order (an export of the event log). A line with a
+`ratingreceived` attribute (a log line) is rated at that receipt time.
+
 Prints {\"customers\": [{\"customer\", \"invoices\": [...], \"open_period\"}],
 \"totals\", \"receipts\": {\"accepted\", \"duplicate\", \"rejected\", \"dropped\"}}.
 Events are streamed: memory grows with customers, not with events.";
@@ -201,7 +205,8 @@ Events are streamed: memory grows with customers, not with events.";
 const REPLAY_AFTER: &str = "\
 Examples:
   rating replay examples/paas.json examples/events.ndjson --subscriptions examples/subscriptions.json --at 2026-04-01T00:00:00Z
-  gunzip -c export.ndjson.gz | rating replay book.json - --subscriptions subs.json --at 2026-12-01T00:00:00Z";
+  rating replay book.json export.ndjson.gz --subscriptions subs.json --at 2026-12-01T00:00:00Z
+  rating replay book.json log/ --subscriptions subs.json --at 2026-12-01T00:00:00Z";
 
 const DIFF_LONG: &str = "\
 Replay the same events and subscriptions under OLD_BOOK and NEW_BOOK (see

@@ -4,8 +4,8 @@ use crate::error::CliError;
 use rating::error::Problem;
 use serde_json::Value;
 use std::ffi::OsStr;
-use std::io::Read;
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 
 /// A file argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,13 +64,35 @@ impl Input {
     }
 
     /// Reads the input as JSON, keeping numbers' literal text.
-    /// Opens the input for streaming, line by line.
-    pub fn lines(&self) -> Result<Box<dyn std::io::BufRead>, CliError> {
+    /// Opens the input for streaming, line by line. A gzip stream (by its
+    /// magic bytes) is decompressed; a directory is read as the
+    /// concatenation of its `.ndjson` and `.ndjson.gz` files in name order
+    /// (an export of the event log, docs/event-log.md).
+    pub fn lines(&self) -> Result<Box<dyn BufRead>, CliError> {
+        let fail = |what: &std::path::Path, e: std::io::Error| {
+            CliError::io(format!("cannot read {}: {e}", what.display())).in_file(self.name())
+        };
         match self {
-            Input::Stdin => Ok(Box::new(std::io::BufReader::new(std::io::stdin()))),
-            Input::Path(p) => std::fs::File::open(p)
-                .map(|f| Box::new(std::io::BufReader::with_capacity(1 << 16, f)) as Box<dyn std::io::BufRead>)
-                .map_err(|e| CliError::io(format!("cannot read {}: {e}", p.display())).in_file(self.name())),
+            Input::Stdin => ungzip(Box::new(BufReader::new(std::io::stdin()))).map_err(|e| fail(Path::new("-"), e)),
+            Input::Path(p) if p.is_dir() => {
+                let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                    .map_err(|e| fail(p, e))?
+                    .filter_map(|entry| entry.ok().map(|e| e.path()))
+                    .filter(|f| {
+                        let name = f.file_name().and_then(OsStr::to_str).unwrap_or("");
+                        name.ends_with(".ndjson") || name.ends_with(".ndjson.gz")
+                    })
+                    .collect();
+                files.sort();
+                let mut all: Box<dyn BufRead> = Box::new(std::io::empty());
+                for f in files {
+                    let file = open(&f).map_err(|e| fail(&f, e))?;
+                    // A file that does not end its last line still ends it.
+                    all = Box::new(all.chain(file).chain(&b"\n"[..]));
+                }
+                Ok(all)
+            }
+            Input::Path(p) => open(p).map_err(|e| fail(p, e)),
         }
     }
 
@@ -78,4 +100,19 @@ impl Input {
         let text = self.read_text()?;
         rating::json::parse_json(&text).map_err(|p| CliError::from(p).in_file(self.name()))
     }
+}
+
+/// A file, decompressed if it is gzip.
+fn open(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
+    ungzip(Box::new(BufReader::with_capacity(1 << 16, std::fs::File::open(path)?)))
+}
+
+/// The stream, decompressed when it starts with gzip's magic bytes (a
+/// multi-member file, as concatenated log objects make, reads whole).
+fn ungzip(mut r: Box<dyn BufRead>) -> std::io::Result<Box<dyn BufRead>> {
+    if r.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
+        let gz = flate2::bufread::MultiGzDecoder::new(r);
+        return Ok(Box::new(BufReader::with_capacity(1 << 16, gz)));
+    }
+    Ok(r)
 }

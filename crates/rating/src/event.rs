@@ -40,7 +40,15 @@ pub struct UsageEvent {
     pub data: Data,
     /// A fingerprint of the whole event, to tell a conflicting duplicate.
     pub fingerprint: u64,
+    /// When the Worker received it: the `ratingreceived` extension
+    /// attribute of an event log line (docs/event-log.md). Replay rates
+    /// such a line at that time; live ingest uses its own clock.
+    pub received: Option<Timestamp>,
 }
+
+/// The extension attribute of an event log line that holds its receipt
+/// time (docs/event-log.md).
+pub const RECEIVED_ATTR: &str = "ratingreceived";
 
 /// The `data` object of an event, kept as its JSON text: only keyed and
 /// unique-count products look inside it, so the common event carries one
@@ -337,6 +345,17 @@ pub fn parse_event(v: &Value) -> Result<UsageEvent, Problem> {
     };
     let quantity = decimal_field(data, "quantity", "data")?;
     let amount = decimal_field(data, "amount", "data")?;
+    let received = match o.get(RECEIVED_ATTR) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(parse_timestamp(s).ok_or_else(|| {
+            let msg = format!("{RECEIVED_ATTR} is not an RFC 3339 timestamp");
+            Problem::at(codes::INVALID_TIMESTAMP, RECEIVED_ATTR, msg)
+        })?),
+        Some(other) => {
+            let msg = format!("expected an RFC 3339 string, found {}", type_name(other));
+            return Err(Problem::at(codes::INVALID_TYPE, RECEIVED_ATTR, msg));
+        }
+    };
     let fingerprint = fingerprint(v);
     Ok(UsageEvent {
         id: id.into(),
@@ -348,6 +367,7 @@ pub fn parse_event(v: &Value) -> Result<UsageEvent, Problem> {
         amount,
         data: Data::from_map(data),
         fingerprint,
+        received,
     })
 }
 
@@ -430,6 +450,7 @@ pub fn parse_event_text(text: &str) -> Result<UsageEvent, Problem> {
         amount,
         data,
         fingerprint,
+        received: None,
     })
 }
 

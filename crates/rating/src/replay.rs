@@ -28,6 +28,15 @@ pub struct Change {
     pub request: Request,
 }
 
+/// An event's usage time and the time replay receives it, given `--at`:
+/// a line of the event log is received when the Worker received it
+/// (docs/event-log.md); any other event when its usage time says. Neither
+/// is after `at`.
+fn times(ev: &crate::event::UsageEvent, at: Timestamp) -> (Timestamp, Timestamp) {
+    let t = ev.time.or(ev.received).unwrap_or(at);
+    (t, ev.received.unwrap_or(t).min(at))
+}
+
 /// A subscription to replay, with its changes in time order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubscriptionSpec {
@@ -292,9 +301,9 @@ impl<'b> Replay<'b> {
         let Some(run) = self.runs.get_mut(&*ev.customer) else {
             return crate::meter::no_subscription(&ev, &ev.customer);
         };
-        let t = ev.time.unwrap_or(at);
+        let (t, received) = times(&ev, at);
         run.apply_changes_until(self.book, t);
-        let r = run.meter.record(self.book, &ev, t.min(at));
+        let r = run.meter.record(self.book, &ev, received);
         run.collect();
         r
     }
@@ -312,9 +321,9 @@ impl<'b> Replay<'b> {
             Ok(ev) => match self.runs.get_mut(&*ev.customer) {
                 None => Status::Rejected,
                 Some(run) => {
-                    let t = ev.time.unwrap_or(at);
+                    let (t, received) = times(ev, at);
                     run.apply_changes_until(self.book, t);
-                    let s = run.meter.record_status(self.book, ev, t.min(at));
+                    let s = run.meter.record_status(self.book, ev, received);
                     run.collect();
                     s
                 }
