@@ -238,6 +238,23 @@ describe("tenant isolation: acme's keys on every route never reach dev's data", 
       for (const x of [byCustomer, spelled]) assert.equal(x.status, 200);
       return [r, byCustomer, spelled];
     },
+    async usage(op) {
+      // dev's rollups hold sec_shared's event once the Queue delivered it;
+      // acme asking for the same customer name sees no bucket.
+      const range = `from=${encodeURIComponent(iso(Date.now() - 2 * DAY))}&to=${encodeURIComponent(iso(Date.now() + DAY))}`;
+      const path = `/v1/usage?customer=sec_shared&${range}`;
+      let mine;
+      for (let i = 0; i < 120; i++) {
+        mine = await dev.call("GET", path, { key: KEYS.devRead });
+        if (mine.body.buckets?.length > 0) break;
+        await sleep(250);
+      }
+      assert.equal(mine.body.buckets.length, 1, "positive control");
+      const r = await dev.call("GET", path, { key: KEYS.acmeAdmin });
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.body.buckets, []);
+      return r;
+    },
     async putSubscription(op) {
       const r = await call(op, KEYS.acmeAdmin, { customer: "sec_shared", body: { plan: "starter" } });
       assert.equal(r.status, 201, "acme's own customer of the same name");

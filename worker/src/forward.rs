@@ -5,7 +5,9 @@
 //! [row...]}` as JSON text. The consumer writes them to the event log in
 //! R2 ([`crate::log`]: objects named by their rows, so a message
 //! delivered twice overwrites its own objects), then accepted events to
-//! `usage_events` and dropped ones to `dropped_events`; rows are keyed by
+//! `usage_events` and dropped ones to `dropped_events`, and the accepted
+//! ones' hourly partial sums to `usage_rollups` ([`crate::rollup`]), all
+//! in one D1 batch; rows are keyed by
 //! (tenant, customer, seq), so a message delivered twice (the Queue is
 //! at-least-once, and the outbox may send again after a failure) is
 //! written once.
@@ -218,8 +220,12 @@ pub async fn consume(batch: MessageBatch<Value>, env: Env) -> Result<()> {
             }
         };
         let rows = m.events.get();
+        let mut rollups = Vec::new();
         match serde_json::from_str::<Vec<EventRow>>(rows) {
-            Ok(rows) => objects.push((m.tenant.clone(), m.customer.clone(), rows)),
+            Ok(rows) => {
+                rollups = crate::rollup::statements(&db, &m.tenant, &m.customer, &rows)?;
+                objects.push((m.tenant.clone(), m.customer.clone(), rows));
+            }
             Err(e) => console_error!("queue: unreadable rows ({e}); not logged"),
         }
         let args = [
@@ -237,6 +243,7 @@ pub async fn consume(batch: MessageBatch<Value>, env: Env) -> Result<()> {
         if any_dropped {
             statements.push(db.prepare(&dropped).bind(&args)?);
         }
+        statements.extend(rollups);
     }
     let logged = objects
         .iter()

@@ -10,7 +10,8 @@
 //!   its price book ([`books`]).
 //! - The Queue consumer ([`forward`]) writes the events to the event log
 //!   in R2 ([`log`], read back by `GET /v1/export`) and to D1, the
-//!   tenant-wide store.
+//!   tenant-wide store, with hourly usage rollups ([`rollup`], read by
+//!   `GET /v1/usage`).
 //!
 //! `docs/worker.md` describes the design; `worker/openapi.json` the API.
 #![forbid(unsafe_code)]
@@ -24,6 +25,7 @@ pub mod http;
 pub mod ingest;
 pub mod log;
 pub mod problem;
+pub mod rollup;
 pub mod routes;
 pub mod tenant;
 

@@ -46,6 +46,8 @@ pub enum Op {
     Invoices,
     /// The tenant's event log (R2) as NDJSON.
     Export,
+    /// A customer's usage by hour or day, from the rollups (D1).
+    Usage,
 }
 
 /// One route.
@@ -78,6 +80,7 @@ pub const ROUTES: &[Route] = &[
     r(Method::Get, "/v1/dropped-events", Some(Role::Read), Op::DroppedEvents),
     r(Method::Get, "/v1/usage-events", Some(Role::Read), Op::UsageEvents),
     r(Method::Get, "/v1/export", Some(Role::Admin), Op::Export),
+    r(Method::Get, "/v1/usage", Some(Role::Read), Op::Usage),
     r(
         Method::Put,
         "/v1/customers/{customer}/subscription",
@@ -310,6 +313,22 @@ async fn dispatch(req: &mut Request, env: &Env) -> Result<Response, ApiError> {
                 customer: query(req, "customer").map(|c| customer_id(Some(c))).transpose()?,
             };
             export(env, &tenant()?.tenant, range).await
+        }
+        Op::Usage => {
+            let c = tenant()?;
+            let customer = query(req, "customer").ok_or_else(|| {
+                let mut e = ApiError::new(400, "invalid_value", "customer is required");
+                e.path = Some("customer".into());
+                e
+            })?;
+            let q = crate::rollup::Query::new(
+                customer_id(Some(customer))?,
+                query(req, "granularity").as_deref(),
+                crate::http::query_time(req, "from")?,
+                crate::http::query_time(req, "to")?,
+                crate::clock::request_time(env, req)?,
+            )?;
+            Ok(json(200, &crate::rollup::read(env, &c.tenant, &q).await?)?)
         }
         Op::PutSubscription => {
             let customer = customer_id(customer)?;
