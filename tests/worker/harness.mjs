@@ -125,10 +125,16 @@ export class Dev {
     for (let i = 0; i < 240; i++) {
       const up = await fetch(`${this.url}/healthz`).then((r) => r.ok, () => false);
       if (up) {
-        // Past wrangler's reload on its watcher's "ready": still up?
+        // wrangler reloads the Worker once its file watcher is ready
+        // ("The file worker/src changed, restarting build..."); on a busy
+        // machine that reload can outlast a fixed pause. Wait for it to
+        // answer again (up to 30 s) before calling the start failed.
         await sleep(1500);
-        const still = await fetch(`${this.url}/healthz`).then((r) => r.ok, () => false);
-        if (still && this.proc.exitCode === null) return true;
+        for (let j = 0; j < 120 && this.proc.exitCode === null; j++) {
+          const still = await fetch(`${this.url}/healthz`).then((r) => r.ok, () => false);
+          if (still) return true;
+          await Promise.race([sleep(250), exited]);
+        }
         break;
       }
       if (this.proc.exitCode !== null) break;
