@@ -3,7 +3,9 @@
 //! proration, cancellation, late usage, and the read-only views.
 
 use super::dedup::{Dedup, DEFAULT_MAX_ENTRIES};
-use super::invoice::{advance_lines, factor, invoice, item_price, money_line, plan_period, span, usage_lines};
+use super::invoice::{
+    advance_lines, factor, full_end, invoice, item_price, money_line, plan_period, span, usage_lines,
+};
 use super::receipt::Counts;
 use super::state::*;
 use super::usage::{self, KeyState, LinePrice, ProductState};
@@ -534,9 +536,7 @@ impl Meter {
                 .amount,
         )
         .map_err(|_| overflow_err())?;
-        let full_end = plan_period(book, &self.plan)
-            .containing(self.anchor, self.period.full_start)
-            .map_or(self.period.end, |(_, _, e)| e);
+        let full_end = full_end(self, book);
         let mode = book.doc().proration;
         let f = factor(mode, at, self.period.end, self.period.full_start, full_end);
         if mode == Proration::None && diff < Decimal::ZERO {
@@ -586,9 +586,7 @@ impl Meter {
         let mut lines = Vec::new();
         usage_lines(self, book, at, &mut lines);
         self.pending.clear();
-        let full_end = plan_period(book, &self.plan)
-            .containing(self.anchor, self.period.full_start)
-            .map_or(self.period.end, |(_, _, e)| e);
+        let full_end = full_end(self, book);
         // The unused share of what was paid for [period.start, period.end).
         let paid_factor_den = factor(
             book.doc().proration,
@@ -778,9 +776,7 @@ impl Meter {
             self.transition_at_period_end = Some(plan.to_string());
             return Ok(());
         }
-        let full_end = plan_period(book, &self.plan)
-            .containing(self.anchor, self.period.full_start)
-            .map_or(self.period.end, |(_, _, e)| e);
+        let full_end = full_end(self, book);
         let mode = book.doc().proration;
         let paid_f = factor(
             mode,

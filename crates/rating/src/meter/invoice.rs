@@ -93,15 +93,18 @@ pub(super) fn money_line(
     }
 }
 
+/// The end of the full anchor-aligned period the open period belongs to
+/// (later than the open period's end in a partial first period).
+pub(super) fn full_end(m: &Meter, book: &PriceBook) -> Timestamp {
+    plan_period(book, &m.plan)
+        .containing(m.anchor, m.period.full_start)
+        .map_or(m.period.end, |(_, _, e)| e)
+}
+
 /// Recurring and seat lines for the open period, prorated when it is a
 /// partial first period; remembers what was paid.
 pub(super) fn advance_lines(m: &mut Meter, book: &PriceBook, lines: &mut Vec<InvoiceLine>) -> Result<(), Error> {
-    let full_end = plan_period(book, &m.plan).boundary(m.anchor, 0).map(|_| ()).and(
-        plan_period(book, &m.plan)
-            .containing(m.anchor, m.period.full_start)
-            .map(|(_, _, e)| e),
-    );
-    let full_end = full_end.unwrap_or(m.period.end);
+    let full_end = full_end(m, book);
     let f = factor(
         book.doc().proration,
         m.period.start,

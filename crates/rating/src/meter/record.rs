@@ -613,11 +613,7 @@ impl Undo {
 }
 
 fn overflow() -> Problem {
-    problem(
-        codes::ARITHMETIC_OVERFLOW,
-        "data",
-        "the amount exceeds the exact decimal range",
-    )
+    overflow_problem()
 }
 
 /// What an event contributes under its product's aggregation.

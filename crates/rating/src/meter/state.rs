@@ -405,6 +405,15 @@ pub(crate) fn err(code: crate::error::Code, path: &str, message: impl Into<Strin
     Error::one(Problem::at(code, path, message))
 }
 
+/// The problem of an event whose amounts leave the exact decimal range.
+pub(crate) fn overflow_problem() -> Problem {
+    problem(
+        codes::ARITHMETIC_OVERFLOW,
+        "data",
+        "the amount exceeds the exact decimal range",
+    )
+}
+
 pub(crate) fn overflow_err() -> Error {
     err(
         codes::ARITHMETIC_OVERFLOW,

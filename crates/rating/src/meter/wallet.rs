@@ -2,7 +2,7 @@
 //! drawn down by priority (lower first), then the soonest-expiring, then
 //! the oldest. Expired credits are never spent.
 
-use super::state::{problem, ts, Grant, Meter, Pending, PendingKind, Record, RecordKind, Wallet};
+use super::state::{overflow_problem, problem, ts, Grant, Meter, Pending, PendingKind, Record, RecordKind, Wallet};
 use crate::error::{codes, Error, Problem};
 use crate::money::fmt_qty;
 use crate::period::Timestamp;
@@ -167,13 +167,7 @@ pub(crate) fn spend(
     amount: Decimal,
     t: Timestamp,
 ) -> Result<(), Problem> {
-    let overflow = || {
-        problem(
-            codes::ARITHMETIC_OVERFLOW,
-            "data",
-            "the amount exceeds the exact decimal range",
-        )
-    };
+    let overflow = overflow_problem;
     if amount < Decimal::ZERO {
         return m.wallet.refund(unit, -amount, t).map_err(|_| overflow());
     }
@@ -231,13 +225,7 @@ fn charge_overage(
     product: &Product,
     short: Decimal,
 ) -> Result<(), Problem> {
-    let overflow = || {
-        problem(
-            codes::ARITHMETIC_OVERFLOW,
-            "data",
-            "the amount exceeds the exact decimal range",
-        )
-    };
+    let overflow = overflow_problem;
     let rate = plan.overage_rate.unwrap_or(Decimal::ZERO);
     let exact = short.checked_mul(rate).ok_or_else(overflow)?;
     let (start, end) = (m.period.start, m.period.end);
