@@ -220,6 +220,41 @@ describe("tenant isolation: acme's keys on every route never reach dev's data", 
       assert.equal(byCustomer.body.total, 0);
       return [r, byCustomer];
     },
+    async export(op) {
+      // dev's log holds the marker (its accepted and dropped events) once
+      // the Queue has delivered them; acme's never does, whatever it asks.
+      let mine;
+      for (let i = 0; i < 120; i++) {
+        mine = await call(op, KEYS.devAdmin);
+        if (text(mine).split(MARKER).length - 1 >= 2) break;
+        await sleep(250);
+      }
+      assert.ok(text(mine).includes(MARKER), "positive control");
+      const r = await call(op, KEYS.acmeAdmin);
+      assert.equal(r.status, 200);
+      const q = (customer) => dev.call("GET", `/v1/export?customer=${encodeURIComponent(customer)}`, { key: KEYS.acmeAdmin });
+      const byCustomer = await q("sec_shared");
+      const spelled = await q("../dev/sec_shared");
+      for (const x of [byCustomer, spelled]) assert.equal(x.status, 200);
+      return [r, byCustomer, spelled];
+    },
+    async usage(op) {
+      // dev's rollups hold sec_shared's event once the Queue delivered it;
+      // acme asking for the same customer name sees no bucket.
+      const range = `from=${encodeURIComponent(iso(Date.now() - 2 * DAY))}&to=${encodeURIComponent(iso(Date.now() + DAY))}`;
+      const path = `/v1/usage?customer=sec_shared&${range}`;
+      let mine;
+      for (let i = 0; i < 120; i++) {
+        mine = await dev.call("GET", path, { key: KEYS.devRead });
+        if (mine.body.buckets?.length > 0) break;
+        await sleep(250);
+      }
+      assert.equal(mine.body.buckets.length, 1, "positive control");
+      const r = await dev.call("GET", path, { key: KEYS.acmeAdmin });
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.body.buckets, []);
+      return r;
+    },
     async putSubscription(op) {
       const r = await call(op, KEYS.acmeAdmin, { customer: "sec_shared", body: { plan: "starter" } });
       assert.equal(r.status, 201, "acme's own customer of the same name");

@@ -1,8 +1,13 @@
-//! From the customer objects' outboxes to D1, through the `EVENTS` Queue.
+//! From the customer objects' outboxes to R2 and D1, through the `EVENTS`
+//! Queue.
 //!
 //! A message is one customer's rows: `{"tenant", "customer", "events":
-//! [row...]}` as JSON text. The consumer writes accepted events to
-//! `usage_events` and dropped ones to `dropped_events`; rows are keyed by
+//! [row...]}` as JSON text. The consumer writes them to the event log in
+//! R2 ([`crate::log`]: objects named by their rows, so a message
+//! delivered twice overwrites its own objects), then accepted events to
+//! `usage_events` and dropped ones to `dropped_events`, and the accepted
+//! ones' hourly partial sums to `usage_rollups` ([`crate::rollup`]), all
+//! in one D1 batch; rows are keyed by
 //! (tenant, customer, seq), so a message delivered twice (the Queue is
 //! at-least-once, and the outbox may send again after a failure) is
 //! written once.
@@ -183,8 +188,9 @@ fn retry_now(batch: &MessageBatch<Value>) {
     batch.retry_all_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(0).build());
 }
 
-/// The Queue consumer: writes every message of a batch to D1 in one
-/// `batch()` (one implicit transaction), then acknowledges them all; on
+/// The Queue consumer: writes every message of a batch to the event log
+/// in R2, then to D1 in one `batch()` (one implicit transaction), then
+/// acknowledges them all; on
 /// failure the whole batch is retried, after the consumer's `retry_delay`
 /// (wrangler.toml), so that its `max_retries` span a D1 outage of minutes
 /// rather than seconds before the dead-letter queue.
@@ -196,6 +202,8 @@ pub async fn consume(batch: MessageBatch<Value>, env: Env) -> Result<()> {
         return Ok(());
     }
     let db = env.d1("DB")?;
+    let bucket = env.bucket(crate::log::BINDING)?;
+    let mut objects = Vec::new();
     let accepted = insert("usage_events", "accepted");
     let dropped = insert("dropped_events", "dropped");
     let mut statements = Vec::new();
@@ -212,6 +220,14 @@ pub async fn consume(batch: MessageBatch<Value>, env: Env) -> Result<()> {
             }
         };
         let rows = m.events.get();
+        let mut rollups = Vec::new();
+        match serde_json::from_str::<Vec<EventRow>>(rows) {
+            Ok(rows) => {
+                rollups = crate::rollup::statements(&db, &m.tenant, &m.customer, &rows)?;
+                objects.push((m.tenant.clone(), m.customer.clone(), rows));
+            }
+            Err(e) => console_error!("queue: unreadable rows ({e}); not logged"),
+        }
         let args = [
             JsValue::from_str(&m.tenant),
             JsValue::from_str(&m.customer),
@@ -227,6 +243,15 @@ pub async fn consume(batch: MessageBatch<Value>, env: Env) -> Result<()> {
         if any_dropped {
             statements.push(db.prepare(&dropped).bind(&args)?);
         }
+        statements.extend(rollups);
+    }
+    let logged = objects
+        .iter()
+        .map(|(tenant, customer, rows)| crate::log::write(&bucket, tenant, customer, rows));
+    if let Err(e) = futures_util::future::try_join_all(logged).await {
+        console_error!("queue: writing the event log to R2 failed ({e}); the batch will be retried");
+        batch.retry_all();
+        return Ok(());
     }
     if statements.is_empty() {
         batch.ack_all();

@@ -8,8 +8,10 @@
 //!   forwards them through its outbox to the `EVENTS` Queue.
 //! - A [`tenant::Tenant`] Durable Object per tenant keeps the versions of
 //!   its price book ([`books`]).
-//! - The Queue consumer ([`forward`]) writes the events to D1, the
-//!   tenant-wide store.
+//! - The Queue consumer ([`forward`]) writes the events to the event log
+//!   in R2 ([`log`], read back by `GET /v1/export`) and to D1, the
+//!   tenant-wide store, with hourly usage rollups ([`rollup`], read by
+//!   `GET /v1/usage`).
 //!
 //! `docs/worker.md` describes the design; `worker/openapi.json` the API.
 #![forbid(unsafe_code)]
@@ -21,7 +23,9 @@ pub mod customer;
 pub mod forward;
 pub mod http;
 pub mod ingest;
+pub mod log;
 pub mod problem;
+pub mod rollup;
 pub mod routes;
 pub mod tenant;
 

@@ -44,6 +44,10 @@ pub enum Op {
     InvoicePreview,
     /// Issued invoices.
     Invoices,
+    /// The tenant's event log (R2) as NDJSON.
+    Export,
+    /// A customer's usage by hour or day, from the rollups (D1).
+    Usage,
 }
 
 /// One route.
@@ -75,6 +79,8 @@ pub const ROUTES: &[Route] = &[
     r(Method::Post, "/v1/compare", Some(Role::Read), Op::Compare),
     r(Method::Get, "/v1/dropped-events", Some(Role::Read), Op::DroppedEvents),
     r(Method::Get, "/v1/usage-events", Some(Role::Read), Op::UsageEvents),
+    r(Method::Get, "/v1/export", Some(Role::Admin), Op::Export),
+    r(Method::Get, "/v1/usage", Some(Role::Read), Op::Usage),
     r(
         Method::Put,
         "/v1/customers/{customer}/subscription",
@@ -300,6 +306,30 @@ async fn dispatch(req: &mut Request, env: &Env) -> Result<Response, ApiError> {
             let v = crate::forward::read_d1(env, "usage_events", &c.tenant, customer.as_deref(), offset, limit).await?;
             Ok(json(200, &v)?)
         }
+        Op::Export => {
+            let range = crate::log::Range {
+                from: crate::http::query_time(req, "from")?,
+                to: crate::http::query_time(req, "to")?,
+                customer: query(req, "customer").map(|c| customer_id(Some(c))).transpose()?,
+            };
+            export(env, &tenant()?.tenant, range).await
+        }
+        Op::Usage => {
+            let c = tenant()?;
+            let customer = query(req, "customer").ok_or_else(|| {
+                let mut e = ApiError::new(400, "invalid_value", "customer is required");
+                e.path = Some("customer".into());
+                e
+            })?;
+            let q = crate::rollup::Query::new(
+                customer_id(Some(customer))?,
+                query(req, "granularity").as_deref(),
+                crate::http::query_time(req, "from")?,
+                crate::http::query_time(req, "to")?,
+                crate::clock::request_time(env, req)?,
+            )?;
+            Ok(json(200, &crate::rollup::read(env, &c.tenant, &q).await?)?)
+        }
         Op::PutSubscription => {
             let customer = customer_id(customer)?;
             let body = read_json(req).await?;
@@ -332,6 +362,32 @@ async fn dispatch(req: &mut Request, env: &Env) -> Result<Response, ApiError> {
             to_customer(env, tenant()?, &customer, Method::Get, "/invoices", None).await
         }
     }
+}
+
+/// `GET /v1/export`: the tenant's log lines, one customer at a time
+/// (docs/worker.md "Export"). The object names are listed before the
+/// answer starts, so a listing failure is a 503; a read failing later cuts
+/// the stream short (its status is already sent).
+async fn export(env: &Env, tenant: &str, range: crate::log::Range) -> Result<Response, ApiError> {
+    let bucket = crate::log::bucket(env)?;
+    let groups = crate::log::plan(&bucket, tenant, &range).await?;
+    let state = (bucket, range, groups.into_iter());
+    let body = futures_util::stream::unfold(state, |(bucket, range, mut groups)| async move {
+        loop {
+            let names = groups.next()?;
+            match crate::log::customer_lines(&bucket, &names, &range).await {
+                Ok(chunk) if chunk.is_empty() => continue,
+                Ok(chunk) => return Some((Ok(chunk), (bucket, range, groups))),
+                Err(e) => {
+                    let err = worker::Error::RustError(e.detail);
+                    return Some((Err(err), (bucket, range, Vec::new().into_iter())));
+                }
+            }
+        }
+    });
+    let headers = Headers::new();
+    headers.set("content-type", "application/x-ndjson")?;
+    Ok(Response::from_stream(body)?.with_headers(headers))
 }
 
 /// Answered at `/` only when the static assets (the pricing page) are
