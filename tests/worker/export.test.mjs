@@ -36,12 +36,8 @@ async function send(events, at) {
   return body.results;
 }
 
-/** GET /v1/export with a query: the status, content type and parsed lines. */
-async function exportLines(query = "", key = KEYS.devAdmin) {
-  const r = await fetch(`${dev.url}/v1/export${query}`, { headers: { authorization: `Bearer ${key}` } });
-  const text = await r.text();
-  const lines = r.status === 200 ? text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l)) : [];
-  return { status: r.status, type: r.headers.get("content-type"), text, lines };
+function exportLines(query = "", key = KEYS.devAdmin) {
+  return dev.exportLines(query, key);
 }
 
 /** Polls the export until it holds `n` lines (the Queue delivers a moment later). */

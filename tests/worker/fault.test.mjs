@@ -8,11 +8,14 @@
 //    Every event must be counted exactly once: at most one `accepted`
 //    receipt per event, every other receipt a `duplicate` with the same
 //    amount, and each customer's invoice preview and invoices equal to
-//    `rating replay` of the unique events.
+//    `rating replay` of the unique events; and the event log must end
+//    complete (every event once, with its receipt) with rollups that add
+//    up to it: the objects send again what the log has not confirmed.
 // 2. Queue consumer failures (a second wrangler dev): the consumer runs with the fault hook
 //    FAULT_QUEUE_FAIL_EVERY (worker/src/forward.rs), failing every Nth
-//    batch before or after writing it; once the Queue drains, D1's
-//    usage_events rows equal the accepted events exactly.
+//    batch before or after writing it; once the Queue drains, the event
+//    log (R2) holds exactly the accepted events and the rollups (D1) add
+//    up to them.
 //
 // CI runs the short version; scripts/fault-worker runs the full size with
 // FAULT_EVENTS=100000 and more kills. Knobs (environment):
@@ -53,7 +56,9 @@ const FAULT_LOG = join(ROOT, "tests/artifacts/worker/fault-wrangler.log");
 // consumer stalls under load and D1 falls far behind, which measures the
 // emulator rather than the Worker); the Queue run gets its own wrangler
 // dev with the hook on.
-let dev = new Dev();
+/** Messages the log has not confirmed go again after this (seconds). */
+const RESEND = "10";
+let dev = new Dev({ vars: { OUTBOX_RESEND_SECONDS: RESEND } });
 /** Starts (or restarts) wrangler dev and copies its output to FAULT_LOG. */
 async function start() {
   await dev.start();
@@ -134,40 +139,66 @@ function client() {
   });
 }
 
-/** Every row of a tenant-wide (D1) list. */
-async function rows(table, customer) {
-  const out = [];
-  for (let offset = 0; ; offset += 1000) {
-    const q = customer ? `&customer=${customer}` : "";
-    const r = await dev.call("GET", `/v1/${table}?limit=1000&offset=${offset}${q}`, { key: KEYS.devRead });
-    assert.equal(r.status, 200, JSON.stringify(r.body));
-    const items = r.body[table.replace("-", "_")];
-    out.push(...items);
-    if (items.length < 1000) return out;
+/** Exact sum of decimal strings (as BigInt units of 10^-18). */
+function decimalSum(xs) {
+  const SCALE = 18;
+  let total = 0n;
+  for (const x of xs) {
+    if (x === undefined || x === null) continue;
+    const neg = x.startsWith("-");
+    const [i, f = ""] = (neg ? x.slice(1) : x).split(".");
+    const v = BigInt(i + f.padEnd(SCALE, "0"));
+    total += neg ? -v : v;
   }
+  return total;
 }
 
-/** D1 rows of these customers once their count stops changing (or reaches `want`). */
-async function settledRows(customers, want, timeoutMs = 120_000) {
+/** The accepted events in the event log of these customers, once their
+ * count stops changing (or reaches `want`): [{id, amount}]. */
+async function settledLog(customers, want, timeoutMs = 120_000) {
+  const read = async () => {
+    const all = [];
+    for (const c of customers) {
+      const got = await dev.exportLines(`?customer=${c}`);
+      assert.equal(got.status, 200, got.text);
+      for (const l of got.lines) {
+        assert.equal(l.ratingstatus, "accepted", JSON.stringify(l));
+        all.push({ id: l.id, amount: l.ratingamount, customer: l.subject });
+      }
+    }
+    return all;
+  };
   let last = -1;
   let same = 0;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    let total = 0;
-    for (const c of customers) {
-      const r = await dev.call("GET", `/v1/usage-events?limit=1&customer=${c}`, { key: KEYS.devRead });
-      total += r.body.total;
-    }
-    if (total >= want) break;
-    same = total === last ? same + 1 : 0;
-    last = total;
-    // No progress for 10 s: the rest is not coming.
-    if (same >= 20 || Date.now() > deadline) break;
-    await sleep(500);
+    const all = await read();
+    if (all.length >= want) return all;
+    same = all.length === last ? same + 1 : 0;
+    last = all.length;
+    // No progress for 30 s (longer than the objects' resend delay in these
+    // runs): the rest is not coming.
+    if (same >= 30 || Date.now() > deadline) return all;
+    await sleep(1000);
   }
-  const all = [];
-  for (const c of customers) all.push(...(await rows("usage-events", c)));
-  return all;
+}
+
+/** The rollups of each customer agree with its accepted events in the
+ * log: event count and exact amount. */
+async function rollupsMatch(customers, logged) {
+  const range = `from=${encodeURIComponent(iso(Date.now() - 4 * DAY))}&to=${encodeURIComponent(iso(Date.now() + DAY))}&granularity=day`;
+  for (const c of customers) {
+    const mine = logged.filter((l) => l.customer === c);
+    let r;
+    for (let i = 0; i < 60; i++) {
+      r = await dev.call("GET", `/v1/usage?customer=${c}&${range}`, { key: KEYS.devRead });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      if (r.body.buckets.reduce((n, b) => n + b.events, 0) >= mine.length) break;
+      await sleep(500);
+    }
+    assert.equal(r.body.buckets.reduce((n, b) => n + b.events, 0), mine.length, `${c}: rollup events`);
+    assert.equal(decimalSum(r.body.buckets.map((b) => b.amount)), decimalSum(mine.map((l) => l.amount)), `${c}: rollup amount`);
+  }
 }
 
 /** Replays the unique events with the CLI; checks previews and invoices. */
@@ -243,17 +274,17 @@ describe("SIGKILL in the middle of ingest", () => {
       for (let k = 1; k <= KILLS; k++) {
         const mark = Math.floor((N * k) / (KILLS + 1));
         while (received < mark) await sleep(5);
-        // What D1 holds by then (the rest is in the objects' outboxes or
-        // in the local Queue, which keeps messages in memory).
+        // What the consumer has taken by then (the rest is in the objects'
+        // outboxes or in the local Queue, which keeps messages in memory).
         // (At most 300 ms, so that the kill still lands mid-stream.)
         const answered = received;
-        const probe = dev.call("GET", "/v1/usage-events?limit=1", { key: KEYS.devRead }).then((r) => r.body.total, () => null);
+        const probe = dev.call("GET", "/v1/stats", { key: KEYS.devAdmin }).then((r) => r.body.consumer?.events ?? null, () => null);
         const d1 = await Promise.race([probe, sleep(300).then(() => null)]);
         const t = Date.now();
         await dev.kill();
         kills++;
         await start();
-        report({ run: "sigkill", kill: k, answered_before: answered, d1_rows_before: d1, of: N, restart_ms: Date.now() - t });
+        report({ run: "sigkill", kill: k, answered_before: answered, consumer_events_before: d1, of: N, restart_ms: Date.now() - t });
       }
     };
     await Promise.all([...Array.from({ length: CLIENTS }, (_, n) => run(n)), killer()]);
@@ -292,17 +323,22 @@ describe("SIGKILL in the middle of ingest", () => {
     // ...and billed exactly once: the meters equal the CLI's replay.
     const at = iso(Date.now());
     const totals = await sameAsReplay(gen, at, "sigkill");
-    // The tenant-wide store: never a row twice, never one not accepted.
-    const d1 = await settledRows(gen.subs.map((s) => s.customer), N, 60_000);
-    const ids = new Set(d1.map((u) => u.id));
-    assert.equal(ids.size, d1.length, "a D1 row twice");
+    // The event log: every event exactly once, with its receipt, whatever
+    // the kills did to the local Queue; the rollups add up to it.
+    const customers = gen.subs.map((s) => s.customer);
+    const log = await settledLog(customers, N, 180_000);
+    const ids = new Set(log.map((u) => u.id));
+    assert.equal(ids.size, log.length, "an event twice in the log");
     const amounts = new Map(gen.events.map((e) => [e.id, receipts.get(e.id)[0].amount]));
-    for (const u of d1) assert.equal(u.amount, amounts.get(u.id), u.id);
+    for (const u of log) assert.equal(u.amount, amounts.get(u.id), u.id);
+    assert.equal(log.length, N, `the log misses ${N - log.length} events`);
+    await rollupsMatch(customers, log);
+    const stats = await dev.call("GET", "/v1/stats", { key: KEYS.devAdmin });
     report({
       run: "sigkill", events: N, clients: CLIENTS, customers: CUSTOMERS, kills, first_pass_ms: firstMs,
       accepted_receipts: accepted, committed_but_answer_lost: lostAnswers,
       resent_all_duplicates: N, preview_totals_equal_replay: totals.length,
-      d1_rows: d1.length, d1_missing: N - d1.length, ...queueTrouble(),
+      log_events: log.length, log_missing: N - log.length, consumer: stats.body.consumer, ...queueTrouble(),
     });
   });
 });
@@ -311,7 +347,7 @@ describe("Queue consumer failures (FAULT_QUEUE_FAIL_EVERY)", () => {
   before(async () => {
     await dev.stop();
     dev.cleanup();
-    dev = new Dev({ vars: { FAULT_QUEUE_FAIL_EVERY: FAIL_EVERY } });
+    dev = new Dev({ vars: { FAULT_QUEUE_FAIL_EVERY: FAIL_EVERY, OUTBOX_RESEND_SECONDS: RESEND } });
     await startWithBook();
   });
   const now = Date.now();
@@ -337,15 +373,17 @@ describe("Queue consumer failures (FAULT_QUEUE_FAIL_EVERY)", () => {
       await sleep(300);
     }
     assert.equal(accepted.size, QUEUE_EVENTS);
-    const d1 = await settledRows(gen.subs.map((s) => s.customer), QUEUE_EVENTS);
+    const customers = gen.subs.map((s) => s.customer);
+    const first = await settledLog(customers, QUEUE_EVENTS);
     // Wait a little more: nothing past the accepted events may arrive.
     await sleep(2000);
-    const final = await settledRows(gen.subs.map((s) => s.customer), QUEUE_EVENTS);
-    assert.equal(final.length, d1.length);
+    const final = await settledLog(customers, QUEUE_EVENTS);
+    assert.equal(final.length, first.length);
     const seen = new Map(final.map((u) => [u.id, u.amount]));
-    assert.equal(seen.size, final.length, "a D1 row twice");
-    assert.equal(final.length, accepted.size, "D1 rows != accepted events");
+    assert.equal(seen.size, final.length, "an event twice in the log");
+    assert.equal(final.length, accepted.size, "logged events != accepted events");
     assert.deepEqual(new Map([...seen].sort()), new Map([...accepted].sort()));
+    await rollupsMatch(customers, final);
     // The hook fired, both before and after writing.
     dev.proc.stdout.off("data", listen);
     dev.proc.stderr.off("data", listen);
@@ -356,6 +394,6 @@ describe("Queue consumer failures (FAULT_QUEUE_FAIL_EVERY)", () => {
     // ...and never pushed a message into the dead-letter queue (which has
     // no consumer: a message there is missing from D1).
     assert.doesNotMatch(log, /dead letter queue|Dropped message/);
-    report({ run: "queue-failures", events: QUEUE_EVENTS, fail_every: Number(FAIL_EVERY), failed_before_write: before, failed_after_write: afterW, d1_rows: final.length, ...queueTrouble() });
+    report({ run: "queue-failures", events: QUEUE_EVENTS, fail_every: Number(FAIL_EVERY), failed_before_write: before, failed_after_write: afterW, log_events: final.length, ...queueTrouble() });
   });
 });

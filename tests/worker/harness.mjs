@@ -211,6 +211,14 @@ export class Dev {
     return { status: r.status, headers: r.headers, body: parsed };
   }
 
+  /** GET /v1/export with a query (`?from=...`): the status, content type and parsed lines. */
+  async exportLines(query = "", key = KEYS.devAdmin) {
+    const r = await fetch(`${this.url}/v1/export${query}`, { headers: { authorization: `Bearer ${key}` } });
+    const text = await r.text();
+    const lines = r.status === 200 ? text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l)) : [];
+    return { status: r.status, type: r.headers.get("content-type"), text, lines };
+  }
+
   /** Posts events (an array is a batch): answers the receipts. */
   async ingest(key, events, type = "application/cloudevents-batch+json") {
     const r = await this.call("POST", "/v1/events", { key, body: events, type });

@@ -1,49 +1,47 @@
-//! From the customer objects' outboxes to R2 and D1, through the `EVENTS`
-//! Queue.
+//! From the customer objects' outboxes to the event log in R2 and the
+//! rollups in D1, through the `EVENTS` Queue (docs/worker.md "Where events
+//! go").
 //!
-//! A message is one customer's rows: `{"tenant", "customer", "events":
-//! [row...]}` as JSON text. The consumer writes them to the event log in
-//! R2 ([`crate::log`]: objects named by their rows, so a message
-//! delivered twice overwrites its own objects), then accepted events to
-//! `usage_events` and dropped ones to `dropped_events`, and the accepted
-//! ones' hourly partial sums to `usage_rollups` ([`crate::rollup`]), all
-//! in one D1 batch; rows are keyed by
-//! (tenant, customer, seq), so a message delivered twice (the Queue is
-//! at-least-once, and the outbox may send again after a failure) is
-//! written once.
+//! A message is one customer's rows: `{"n", "tenant", "customer",
+//! "events": [row...]}` as JSON text, `n` being the outbox's number for it.
+//! The consumer writes its rows to the event log ([`crate::log`]: objects
+//! named by their rows, so a message delivered twice overwrites its own
+//! objects), then, in one D1 batch, the accepted ones' hourly partial sums
+//! ([`crate::rollup`], keyed by the message's sequence range) and the
+//! dropped ones to the dropped-events index (keyed by (tenant, customer,
+//! seq)); then it reports the message numbers back to the customer's
+//! object, which deletes them from its outbox. Whatever the Queue does
+//! (it is at-least-once, and may lose a message whose consumer died),
+//! the object sends again what is not reported, and writing a message
+//! twice changes nothing.
 
 use crate::customer::store::EventRow;
 use crate::problem::ApiError;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use wasm_bindgen::JsValue;
 use worker::*;
 
 /// Largest message body (the Queue's limit is 128 KB).
 const MAX_MESSAGE_BYTES: usize = 100_000;
 /// Largest batch for `sendBatch` (the Queue's limits: 100 messages, 256 KB).
-const MAX_BATCH_BYTES: usize = 200_000;
-const MAX_BATCH_MESSAGES: usize = 100;
+pub const MAX_BATCH_BYTES: usize = 200_000;
+/// Most messages in one `sendBatch`.
+pub const MAX_BATCH_MESSAGES: usize = 100;
 
 /// One Queue message.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Message {
+    /// The outbox's number for it (0 in messages of earlier versions).
+    #[serde(default)]
+    pub n: i64,
     /// Tenant.
     pub tenant: String,
     /// Customer.
     pub customer: String,
     /// Accepted and dropped events, in sequence order.
     pub events: Vec<EventRow>,
-}
-
-/// A message as the consumer reads it: the events stay JSON text, which
-/// goes to D1 as it is.
-#[derive(Deserialize)]
-struct MessageText<'a> {
-    tenant: String,
-    customer: String,
-    #[serde(borrow)]
-    events: &'a serde_json::value::RawValue,
 }
 
 #[derive(Serialize)]
@@ -53,51 +51,42 @@ struct MessageRef<'a> {
     events: &'a [EventRow],
 }
 
-/// Packs rows into messages (JSON text) and the messages into batches
-/// within the Queue's limits.
-pub fn pack(tenant: &str, customer: &str, rows: &[EventRow]) -> Vec<Vec<String>> {
-    let mut messages: Vec<String> = Vec::new();
+/// Cuts consecutive rows into message bodies of at most about 100 KB
+/// (the Queue takes 128 KB): (first seq, last seq, body without `n`).
+/// The cut depends only on the rows, and the outbox stores the bodies, so
+/// a message sent again is the same message.
+pub fn pack_messages(tenant: &str, customer: &str, rows: &[EventRow]) -> Vec<(i64, i64, String)> {
+    let mut out = Vec::new();
     let mut start = 0;
     let mut size = 0;
+    let cut = |slice: &[EventRow], out: &mut Vec<(i64, i64, String)>| {
+        let m = MessageRef {
+            tenant,
+            customer,
+            events: slice,
+        };
+        if let (Some(f), Some(l)) = (slice.first(), slice.last()) {
+            out.push((f.seq, l.seq, serde_json::to_string(&m).unwrap_or_default()));
+        }
+    };
     for (i, r) in rows.iter().enumerate() {
         let n = r.event.len() + r.source.len() + r.id.len() + 300;
         if size + n > MAX_MESSAGE_BYTES && i > start {
-            let m = MessageRef {
-                tenant,
-                customer,
-                events: &rows[start..i],
-            };
-            messages.push(serde_json::to_string(&m).unwrap_or_default());
+            cut(&rows[start..i], &mut out);
             start = i;
             size = 0;
         }
         size += n;
     }
     if start < rows.len() {
-        let m = MessageRef {
-            tenant,
-            customer,
-            events: &rows[start..],
-        };
-        messages.push(serde_json::to_string(&m).unwrap_or_default());
+        cut(&rows[start..], &mut out);
     }
-    let mut batches: Vec<Vec<String>> = Vec::new();
-    let mut bytes = 0;
-    for m in messages {
-        let start_new = match batches.last() {
-            None => true,
-            Some(b) => b.len() >= MAX_BATCH_MESSAGES || bytes + m.len() > MAX_BATCH_BYTES,
-        };
-        if start_new {
-            batches.push(Vec::new());
-            bytes = 0;
-        }
-        bytes += m.len();
-        if let Some(b) = batches.last_mut() {
-            b.push(m);
-        }
-    }
-    batches
+    out
+}
+
+/// A stored body with its number: `{"n":N,` then the body's members.
+pub fn numbered(n: i64, body: &str) -> String {
+    format!("{{\"n\":{n},{}", body.strip_prefix('{').unwrap_or(body))
 }
 
 /// Sends one batch of messages.
@@ -112,18 +101,17 @@ pub async fn send(queue: &Queue, batch: Vec<String>) -> Result<(), ApiError> {
         .map_err(|e| ApiError::unavailable("sending to the Queue", e))
 }
 
-const INSERT_COLUMNS: &str =
-    "tenant, customer, seq, source, id, type, time, received_at, amount, currency, price_key, price_book, event";
-
-fn insert(table: &str, status: &str) -> String {
-    format!(
-        "INSERT OR IGNORE INTO {table} ({INSERT_COLUMNS}) \
-         SELECT ?1, ?2, json_extract(value, '$.seq'), json_extract(value, '$.source'), json_extract(value, '$.id'), \
-         json_extract(value, '$.type'), json_extract(value, '$.time'), json_extract(value, '$.received_at'), \
-         json_extract(value, '$.amount'), json_extract(value, '$.currency'), json_extract(value, '$.price_key'), \
-         json_extract(value, '$.price_book'), json_extract(value, '$.event') \
-         FROM json_each(?3) WHERE json_extract(value, '$.status') = '{status}'"
-    )
+/// Inserts a message's dropped events into the dropped-events index
+/// (`?1` tenant, `?2` customer, `?3` the rows as JSON); a row already
+/// there (a message written twice) stays as it is.
+fn insert_dropped() -> String {
+    "INSERT OR IGNORE INTO dropped_events (tenant, customer, seq, source, id, type, time, received_at, price_key, \
+     price_book, event) \
+     SELECT ?1, ?2, json_extract(value, '$.seq'), json_extract(value, '$.source'), json_extract(value, '$.id'), \
+     json_extract(value, '$.type'), json_extract(value, '$.time'), json_extract(value, '$.received_at'), \
+     json_extract(value, '$.price_key'), json_extract(value, '$.price_book'), json_extract(value, '$.event') \
+     FROM json_each(?3) WHERE json_extract(value, '$.status') = 'dropped'"
+        .to_string()
 }
 
 thread_local! {
@@ -190,10 +178,10 @@ fn retry_now(batch: &MessageBatch<Value>) {
 
 /// The Queue consumer: writes every message of a batch to the event log
 /// in R2, then to D1 in one `batch()` (one implicit transaction), then
-/// acknowledges them all; on
+/// reports the messages to their objects and acknowledges them all. On
 /// failure the whole batch is retried, after the consumer's `retry_delay`
-/// (wrangler.toml), so that its `max_retries` span a D1 outage of minutes
-/// rather than seconds before the dead-letter queue.
+/// (wrangler.toml); the objects send again, after their resend delay,
+/// whatever never reaches here.
 pub async fn consume(batch: MessageBatch<Value>, env: Env) -> Result<()> {
     let fault = injected_fault(&env, &batch);
     if fault == Some(true) {
@@ -203,88 +191,107 @@ pub async fn consume(batch: MessageBatch<Value>, env: Env) -> Result<()> {
     }
     let db = env.d1("DB")?;
     let bucket = env.bucket(crate::log::BINDING)?;
-    let mut objects = Vec::new();
-    let accepted = insert("usage_events", "accepted");
-    let dropped = insert("dropped_events", "dropped");
+    let dropped = insert_dropped();
+    let mut messages: Vec<Message> = Vec::new();
     let mut statements = Vec::new();
     for raw in batch.raw_iter() {
         let Some(text) = raw.body().as_string() else {
             console_error!("queue: a message that is not text; skipped");
             continue;
         };
-        let m: MessageText = match serde_json::from_str(&text) {
+        let m: Message = match serde_json::from_str(&text) {
             Ok(m) => m,
             Err(e) => {
                 console_error!("queue: an unreadable message ({e}); skipped");
                 continue;
             }
         };
-        let rows = m.events.get();
-        let mut rollups = Vec::new();
-        match serde_json::from_str::<Vec<EventRow>>(rows) {
-            Ok(rows) => {
-                rollups = crate::rollup::statements(&db, &m.tenant, &m.customer, &rows)?;
-                objects.push((m.tenant.clone(), m.customer.clone(), rows));
-            }
-            Err(e) => console_error!("queue: unreadable rows ({e}); not logged"),
-        }
-        let args = [
-            JsValue::from_str(&m.tenant),
-            JsValue::from_str(&m.customer),
-            JsValue::from_str(rows),
-        ];
-        // Rows are serialised by `pack` (serde_json, no spaces), so a
-        // message without this text has no dropped event.
-        let any_dropped = rows.contains("\"status\":\"dropped\"");
-        let any_accepted = rows.contains("\"status\":\"accepted\"");
-        if any_accepted {
-            statements.push(db.prepare(&accepted).bind(&args)?);
-        }
-        if any_dropped {
+        statements.extend(crate::rollup::statements(&db, &m.tenant, &m.customer, &m.events)?);
+        if m.events.iter().any(|r| r.status == "dropped") {
+            let rows = serde_json::to_string(&m.events).unwrap_or_default();
+            let args = [
+                JsValue::from_str(&m.tenant),
+                JsValue::from_str(&m.customer),
+                JsValue::from_str(&rows),
+            ];
             statements.push(db.prepare(&dropped).bind(&args)?);
         }
-        statements.extend(rollups);
+        messages.push(m);
     }
-    let logged = objects
+    let logged = messages
         .iter()
-        .map(|(tenant, customer, rows)| crate::log::write(&bucket, tenant, customer, rows));
-    if let Err(e) = futures_util::future::try_join_all(logged).await {
-        console_error!("queue: writing the event log to R2 failed ({e}); the batch will be retried");
-        batch.retry_all();
-        return Ok(());
-    }
-    if statements.is_empty() {
-        batch.ack_all();
-        return Ok(());
-    }
-    match db.batch(statements).await {
-        Ok(_) if fault == Some(false) => {
-            console_log!("queue: injected fault (FAULT_QUEUE_FAIL_EVERY) after writing; the batch will be retried");
-            retry_now(&batch);
-        }
-        Ok(_) => batch.ack_all(),
+        .map(|m| crate::log::write(&bucket, &m.tenant, &m.customer, &m.events));
+    let (log_bytes, log_objects) = match futures_util::future::try_join_all(logged).await {
+        Ok(sizes) => sizes.into_iter().fold((0, 0), |(b, n), (b1, n1)| (b + b1, n + n1)),
         Err(e) => {
-            console_error!("queue: writing to D1 failed ({e}); the batch will be retried");
+            console_error!("queue: writing the event log to R2 failed ({e}); the batch will be retried");
             batch.retry_all();
+            return Ok(());
+        }
+    };
+    let mut d1_rows = 0;
+    if !statements.is_empty() {
+        match db.batch(statements).await {
+            Ok(results) => {
+                d1_rows = results
+                    .iter()
+                    .filter_map(|r| r.meta().ok().flatten().and_then(|m| m.rows_written))
+                    .sum::<usize>() as i64;
+            }
+            Err(e) => {
+                console_error!("queue: writing to D1 failed ({e}); the batch will be retried");
+                batch.retry_all();
+                return Ok(());
+            }
         }
     }
+    if fault == Some(false) {
+        console_log!("queue: injected fault (FAULT_QUEUE_FAIL_EVERY) after writing; the batch will be retried");
+        retry_now(&batch);
+        return Ok(());
+    }
+    if let Err(e) = crate::stats::add(&db, &messages, d1_rows, log_bytes, log_objects).await {
+        console_error!("queue: counting the batch failed ({e})");
+    }
+    confirm(&env, &messages).await;
+    batch.ack_all();
     Ok(())
 }
 
-/// One entry of the dropped-events audit.
-pub fn audit_entry(customer: &str, r: &EventRow) -> Value {
-    json!({
-        "customer": customer,
-        "seq": r.seq,
-        "id": r.id,
-        "source": r.source,
-        "type": r.kind,
-        "time": r.time,
-        "received_at": received(r.received_at),
-        "price_key": r.price_key,
-        "price_book": r.price_book,
-        "event": rating::json::parse_json(&r.event).unwrap_or(Value::Null),
-    })
+/// Reports logged messages to their objects (one call per customer). A
+/// report that fails is harmless: the object sends the message again
+/// after its resend delay, and that copy is reported.
+async fn confirm(env: &Env, messages: &[Message]) {
+    let mut by_customer: BTreeMap<(&str, &str), Vec<i64>> = BTreeMap::new();
+    for m in messages.iter().filter(|m| m.n > 0) {
+        by_customer.entry((&m.tenant, &m.customer)).or_default().push(m.n);
+    }
+    let Ok(ns) = env.durable_object("CUSTOMER") else {
+        return;
+    };
+    let calls = by_customer.into_iter().map(|((tenant, customer), numbers)| {
+        let ns = &ns;
+        async move {
+            let stub = ns
+                .id_from_name(&crate::ingest::object_name(tenant, customer))?
+                .get_stub()?;
+            let mut init = RequestInit::new();
+            init.with_method(Method::Post).with_body(Some(JsValue::from_str(
+                &serde_json::to_string(&numbers).unwrap_or_default(),
+            )));
+            let req = Request::new_with_init("https://customer/logged", &init)?;
+            let resp = stub.fetch_with_request(req).await?;
+            if resp.status_code() != 200 {
+                return Err(Error::RustError(format!("status {}", resp.status_code())));
+            }
+            Ok::<(), Error>(())
+        }
+    });
+    for r in futures_util::future::join_all(calls).await {
+        if let Err(e) = r {
+            console_error!("queue: reporting logged messages failed ({e}); the object will send them again");
+        }
+    }
 }
 
 fn received(ms: i64) -> String {
@@ -306,8 +313,6 @@ struct D1Row {
     kind: String,
     time: String,
     received_at: i64,
-    amount: Option<String>,
-    currency: Option<String>,
     price_key: Option<String>,
     price_book: String,
     event: String,
@@ -318,11 +323,10 @@ struct Count {
     n: i64,
 }
 
-/// Reads the tenant-wide store: `usage_events` or `dropped_events` of one
-/// tenant (optionally one customer), in (customer, seq) order.
-pub async fn read_d1(
+/// Reads the dropped-events index: one tenant's dropped events
+/// (optionally one customer's), in (customer, seq) order.
+pub async fn read_dropped(
     env: &Env,
-    table: &str,
     tenant: &str,
     customer: Option<&str>,
     offset: i64,
@@ -332,7 +336,7 @@ pub async fn read_d1(
     let filter = "tenant = ?1 AND (?2 = '' OR customer = ?2)";
     let mut args = vec![JsValue::from_str(tenant), JsValue::from_str(customer.unwrap_or(""))];
     let total: Option<Count> = db
-        .prepare(format!("SELECT COUNT(*) AS n FROM {table} WHERE {filter}"))
+        .prepare(format!("SELECT COUNT(*) AS n FROM dropped_events WHERE {filter}"))
         .bind(&args)?
         .first(None)
         .await
@@ -341,8 +345,8 @@ pub async fn read_d1(
     args.push(JsValue::from_f64(offset as f64));
     let rows: Vec<D1Row> = db
         .prepare(format!(
-            "SELECT customer, seq, source, id, type, time, received_at, amount, currency, price_key, price_book, event \
-             FROM {table} WHERE {filter} ORDER BY customer, seq LIMIT ?3 OFFSET ?4"
+            "SELECT customer, seq, source, id, type, time, received_at, price_key, price_book, event \
+             FROM dropped_events WHERE {filter} ORDER BY customer, seq LIMIT ?3 OFFSET ?4"
         ))
         .bind(&args)?
         .all()
@@ -352,7 +356,7 @@ pub async fn read_d1(
     let items: Vec<Value> = rows
         .into_iter()
         .map(|r| {
-            let mut v = json!({
+            json!({
                 "customer": r.customer,
                 "seq": r.seq,
                 "id": r.id,
@@ -363,20 +367,10 @@ pub async fn read_d1(
                 "price_key": r.price_key,
                 "price_book": r.price_book,
                 "event": rating::json::parse_json(&r.event).unwrap_or(Value::Null),
-            });
-            if table == "usage_events" {
-                v["amount"] = json!(r.amount);
-                v["currency"] = json!(r.currency);
-            }
-            v
+            })
         })
         .collect();
-    let key = if table == "usage_events" {
-        "usage_events"
-    } else {
-        "dropped_events"
-    };
-    Ok(json!({ "total": total.map_or(0, |c| c.n), key: items }))
+    Ok(json!({ "total": total.map_or(0, |c| c.n), "dropped_events": items }))
 }
 
 #[cfg(test)]
@@ -404,17 +398,18 @@ mod tests {
     #[test]
     fn packs_within_queue_limits_and_keeps_order() {
         let rows: Vec<EventRow> = (1..=3000).map(|i| row(i, 500)).collect();
-        let batches = pack("t", "c", &rows);
+        let messages = pack_messages("t", "c", &rows);
         let mut seqs = Vec::new();
-        for b in &batches {
-            assert!(b.len() <= MAX_BATCH_MESSAGES);
-            assert!(b.iter().map(String::len).sum::<usize>() <= 256_000);
-            for m in b {
-                assert!(m.len() <= 128_000);
-                let m: Message = serde_json::from_str(m).unwrap();
-                seqs.extend(m.events.iter().map(|e| e.seq));
-            }
+        for (i, (first, last, body)) in messages.iter().enumerate() {
+            let text = numbered(i as i64 + 1, body);
+            assert!(text.len() <= 128_000);
+            let m: Message = serde_json::from_str(&text).unwrap();
+            assert_eq!(m.n, i as i64 + 1);
+            assert_eq!((m.events[0].seq, m.events.last().unwrap().seq), (*first, *last));
+            seqs.extend(m.events.iter().map(|e| e.seq));
         }
         assert_eq!(seqs, (1..=3000).collect::<Vec<_>>());
+        // The cut depends only on the rows.
+        assert_eq!(pack_messages("t", "c", &rows), messages);
     }
 }

@@ -27,6 +27,7 @@ pub mod log;
 pub mod problem;
 pub mod rollup;
 pub mod routes;
+pub mod stats;
 pub mod tenant;
 
 pub use customer::Customer;

@@ -122,14 +122,17 @@ pub fn objects(tenant: &str, customer: &str, rows: &[EventRow]) -> Result<Vec<(S
     Ok(out)
 }
 
-/// Writes one message's objects.
-pub async fn write(bucket: &Bucket, tenant: &str, customer: &str, rows: &[EventRow]) -> worker::Result<()> {
+/// Writes one message's objects; answers their compressed bytes and
+/// count.
+pub async fn write(bucket: &Bucket, tenant: &str, customer: &str, rows: &[EventRow]) -> worker::Result<(u64, u64)> {
     let objects = objects(tenant, customer, rows).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let count = objects.len() as u64;
+    let bytes = objects.iter().map(|(_, b)| b.len() as u64).sum();
     let puts = objects
         .into_iter()
         .map(|(name, body)| async move { bucket.put(name, body).execute().await.map(|_| ()) });
     futures_util::future::try_join_all(puts).await?;
-    Ok(())
+    Ok((bytes, count))
 }
 
 /// What an export reads.

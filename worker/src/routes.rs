@@ -32,8 +32,10 @@ pub enum Op {
     Compare,
     /// Dropped-events audit.
     DroppedEvents,
-    /// Accepted events in the tenant-wide store (D1).
+    /// Removed: raw events left D1 (answers 410).
     UsageEvents,
+    /// Rows written and held (consumer, customer object).
+    Stats,
     /// Subscribe or change.
     PutSubscription,
     /// Current subscription.
@@ -81,6 +83,7 @@ pub const ROUTES: &[Route] = &[
     r(Method::Get, "/v1/usage-events", Some(Role::Read), Op::UsageEvents),
     r(Method::Get, "/v1/export", Some(Role::Admin), Op::Export),
     r(Method::Get, "/v1/usage", Some(Role::Read), Op::Usage),
+    r(Method::Get, "/v1/stats", Some(Role::Admin), Op::Stats),
     r(
         Method::Put,
         "/v1/customers/{customer}/subscription",
@@ -200,6 +203,27 @@ pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
     Ok(with_cors(resp))
 }
 
+/// `GET /v1/stats`: the consumer's counters for the tenant, and with
+/// `?customer=` what that customer's object holds and has written since
+/// it last loaded.
+async fn stats(env: &Env, tenant: &str, customer: Option<String>) -> Result<Response, ApiError> {
+    let written = crate::stats::read(env, tenant).await?;
+    let mut v = json!({ "consumer": written });
+    if let Some(customer) = customer {
+        let customer = customer_id(Some(customer))?;
+        let stub = env
+            .durable_object("CUSTOMER")?
+            .id_from_name(&ingest::object_name(tenant, &customer))?
+            .get_stub()?;
+        let (status, text) = call(&stub, Method::Get, "/storage", &[], None).await?;
+        if status != 200 {
+            return Ok(relay(status, text)?);
+        }
+        v["customer"] = rating::json::parse_json(&text).unwrap_or(serde_json::Value::Null);
+    }
+    Ok(json(200, &v)?)
+}
+
 fn customer_id(c: Option<String>) -> Result<String, ApiError> {
     let c = c.unwrap_or_default();
     if c.is_empty() || c.chars().count() > rating::event::MAX_ID_LEN {
@@ -290,21 +314,22 @@ async fn dispatch(req: &mut Request, env: &Env) -> Result<Response, ApiError> {
         }
         Op::DroppedEvents => {
             let c = tenant()?;
-            if let Some(customer) = query(req, "customer") {
-                let customer = customer_id(Some(customer))?;
-                let path = with_query(req, "/dropped-events", &["after", "limit"]);
-                return to_customer(env, c, &customer, Method::Get, &path, None).await;
-            }
+            let customer = query(req, "customer").map(|c| customer_id(Some(c))).transpose()?;
             let (offset, limit) = page(req);
-            let v = crate::forward::read_d1(env, "dropped_events", &c.tenant, None, offset, limit).await?;
+            let v = crate::forward::read_dropped(env, &c.tenant, customer.as_deref(), offset, limit).await?;
             Ok(json(200, &v)?)
         }
         Op::UsageEvents => {
+            tenant()?;
+            Err(ApiError::new(
+                410,
+                "gone",
+                "raw events are no longer kept in D1: GET /v1/export streams the event log, GET /v1/usage the rollups",
+            ))
+        }
+        Op::Stats => {
             let c = tenant()?;
-            let (offset, limit) = page(req);
-            let customer = query(req, "customer");
-            let v = crate::forward::read_d1(env, "usage_events", &c.tenant, customer.as_deref(), offset, limit).await?;
-            Ok(json(200, &v)?)
+            stats(env, &c.tenant, query(req, "customer")).await
         }
         Op::Export => {
             let range = crate::log::Range {

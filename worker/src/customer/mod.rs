@@ -7,15 +7,14 @@
 //! keys, invoices and the meter) is one `transactionSync`. The runtime's
 //! output gate holds the answer until that write is durable, so a receipt
 //! is only ever sent for a stored event. Accepted and dropped events then
-//! wait in the outbox (every event after the `forwarded` mark) until the
-//! Queue takes them; a failed send is retried by the object's alarm.
+//! wait in the outbox until the event log has them ([`outbox`]); the
+//! object's alarm sends again what the log has not confirmed.
 
 pub mod outbox;
 pub mod store;
 pub mod subscription;
 
-use crate::forward;
-use crate::http::{json, json_text, millis, now, query, query_time};
+use crate::http::{json, json_text, millis, now, query_time};
 use crate::problem::ApiError;
 use outbox::Outbox;
 use rating::event::UsageEvent;
@@ -51,6 +50,18 @@ struct Loaded {
     customer: Option<String>,
     book: Option<String>,
     last_expire_ms: i64,
+    /// Accepted and dropped events stored, and rows written, since this
+    /// instance loaded (`GET /v1/stats`).
+    events_stored: i64,
+    rows_written: i64,
+}
+
+/// The last sequence number and outbox message number used (`meta`
+/// `next`).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Next {
+    seq: i64,
+    n: i64,
 }
 
 /// One customer's meter, events and invoices.
@@ -60,7 +71,8 @@ pub struct Customer {
     env: Env,
     cache: RefCell<Option<Loaded>>,
     outbox: Rc<RefCell<Outbox>>,
-    alarm_at: Cell<Option<i64>>,
+    /// When the alarm is set for, as far as this instance knows.
+    alarm_at: Rc<Cell<Option<i64>>>,
 }
 
 fn not_subscribed(customer: &str) -> ApiError {
@@ -94,32 +106,37 @@ impl Customer {
             }
             None => None,
         };
-        let last = store::last_seq(&sql)?;
-        let forwarded = store::meta(&sql, "forwarded")?
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
+        if store::needs_upgrade(&sql)? {
+            let c = Commit {
+                upgrade: true,
+                ..Commit::default()
+            };
+            store::transaction(&self.state.storage(), sql.clone(), Rc::new(c))
+                .map_err(|e| ApiError::unavailable("upgrading the stored tables", e))?;
+        }
+        let next: Next = store::meta(&sql, "next")?
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
         let tenant = store::meta(&sql, "tenant")?;
         let customer = store::meta(&sql, "customer")?;
         let book = store::meta(&sql, "book")?;
-        {
-            let mut o = self.outbox.borrow_mut();
-            o.reset(forwarded, last);
-            if let (Some(t), Some(c)) = (&tenant, &customer) {
-                o.names(t, c);
-            }
-        }
+        let pending = store::outbox_index(&sql)?;
+        let any_pending = !pending.is_empty();
+        self.outbox.borrow_mut().reset(pending, next.n);
         *self.cache.borrow_mut() = Some(Loaded {
             meter,
-            next_seq: last + 1,
+            next_seq: next.seq + 1,
             tenant,
             customer,
             book,
             last_expire_ms: 0,
+            events_stored: 0,
+            rows_written: 0,
         });
-        // Events committed but not yet taken by the Queue when the object
-        // last stopped: send them now.
-        if forwarded < last {
-            self.flush_later(true);
+        // Messages the log had not confirmed when the object last stopped
+        // (sent or not, nothing here knows): send them now.
+        if any_pending {
+            self.flush_later();
         }
         Ok(())
     }
@@ -131,26 +148,25 @@ impl Customer {
     }
 
     /// Commits, or forgets the in-memory changes if the commit fails.
-    /// Answers the committed events (for the outbox).
-    fn commit(&self, mut c: Commit) -> std::result::Result<Vec<EventRow>, ApiError> {
-        // The outbox's `forwarded` mark rides along with whatever else is
-        // written (a commit of its own per Queue send would cost a second
-        // SQLite transaction, and its fsync, per request).
-        if !c.is_empty() {
-            if let Some(seq) = self.outbox.borrow_mut().mark_to_store() {
-                c.meta.push(("forwarded", seq.to_string()));
-            }
-        }
+    /// Answers the committed outbox messages.
+    fn commit(&self, c: Commit) -> std::result::Result<Vec<store::OutboxRow>, ApiError> {
         if c.is_empty() {
             return Ok(Vec::new());
         }
+        let events = c.events.len() as i64;
         let c = Rc::new(c);
-        let done = store::transaction(&self.state.storage(), self.sql(), c.clone());
-        if let Err(e) = done {
-            self.forget();
-            return Err(ApiError::unavailable("committing to storage", e));
+        let written = match store::transaction(&self.state.storage(), self.sql(), c.clone()) {
+            Ok(n) => n,
+            Err(e) => {
+                self.forget();
+                return Err(ApiError::unavailable("committing to storage", e));
+            }
+        };
+        if let Some(l) = self.cache.borrow_mut().as_mut() {
+            l.events_stored += events;
+            l.rows_written += written;
         }
-        Ok(Rc::try_unwrap(c).map(|c| c.events).unwrap_or_default())
+        Ok(Rc::try_unwrap(c).map(|c| c.outbox).unwrap_or_default())
     }
 
     /// The commit of a changed meter: its JSON (its own dedup window stays
@@ -297,19 +313,27 @@ impl Customer {
             loaded.last_expire_ms = now_ms;
             c.expire_before = Some(since);
         }
+        if let Some(last) = c.events.last() {
+            c.outbox = self.outbox.borrow_mut().messages(tenant, customer, &c.events);
+            let next = Next {
+                seq: last.seq,
+                n: self.outbox.borrow().last_n(),
+            };
+            c.meta.push(("next", to_text(&next)?));
+        }
         drop(cache);
-        let rows = self.commit(c)?;
-        if !rows.is_empty() {
-            self.outbox.borrow_mut().push(tenant, customer, rows);
-            self.flush_later(false);
+        let messages = self.commit(c)?;
+        if !messages.is_empty() {
+            self.outbox.borrow_mut().push(messages);
+            self.flush_later();
         }
         Ok(results)
     }
 
-    /// Sends the outbox to the Queue in the background (one flush at a
-    /// time); on failure the alarm retries. `store_mark`: write the
-    /// `forwarded` mark after the send rather than with the next commit.
-    fn flush_later(&self, store_mark: bool) {
+    /// Sends the outbox's due messages to the Queue in the background
+    /// (one flush at a time), then keeps the alarm no later than the
+    /// first resend; on failure the alarm retries.
+    fn flush_later(&self) {
         if !self.outbox.borrow_mut().start_flush() {
             return;
         }
@@ -317,20 +341,66 @@ impl Customer {
         let sql = self.sql();
         let storage = self.state.storage();
         let env = self.env.clone();
+        let alarm_at = self.alarm_at.clone();
         self.state.wait_until(async move {
-            let sent = outbox::flush(&env, &sql, &outbox, store_mark).await;
+            let now_ms = worker::Date::now().as_millis() as i64;
+            let sent = outbox::flush(&env, &sql, &outbox, now_ms).await;
             outbox.borrow_mut().end_flush();
-            if let Err(e) = sent {
-                console_error!("outbox: {e}; retrying in {} ms", outbox::RETRY_MS);
-                if let Err(e) = storage.set_alarm(outbox::RETRY_MS).await {
-                    console_error!("outbox: cannot set the retry alarm: {e}");
+            let due = match sent {
+                Ok(()) => outbox.borrow().next_due(),
+                Err(e) => {
+                    console_error!("outbox: {e}; retrying in {} ms", outbox::RETRY_MS);
+                    Some(now_ms + outbox::RETRY_MS)
+                }
+            };
+            if let Some(due) = due {
+                if alarm_at.get().is_none_or(|t| t > due) {
+                    alarm_at.set(Some(due));
+                    if let Err(e) = storage.set_alarm(due - now_ms).await {
+                        console_error!("outbox: cannot set the alarm: {e}");
+                    }
                 }
             }
         });
     }
 
-    /// Keeps an alarm at the end of the open period, so that periods close
-    /// (and invoices are issued) without waiting for the next request.
+    /// `POST /logged`: the Queue consumer reports outbox messages that the
+    /// log and the rollups have; they leave the object.
+    fn logged(&self, body: &str) -> std::result::Result<Response, ApiError> {
+        let ns: Vec<i64> = serde_json::from_str(body)
+            .map_err(|_| ApiError::new(400, "invalid_request", "logged: an array of message numbers"))?;
+        self.load()?;
+        let written = store::outbox_delete(&self.sql(), &ns)?;
+        self.outbox.borrow_mut().confirmed(&ns);
+        if let Some(l) = self.cache.borrow_mut().as_mut() {
+            l.rows_written += written;
+        }
+        Ok(json(200, &json!({ "deleted": written }))?)
+    }
+
+    /// `GET /storage`: what the object holds and has written
+    /// (`GET /v1/stats`).
+    fn storage_stats(&self) -> std::result::Result<Response, ApiError> {
+        self.load()?;
+        let (messages, events, seen) = store::sizes(&self.sql())?;
+        let cache = self.cache.borrow();
+        let (stored, written) = cache.as_ref().map_or((0, 0), |l| (l.events_stored, l.rows_written));
+        Ok(json(
+            200,
+            &json!({
+                "outbox_messages": messages,
+                "outbox_events": events,
+                "dedup_keys": seen,
+                "events_stored": stored,
+                "rows_written": written,
+            }),
+        )?)
+    }
+
+    /// Keeps the alarm no later than the end of the open period (so that
+    /// periods close, and invoices are issued, without waiting for the
+    /// next request) and the outbox's first resend. An alarm that fires
+    /// early finds nothing due and sets the next one.
     async fn arm_period_alarm(&self) {
         let end = self
             .cache
@@ -339,17 +409,23 @@ impl Customer {
             .and_then(|l| l.meter.as_ref())
             .filter(|m| m.ended_at.is_none())
             .map(|m| millis(m.period.end));
-        if let Some(end) = end {
-            if self.alarm_at.get() != Some(end) {
-                self.alarm_at.set(Some(end));
-                if let Err(e) = self
-                    .state
-                    .storage()
-                    .set_alarm(end - worker::Date::now().as_millis() as i64)
-                    .await
-                {
-                    console_error!("cannot set the period alarm: {e}");
-                }
+        let due = self.outbox.borrow().next_due();
+        let want = match (end, due) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => match a.or(b) {
+                Some(t) => t,
+                None => return,
+            },
+        };
+        if self.alarm_at.get().is_none_or(|t| want < t) {
+            self.alarm_at.set(Some(want));
+            if let Err(e) = self
+                .state
+                .storage()
+                .set_alarm(want - worker::Date::now().as_millis() as i64)
+                .await
+            {
+                console_error!("cannot set the alarm: {e}");
             }
         }
     }
@@ -413,6 +489,12 @@ impl Customer {
     }
 
     async fn handle(&self, mut req: Request) -> std::result::Result<Response, ApiError> {
+        // The consumer's report and the counters need no price book.
+        match (req.method(), req.path().as_str()) {
+            (Method::Post, "/logged") => return self.logged(&req.text().await?),
+            (Method::Get, "/storage") => return self.storage_stats(),
+            _ => {}
+        }
         let (active, tenant, customer) = self.book(&req).await?;
         // The runtime's clock, or the dev clock where allowed (crate::clock).
         let now = crate::clock::request_time(&self.env, &req)?;
@@ -491,16 +573,6 @@ impl Customer {
                     format!("{{\"customer\":{cust},\"invoices\":[{}]}}", invoices.join(",")),
                 )?
             }
-            (Method::Get, "/dropped-events") => {
-                let after = query(&req, "after").and_then(|s| s.parse().ok()).unwrap_or(0);
-                let limit = query(&req, "limit")
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(100i64)
-                    .clamp(1, 1000);
-                let rows = store::dropped(&self.sql(), after, limit)?;
-                let items: Vec<Value> = rows.iter().map(|r| forward::audit_entry(&customer, r)).collect();
-                json(200, &json!({ "dropped_events": items }))?
-            }
             _ => return Err(ApiError::new(404, "not_found", "no such internal route")),
         };
         self.arm_period_alarm().await;
@@ -521,7 +593,7 @@ impl DurableObject for Customer {
             env,
             cache: RefCell::new(None),
             outbox: Rc::new(RefCell::new(Outbox::default())),
-            alarm_at: Cell::new(None),
+            alarm_at: Rc::new(Cell::new(None)),
         }
     }
 
@@ -563,10 +635,12 @@ impl DurableObject for Customer {
             }
         }
         if self.outbox.borrow_mut().start_flush() {
-            let sent = outbox::flush(&self.env, &self.sql(), &self.outbox, true).await;
+            let now_ms = worker::Date::now().as_millis() as i64;
+            let sent = outbox::flush(&self.env, &self.sql(), &self.outbox, now_ms).await;
             self.outbox.borrow_mut().end_flush();
             if let Err(e) = sent {
                 console_error!("alarm: {e}; retrying");
+                self.alarm_at.set(Some(now_ms + outbox::RETRY_MS));
                 self.state.storage().set_alarm(outbox::RETRY_MS).await?;
                 return Response::ok("retry");
             }

@@ -1,22 +1,19 @@
-//! The outbox of a customer's object: accepted and dropped events that
-//! are committed but not yet taken by the Queue.
+//! The outbox of a customer's object: Queue messages of accepted and
+//! dropped events that the event log does not have yet
+//! (docs/worker.md "What the object keeps").
 //!
-//! Durably, the outbox is every event after the `forwarded` mark in
-//! `meta` (sequence numbers are consecutive), so committing an event puts
-//! it in the outbox at no extra cost. In memory, the object keeps the rows
-//! it has just committed, so that sending them needs no read; rows that
-//! are only in SQLite (after a restart) are read back in order first.
-//! Events always reach the Queue in sequence order, and `forwarded` only
-//! moves past rows the Queue has accepted.
-//!
-//! After a send from an ingest request the new mark is not written at
-//! once: it goes into the object's next commit (or the alarm's flush
-//! writes it), saving a SQLite transaction per request. The stored mark
-//! may therefore lag; after a restart the rows past it are sent again,
-//! which the consumer writes once (rows are keyed by (tenant, customer,
-//! seq) and inserted with `INSERT OR IGNORE`).
+//! A request's commit writes its events' messages to the `outbox` table
+//! (one row per message, about 100 KB of events; a message number is
+//! never reused). The object sends them to the `EVENTS` Queue after the
+//! answer; the Queue consumer writes them to the log and the rollups and
+//! then reports their numbers back (`POST /logged`), and only then do they
+//! leave the object. A message not reported within the resend delay is
+//! sent again, whatever happened to it on the way (a Queue may lose a
+//! message it had taken when its host dies): the consumer writes each
+//! message idempotently, so a second copy changes nothing. After a restart
+//! every message still in the table is sent again.
 
-use super::store::{self, EventRow};
+use super::store::{self, EventRow, OutboxRow};
 use crate::forward;
 use crate::problem::ApiError;
 use std::cell::RefCell;
@@ -25,59 +22,115 @@ use worker::{Env, SqlStorage};
 
 /// Retry delay after a failed Queue send.
 pub const RETRY_MS: i64 = 5_000;
-/// Rows read back from SQLite at a time.
-const READ_BACK: i64 = 1000;
+/// Default delay before a message the log has not confirmed is sent again
+/// (the variable `OUTBOX_RESEND_SECONDS` sets another).
+pub const RESEND_MS: i64 = 60_000;
+
+/// The resend delay of this deployment.
+pub fn resend_ms(env: &Env) -> i64 {
+    env.var("OUTBOX_RESEND_SECONDS")
+        .ok()
+        .and_then(|v| v.to_string().trim().parse::<i64>().ok())
+        .filter(|s| *s > 0)
+        .map_or(RESEND_MS, |s| s.saturating_mul(1000))
+}
+
+/// One message not yet confirmed.
+#[derive(Debug)]
+struct Entry {
+    n: i64,
+    /// The body while it has not been sent (afterwards it is read back
+    /// from SQLite when it must go again).
+    body: Option<String>,
+    /// When it is due to go again (ms), once sent.
+    due_at: Option<i64>,
+    /// Sends so far (by this instance).
+    sends: u32,
+}
+
+/// The wait after a message's `sends`-th send: the resend delay, doubled
+/// for each send after the first up to 64 times it, so that a long
+/// outage downstream does not multiply the Queue's traffic.
+fn backoff(resend_ms: i64, sends: u32) -> i64 {
+    resend_ms.saturating_mul(1 << sends.saturating_sub(1).min(6))
+}
 
 /// The outbox state.
 #[derive(Debug, Default)]
 pub struct Outbox {
-    /// Committed rows not yet sent, consecutive, oldest first.
-    rows: VecDeque<EventRow>,
-    /// Every event up to here was taken by the Queue.
-    forwarded: i64,
-    /// The last committed sequence number.
-    committed: i64,
-    /// The `forwarded` mark as stored in `meta` (at most `forwarded`).
-    stored: i64,
+    /// Unconfirmed messages, by number.
+    entries: VecDeque<Entry>,
+    /// The last message number used.
+    last_n: i64,
     flushing: bool,
-    tenant: String,
-    customer: String,
 }
 
 impl Outbox {
-    /// State after loading: `forwarded` and the last committed event.
-    pub fn reset(&mut self, forwarded: i64, committed: i64) {
-        self.rows.clear();
-        self.forwarded = forwarded;
-        self.stored = forwarded;
-        self.committed = committed;
+    /// State after loading: the stored messages (none sent yet, as far
+    /// as this instance knows) and the last number used.
+    pub fn reset(&mut self, index: Vec<(i64, i64, i64)>, last_n: i64) {
+        self.entries = index
+            .into_iter()
+            .map(|(n, _, _)| Entry {
+                n,
+                body: None,
+                due_at: None,
+                sends: 0,
+            })
+            .collect();
+        self.last_n = last_n.max(self.entries.back().map_or(0, |e| e.n));
     }
 
-    /// The names messages carry.
-    pub fn names(&mut self, tenant: &str, customer: &str) {
-        if self.tenant != tenant || self.customer != customer {
-            self.tenant = tenant.to_string();
-            self.customer = customer.to_string();
-        }
+    /// The last message number used (stored with each commit).
+    pub fn last_n(&self) -> i64 {
+        self.last_n
     }
 
-    /// Adds rows that were just committed.
-    pub fn push(&mut self, tenant: &str, customer: &str, rows: Vec<EventRow>) {
-        self.names(tenant, customer);
-        if let Some(last) = rows.last() {
-            self.committed = self.committed.max(last.seq);
-        }
-        self.rows.extend(rows);
+    /// The messages that carry `rows` (consecutive, just rated), numbered
+    /// after the last one; [`Outbox::push`] them once committed.
+    pub fn messages(&mut self, tenant: &str, customer: &str, rows: &[EventRow]) -> Vec<OutboxRow> {
+        forward::pack_messages(tenant, customer, rows)
+            .into_iter()
+            .map(|(first, last, body)| {
+                self.last_n += 1;
+                OutboxRow {
+                    n: self.last_n,
+                    first,
+                    last,
+                    body,
+                }
+            })
+            .collect()
     }
 
-    /// The mark to write with the next commit, when it moved since it
-    /// was last stored (counted as stored from now on: a failed commit
-    /// reloads the object, which resets it).
-    pub fn mark_to_store(&mut self) -> Option<i64> {
-        (self.forwarded > self.stored).then(|| {
-            self.stored = self.forwarded;
-            self.forwarded
-        })
+    /// Adds messages that were just committed.
+    pub fn push(&mut self, rows: Vec<OutboxRow>) {
+        self.entries.extend(rows.into_iter().map(|m| Entry {
+            n: m.n,
+            body: Some(m.body),
+            due_at: None,
+            sends: 0,
+        }));
+    }
+
+    /// Forgets confirmed messages.
+    pub fn confirmed(&mut self, ns: &[i64]) {
+        self.entries.retain(|e| !ns.contains(&e.n));
+    }
+
+    /// Messages waiting for the log.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no message waits for the log.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// When the next message is due to be sent again, if one was sent.
+    pub fn next_due(&self) -> Option<i64> {
+        self.entries.iter().filter_map(|e| e.due_at).min()
     }
 
     /// Claims the flush; false when one is running.
@@ -90,63 +143,62 @@ impl Outbox {
         self.flushing = false;
     }
 
-    /// The next rows to send, in sequence order: from memory when they
-    /// follow `forwarded`, else read back from SQLite up to the first row
-    /// in memory.
-    fn next(&mut self, sql: &SqlStorage) -> Result<Vec<EventRow>, ApiError> {
-        let next = self.forwarded + 1;
-        // Rows at or below `forwarded` were sent by an earlier flush.
-        while self.rows.front().is_some_and(|r| r.seq < next) {
-            self.rows.pop_front();
-        }
-        match self.rows.front() {
-            Some(r) if r.seq == next => Ok(self.rows.drain(..).collect()),
-            front => {
-                let upto = front.map_or(self.committed, |r| r.seq - 1);
-                if self.forwarded >= upto {
-                    return Ok(Vec::new());
-                }
-                let mut rows = store::events_after(sql, self.forwarded, READ_BACK)?;
-                rows.retain(|r| r.seq <= upto);
-                Ok(rows)
+    /// Up to a Queue batch of messages due at `now`, as sent: `{"n": N,
+    /// ...body}`. Bodies no longer in memory are read back from SQLite
+    /// (a message gone from the table was confirmed meanwhile).
+    fn due(&mut self, sql: &SqlStorage, now: i64) -> Result<Vec<(i64, String)>, ApiError> {
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        let mut gone = Vec::new();
+        for e in self.entries.iter_mut() {
+            if e.due_at.is_some_and(|t| t > now) {
+                continue;
             }
+            let body = match e.body.take() {
+                Some(b) => b,
+                None => match store::outbox_body(sql, e.n)? {
+                    Some(b) => b,
+                    None => {
+                        gone.push(e.n);
+                        continue;
+                    }
+                },
+            };
+            let text = forward::numbered(e.n, &body);
+            if !out.is_empty()
+                && (out.len() >= forward::MAX_BATCH_MESSAGES || bytes + text.len() > forward::MAX_BATCH_BYTES)
+            {
+                e.body = Some(body);
+                break;
+            }
+            bytes += text.len();
+            out.push((e.n, text));
+        }
+        self.confirmed(&gone);
+        Ok(out)
+    }
+
+    fn sent(&mut self, ns: &[i64], at: i64, resend_ms: i64) {
+        for e in self.entries.iter_mut().filter(|e| ns.contains(&e.n)) {
+            e.sends = e.sends.saturating_add(1);
+            e.due_at = Some(at.saturating_add(backoff(resend_ms, e.sends)));
         }
     }
 }
 
-/// Sends the outbox to the `EVENTS` Queue until it is empty. On a failed
-/// send the rows stay in the outbox (and in memory) for the next try.
-/// `store_mark`: write the `forwarded` mark after each send (the alarm);
-/// otherwise the next commit writes it.
-pub async fn flush(env: &Env, sql: &SqlStorage, outbox: &RefCell<Outbox>, store_mark: bool) -> Result<(), ApiError> {
+/// Sends every message due at `now` to the `EVENTS` Queue. On a failed
+/// send the messages stay due, for the next try.
+pub async fn flush(env: &Env, sql: &SqlStorage, outbox: &RefCell<Outbox>, now: i64) -> Result<(), ApiError> {
     let queue = env.queue("EVENTS")?;
+    let resend = resend_ms(env);
     loop {
-        let (rows, tenant, customer) = {
-            let mut o = outbox.borrow_mut();
-            (o.next(sql)?, o.tenant.clone(), o.customer.clone())
-        };
-        let Some(last) = rows.last().map(|r| r.seq) else {
+        let due = outbox.borrow_mut().due(sql, now)?;
+        if due.is_empty() {
             return Ok(());
-        };
-        for batch in forward::pack(&tenant, &customer, &rows) {
-            if let Err(e) = forward::send(&queue, batch).await {
-                // Keep them for the retry (a part may have been sent; the
-                // consumer writes each row once).
-                let mut o = outbox.borrow_mut();
-                for r in rows.into_iter().rev() {
-                    if r.seq > o.forwarded {
-                        o.rows.push_front(r);
-                    }
-                }
-                return Err(e);
-            }
         }
-        let mut o = outbox.borrow_mut();
-        o.forwarded = o.forwarded.max(last);
-        if store_mark {
-            store::forwarded(sql, o.forwarded)?;
-            o.stored = o.forwarded;
-        }
+        let ns: Vec<i64> = due.iter().map(|(n, _)| *n).collect();
+        forward::send(&queue, due.into_iter().map(|(_, m)| m).collect()).await?;
+        outbox.borrow_mut().sent(&ns, now, resend);
     }
 }
 
@@ -173,17 +225,30 @@ mod tests {
     }
 
     #[test]
-    fn memory_rows_go_in_order_after_forwarded() {
+    fn numbers_are_never_reused_and_resends_wait() {
         let mut o = Outbox::default();
-        o.reset(0, 0);
-        o.push("t", "c", vec![row(1), row(2)]);
-        o.push("t", "c", vec![row(3)]);
-        // SQLite is not touched when memory follows `forwarded`.
-        let rows = match o.rows.front() {
-            Some(r) if r.seq == o.forwarded + 1 => o.rows.drain(..).map(|r| r.seq).collect::<Vec<_>>(),
-            _ => vec![],
-        };
-        assert_eq!(rows, vec![1, 2, 3]);
+        o.reset(vec![(4, 10, 12)], 7);
+        let m = o.messages("t", "c", &[row(13), row(14)]);
+        assert_eq!(
+            m.iter().map(|m| (m.n, m.first, m.last)).collect::<Vec<_>>(),
+            [(8, 13, 14)]
+        );
+        o.push(m);
+        assert_eq!(o.len(), 2);
+        assert_eq!(o.next_due(), None);
+        o.sent(&[4, 8], 5_000, 1000);
+        assert_eq!(o.next_due(), Some(6_000));
+        // Each send after the first waits twice as long, up to 64 times.
+        o.sent(&[4], 6_000, 1000);
+        o.sent(&[8], 6_000, 1000);
+        o.sent(&[8], 8_000, 1000);
+        assert_eq!(o.next_due(), Some(8_000));
+        assert_eq!(backoff(1000, 9), 64_000);
+        o.confirmed(&[4]);
+        assert_eq!(o.len(), 1);
+        o.confirmed(&[8]);
+        assert!(o.is_empty());
+        assert_eq!(o.last_n(), 8);
         assert!(o.start_flush());
         assert!(!o.start_flush());
         o.end_flush();

@@ -1,0 +1,19 @@
+-- Raw events leave D1: the event log in R2 holds every accepted and
+-- dropped event (docs/worker.md "Where events go"), usage_rollups answer
+-- GET /v1/usage, and dropped_events stays as the dropped-events index
+-- (GET /v1/dropped-events), which is small: drops are not billed and rare.
+
+DROP INDEX IF EXISTS usage_events_by_time;
+DROP TABLE IF EXISTS usage_events;
+
+-- What the Queue consumer has written, per tenant (GET /v1/stats): Queue
+-- messages and events taken, rows written to D1 (as D1 reports them) and
+-- compressed bytes written to the log.
+CREATE TABLE ingest_stats (
+    tenant      TEXT    NOT NULL PRIMARY KEY,
+    messages    INTEGER NOT NULL,
+    events      INTEGER NOT NULL,
+    d1_rows     INTEGER NOT NULL,
+    log_bytes   INTEGER NOT NULL,
+    log_objects INTEGER NOT NULL
+);
