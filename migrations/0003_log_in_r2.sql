@@ -2,9 +2,13 @@
 -- dropped event (docs/worker.md "Where events go"), usage_rollups answer
 -- GET /v1/usage, and dropped_events stays as the dropped-events index
 -- (GET /v1/dropped-events), which is small: drops are not billed and rare.
+--
+-- Nothing writes usage_events any more. A deployment that ran an earlier
+-- version keeps the rows it has (events from before the log existed);
+-- docs/worker.md "Upgrading" says how to export and then drop them. Its
+-- time index goes now: nothing reads by time any more.
 
 DROP INDEX IF EXISTS usage_events_by_time;
-DROP TABLE IF EXISTS usage_events;
 
 -- What the Queue consumer has written, per tenant (GET /v1/stats): Queue
 -- messages and events taken, rows written to D1 (as D1 reports them) and

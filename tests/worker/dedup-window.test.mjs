@@ -79,6 +79,10 @@ test("a resend inside the book's window is a duplicate; after it, it is rated ag
   );
   assert.equal(again.status, "accepted", JSON.stringify(again));
   assert.deepEqual([dup.status, dup.amount], ["duplicate", again.amount]);
+  // The first key's table left with the window: the object holds one key.
+  const st = await dev.call("GET", "/v1/stats?customer=cus_dedup", { key: KEYS.devAdmin });
+  assert.equal(st.status, 200, JSON.stringify(st.body));
+  assert.equal(st.body.customer.dedup_keys, 1);
   // Both rated sends count (api_calls counts events): 2 used.
   const r = await dev.call("GET", `/v1/customers/cus_dedup/allowance-state?at=${encodeURIComponent(iso(T0 + 2 * 60 * MINUTE))}`,
     { key: KEYS.devAdmin });

@@ -2,8 +2,10 @@
 // the Worker under `wrangler dev` on loopback for a fixed time, then the
 // script reports events/s, p50/p99 batch latency, the CPU the Worker's
 // processes used per event, and checks the billed total against
-// `rating replay` of the same events and D1's usage_events rows against
-// the accepted receipts.
+// `rating replay` of the same events and the event log (GET /v1/export)
+// against the accepted receipts; and the rows written per event (the
+// customer objects' and D1's, from GET /v1/stats) and the log's bytes per
+// event.
 //
 //   node tests/worker/load.mjs [--clients 8] [--seconds 30] [--customers 64]
 //        [--per-batch 1] [--duplicates 0.02] [--json out.json] [--direct]
@@ -235,18 +237,22 @@ async function main() {
       const { summary } = await import("./profile.mjs");
       console.error(summary(await stopProfile()).map((r) => r.join("  ")).join("\n"));
     }
-    // D1: once the Queue has drained, usage_events holds exactly the
-    // accepted events (the warm-up's too). The CPU is read after that, so
-    // that it includes the Queue consumer's and D1's share.
+    // The storage path: once every customer's outbox is empty (the event
+    // log confirmed every message), the log holds exactly the accepted
+    // events (the warm-up's too). The CPU is read after that, so that it
+    // includes the Queue consumer's, R2's and D1's share.
     const expectRows = counts.accepted + warm.length;
     const perRun = {};
     const cpuRun = groupCpu(dev.proc.pid, perRun) - cpu0;
-    let d1Rows = -1;
     const drain0 = performance.now();
-    for (let i = 0; i < 240; i++) {
-      const r = await dev.call("GET", "/v1/usage-events?limit=1", { key: KEYS.devRead });
-      d1Rows = r.body.total;
-      if (d1Rows >= expectRows) break;
+    let objects = [];
+    for (let i = 0; i < 480; i++) {
+      objects = [];
+      for (const sub of subs) {
+        const r = await dev.call("GET", `/v1/stats?customer=${sub.customer}`, { key: KEYS.devAdmin });
+        objects.push(r.body.customer);
+      }
+      if (objects.every((o) => o && o.outbox_messages === 0)) break;
       await new Promise((ok) => setTimeout(ok, 250));
     }
     const drainMs = Math.round(performance.now() - drain0);
@@ -281,6 +287,12 @@ async function main() {
     const replay = rating(["replay", BOOK, eventsPath, "--subscriptions", subsPath, "--at", at]);
 
     const replayTotal = cents(replay.totals.total);
+    // Rows written and log size per event.
+    const consumer = (await dev.call("GET", "/v1/stats", { key: KEYS.devAdmin })).body.consumer;
+    const stored = objects.reduce((n, o) => n + o.events_stored, 0);
+    const objectRows = objects.reduce((n, o) => n + o.rows_written, 0);
+    const logged = await dev.exportLines("", KEYS.devAdmin);
+    const logAccepted = logged.lines.filter((l) => l.ratingstatus === "accepted").length;
     const fmt = (c) => `${c / 100n}.${String(c % 100n).padStart(2, "0")}`;
     const sorted = [...latencies].sort((a, b) => a - b);
     const result = {
@@ -294,12 +306,19 @@ async function main() {
       load_generator_cpu_seconds: Number(((own.user + own.system) / 1e6).toFixed(1)), cores: cpus().length,
       billed: { worker: fmt(worker), replay: fmt(replayTotal), equal: worker === replayTotal },
       replay_receipts: replay.receipts,
-      d1_rows: d1Rows, d1_rows_equal_accepted: d1Rows === expectRows, d1_drained_after_ms: drainMs,
+      storage: {
+        object_rows_written_per_event: Number((objectRows / stored).toFixed(3)),
+        d1_rows_written_per_event: Number((consumer.d1_rows / expectRows).toFixed(3)),
+        log_bytes_per_event: Number((consumer.log_bytes / expectRows).toFixed(1)),
+        log_objects: consumer.log_objects,
+        queue_messages: consumer.messages,
+      },
+      log_events: logAccepted, log_equal_accepted: logAccepted === expectRows, drained_after_ms: drainMs,
       receipts_equal: ["accepted", "duplicate", "rejected", "dropped"].every((k) => replay.receipts[k] === counts[k] + (k === "accepted" ? warm.length : 0)),
     };
     console.log(JSON.stringify(result, null, 2));
     if (opt.json) writeFileSync(opt.json, JSON.stringify(result, null, 2) + "\n");
-    if (!result.billed.equal || !result.receipts_equal || !result.d1_rows_equal_accepted) process.exitCode = 1;
+    if (!result.billed.equal || !result.receipts_equal || !result.log_equal_accepted) process.exitCode = 1;
   } finally {
     await dev.stop();
     dev.cleanup();

@@ -10,6 +10,7 @@
 //! wait in the outbox until the event log has them ([`outbox`]); the
 //! object's alarm sends again what the log has not confirmed.
 
+pub mod keys;
 pub mod outbox;
 pub mod store;
 pub mod subscription;
@@ -30,8 +31,6 @@ use worker::*;
 
 /// How far after now a read (`?at=`) may look.
 pub const MAX_READ_AHEAD_DAYS: i64 = 366;
-/// How often expired dedup keys are deleted (look-ups ignore them anyway).
-const EXPIRE_EVERY_MS: i64 = 60_000;
 
 /// Internal request headers from the front Worker.
 pub const H_TENANT: &str = "x-rating-tenant";
@@ -49,7 +48,8 @@ struct Loaded {
     tenant: Option<String>,
     customer: Option<String>,
     book: Option<String>,
-    last_expire_ms: i64,
+    /// The dedup key tables.
+    keys: keys::Tables,
     /// Accepted and dropped events stored, and rows written, since this
     /// instance loaded (`GET /v1/stats`).
     events_stored: i64,
@@ -129,7 +129,7 @@ impl Customer {
             tenant,
             customer,
             book,
-            last_expire_ms: 0,
+            keys: store::key_tables(&sql)?,
             events_stored: 0,
             rows_written: 0,
         });
@@ -165,6 +165,7 @@ impl Customer {
         if let Some(l) = self.cache.borrow_mut().as_mut() {
             l.events_stored += events;
             l.rows_written += written;
+            l.keys.apply(&c.create, &c.drop);
         }
         Ok(Rc::try_unwrap(c).map(|c| c.outbox).unwrap_or_default())
     }
@@ -265,7 +266,8 @@ impl Customer {
             .iter()
             .filter_map(|e| e.as_ref().ok().map(|e| (e.source.as_str(), e.id.as_str())))
             .collect();
-        let mut keys = store::batch_keys(&sql, &keys, since)?;
+        let tables = self.cache.borrow().as_ref().map(|l| l.keys.clone()).unwrap_or_default();
+        let mut keys = store::batch_keys(&sql, &tables, &keys, since)?;
         let mut cache = self.cache.borrow_mut();
         let Some(loaded) = cache.as_mut() else {
             return Err(ApiError::unavailable("loading the meter", "no state"));
@@ -309,10 +311,14 @@ impl Customer {
             results.push(receipt_text(&r));
         }
         Self::meter_commit(loaded, book, Some((tenant, customer)), &mut c)?;
-        if now_ms - loaded.last_expire_ms >= EXPIRE_EVERY_MS {
-            loaded.last_expire_ms = now_ms;
-            c.expire_before = Some(since);
-        }
+        // Keys go to the tables of their arrival slices; tables whose keys
+        // all left the window go.
+        c.key_width = keys::width(now_ms.saturating_sub(since));
+        c.create = store::tables_of(&c.events, c.key_width)
+            .into_iter()
+            .filter(|t| !loaded.keys.has(t))
+            .collect();
+        c.drop = loaded.keys.expired(since);
         if let Some(last) = c.events.last() {
             c.outbox = self.outbox.borrow_mut().messages(tenant, customer, &c.events);
             let next = Next {
@@ -382,7 +388,8 @@ impl Customer {
     /// (`GET /v1/stats`).
     fn storage_stats(&self) -> std::result::Result<Response, ApiError> {
         self.load()?;
-        let (messages, events, seen) = store::sizes(&self.sql())?;
+        let tables = self.cache.borrow().as_ref().map(|l| l.keys.clone()).unwrap_or_default();
+        let (messages, events, seen) = store::sizes(&self.sql(), &tables)?;
         let cache = self.cache.borrow();
         let (stored, written) = cache.as_ref().map_or((0, 0), |l| (l.events_stored, l.rows_written));
         Ok(json(

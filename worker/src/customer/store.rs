@@ -5,9 +5,11 @@
 //!   JSON, with an empty dedup window), the hash of the last price book
 //!   used, and `next`: the last sequence number and outbox message number
 //!   used.
-//! - `seen`: (source, id) -> the first receipt, for the dedup window: the
-//!   keys the engine asks for, lent to it as [`BatchKeys`]. One row per
-//!   accepted or dropped event, deleted once older than the window.
+//! - `seen_{start}_{end}`: (source, id) -> the first receipt, for the
+//!   dedup window, in tables by arrival time ([`super::keys`]): the keys
+//!   the engine asks for, lent to it as [`BatchKeys`]. One row per
+//!   accepted or dropped event; a table is dropped once older than the
+//!   window.
 //! - `outbox`: the Queue messages (accepted and dropped events with their
 //!   receipts) not yet confirmed in the event log; a message leaves when
 //!   the Queue consumer reports it logged (`outbox`).
@@ -16,6 +18,7 @@
 //! Rows go in through `json_each` of one JSON parameter, so that a batch
 //! of events costs a handful of statements whatever its size.
 
+use super::keys::{Table, Tables};
 use rating::meter::{dedup_key, DedupKey, DedupStore, Seen, Status};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -28,10 +31,6 @@ use worker::{SqlStorage, SqlStorageValue, Storage};
 /// Creates the tables (idempotent).
 pub const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS seen (source TEXT NOT NULL, id TEXT NOT NULL, fingerprint TEXT NOT NULL, \
-     seq INTEGER NOT NULL, at INTEGER NOT NULL, status TEXT NOT NULL, amount TEXT, currency TEXT, price_key TEXT, \
-     PRIMARY KEY (source, id)) WITHOUT ROWID",
-    "CREATE INDEX IF NOT EXISTS seen_at ON seen (at)",
     "CREATE TABLE IF NOT EXISTS outbox (n INTEGER PRIMARY KEY, first INTEGER NOT NULL, last INTEGER NOT NULL, \
      body TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS invoices (n INTEGER PRIMARY KEY AUTOINCREMENT, issued_at TEXT NOT NULL, invoice TEXT NOT NULL)",
@@ -40,14 +39,12 @@ pub const SCHEMA: &[&str] = &[
 
 /// Moves an object stored by an earlier version (an `events` table of
 /// every event, `dedup` keys joined to it, a `forwarded` mark) to the
-/// current tables: the keys with their receipts into `seen`, the events
-/// after the mark into the outbox (100 to a message), then drops the old
-/// tables. Runs inside the first commit's transaction of the object's
-/// life in this version; a no-op when there is no `events` table.
-pub const UPGRADE: &[&str] = &[
-    "INSERT OR IGNORE INTO seen (source, id, fingerprint, seq, at, status, amount, currency, price_key) \
-     SELECT d.source, d.id, d.fingerprint, d.seq, d.at, e.status, e.amount, e.currency, e.price_key \
-     FROM dedup AS d JOIN events AS e ON e.seq = d.seq",
+/// current tables: the keys with their receipts into one key table
+/// spanning their arrivals ([`upgrade`]), then these statements: the
+/// events after the mark into the outbox (100 to a message), and the old
+/// tables dropped. Runs in one transaction on the object's first load in
+/// this version.
+const UPGRADE: &[&str] = &[
     "INSERT INTO meta (k, v) SELECT 'next', json_object('seq', COALESCE(MAX(seq), 0), 'n', 0) FROM events \
      WHERE NOT EXISTS (SELECT 1 FROM meta WHERE k = 'next')",
     "INSERT INTO outbox (n, first, last, body) \
@@ -62,6 +59,59 @@ pub const UPGRADE: &[&str] = &[
     "DROP TABLE dedup",
     "DROP TABLE events",
 ];
+
+/// See [`UPGRADE`].
+fn upgrade(sql: &SqlStorage) -> worker::Result<i64> {
+    #[derive(Deserialize)]
+    struct Span {
+        lo: Option<i64>,
+        hi: Option<i64>,
+    }
+    let mut written = 0;
+    let span: Vec<Span> = sql
+        .exec("SELECT MIN(at) AS lo, MAX(at) AS hi FROM dedup", None)?
+        .to_array()?;
+    if let Some(Span {
+        lo: Some(lo),
+        hi: Some(hi),
+    }) = span.into_iter().next()
+    {
+        let t = Table {
+            start: lo,
+            end: hi.saturating_add(1),
+        };
+        sql.exec(&t.create(), None)?;
+        let c = sql.exec(
+            &format!(
+                "INSERT OR IGNORE INTO {} (source, id, fingerprint, seq, at, status, amount, currency, price_key) \
+                 SELECT d.source, d.id, d.fingerprint, d.seq, d.at, e.status, e.amount, e.currency, e.price_key \
+                 FROM dedup AS d JOIN events AS e ON e.seq = d.seq",
+                t.name()
+            ),
+            None,
+        )?;
+        written += c.rows_written() as i64;
+    }
+    for stmt in UPGRADE {
+        written += sql.exec(stmt, None)?.rows_written() as i64;
+    }
+    Ok(written)
+}
+
+/// The key tables of the object (from `sqlite_master`).
+pub fn key_tables(sql: &SqlStorage) -> worker::Result<Tables> {
+    #[derive(Deserialize)]
+    struct N {
+        name: String,
+    }
+    let rows: Vec<N> = sql
+        .exec(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'seen\\_%' ESCAPE '\\'",
+            None,
+        )?
+        .to_array()?;
+    Ok(Tables::from_names(rows.iter().map(|r| r.name.as_str())))
+}
 
 /// Whether the object still has the tables of an earlier version.
 pub fn needs_upgrade(sql: &SqlStorage) -> worker::Result<bool> {
@@ -111,7 +161,7 @@ pub struct EventRow {
     pub fingerprint: String,
 }
 
-/// A first receipt as the `seen` table keeps it.
+/// A first receipt as a key table keeps it.
 #[derive(Debug, Clone, Deserialize)]
 struct SeenRow {
     source: String,
@@ -157,21 +207,20 @@ impl BatchKeys {
 
 /// Loads the stored keys of `keys` (source, id) that arrived at or after
 /// `since_ms` (the engine's window start: older keys cannot matter).
-pub fn batch_keys(sql: &SqlStorage, keys: &[(&str, &str)], since_ms: i64) -> worker::Result<BatchKeys> {
-    if keys.is_empty() {
+pub fn batch_keys(
+    sql: &SqlStorage,
+    tables: &Tables,
+    keys: &[(&str, &str)],
+    since_ms: i64,
+) -> worker::Result<BatchKeys> {
+    let Some(query) = tables.lookup(since_ms).filter(|_| !keys.is_empty()) else {
         return Ok(BatchKeys::default());
-    }
+    };
     let param = serde_json::to_string(keys).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    let rows: Vec<SeenRow> = sql
-        .exec(
-            "SELECT s.source AS source, s.id AS id, s.fingerprint AS fingerprint, s.status AS status, \
-             s.at AS at, s.amount AS amount, s.currency AS currency, s.price_key AS price_key \
-             FROM json_each(?) AS j \
-             JOIN seen AS s ON s.source = json_extract(j.value, '$[0]') AND s.id = json_extract(j.value, '$[1]') \
-             WHERE s.at >= ?",
-            vec![param.into(), since_ms.into()],
-        )?
-        .to_array()?;
+    let mut rows: Vec<SeenRow> = sql.exec(&query, vec![param.into(), since_ms.into()])?.to_array()?;
+    // A key in two tables (stored again after leaving the window): the
+    // latest arrival is its first receipt now.
+    rows.sort_by_key(|r| r.at);
     let seen = rows
         .into_iter()
         .map(|r| {
@@ -192,7 +241,7 @@ pub fn batch_keys(sql: &SqlStorage, keys: &[(&str, &str)], since_ms: i64) -> wor
     Ok(BatchKeys { seen, put: false })
 }
 
-/// How a payload fingerprint is stored in `seen.fingerprint`.
+/// How a payload fingerprint is stored in a key table's `fingerprint`.
 pub fn fingerprint_text(fingerprint: u64) -> String {
     format!("{fingerprint:016x}")
 }
@@ -218,10 +267,14 @@ pub struct Commit {
     pub upgrade: bool,
     /// New events (they are also their own dedup keys).
     pub events: Vec<EventRow>,
+    /// Slice width of the key tables new keys go to ([`super::keys::width`]).
+    pub key_width: i64,
+    /// Key tables to create first (the new keys' tables the object lacks).
+    pub create: Vec<Table>,
+    /// Key tables to drop: all their keys left the window.
+    pub drop: Vec<Table>,
     /// The outbox messages that carry them to the log.
     pub outbox: Vec<OutboxRow>,
-    /// Drop dedup keys older than this (ms), when set.
-    pub expire_before: Option<i64>,
     /// Invoices issued (JSON text) with their `issued_at`.
     pub invoices: Vec<(String, String)>,
     /// Records made (JSON text).
@@ -241,6 +294,7 @@ impl Commit {
     pub fn is_empty(&self) -> bool {
         !self.upgrade
             && self.events.is_empty()
+            && self.drop.is_empty()
             && self.invoices.is_empty()
             && self.records.is_empty()
             && self.meta.is_empty()
@@ -249,17 +303,20 @@ impl Commit {
     /// Writes the commit; answers the rows written.
     fn apply(&self, sql: &SqlStorage) -> worker::Result<i64> {
         let mut written = 0;
-        let mut w = |c: worker::SqlCursor| written += c.rows_written() as i64;
         if self.upgrade {
-            for stmt in UPGRADE {
-                w(sql.exec(stmt, None)?);
-            }
+            written += upgrade(sql)?;
         }
-        if let Some(t) = self.expire_before {
-            w(sql.exec("DELETE FROM seen WHERE at < ?", vec![t.into()])?);
+        let mut w = |c: worker::SqlCursor| written += c.rows_written() as i64;
+        for t in &self.drop {
+            w(sql.exec(&format!("DROP TABLE IF EXISTS {}", t.name()), None)?);
+        }
+        for t in &self.create {
+            w(sql.exec(&t.create(), None)?);
         }
         if !self.events.is_empty() {
-            w(insert_seen(sql, &self.events)?);
+            for c in insert_keys(sql, &self.events, self.key_width)? {
+                w(c);
+            }
         }
         if !self.outbox.is_empty() {
             let rows: Vec<_> = self.outbox.iter().map(|m| (m.n, m.first, m.last, &m.body)).collect();
@@ -292,35 +349,52 @@ impl Commit {
     }
 }
 
-/// Inserts the dedup keys of events, with their first receipts, in one
-/// statement: the rows go in as one JSON parameter, `[[source, id,
-/// fingerprint, seq, at, status, amount, currency, price_key], ...]`,
-/// read with `json_each` (one string crossing into the runtime, where
-/// multi-row `VALUES` within the 100-parameter limit took a statement per
-/// 11 events).
-fn insert_seen(sql: &SqlStorage, events: &[EventRow]) -> worker::Result<worker::SqlCursor> {
-    let rows: Vec<_> = events
-        .iter()
-        .map(|e| {
-            (
-                &e.source,
-                &e.id,
-                &e.fingerprint,
-                e.seq,
-                e.received_at,
-                &e.status,
-                &e.amount,
-                &e.currency,
-                &e.price_key,
-            )
-        })
-        .collect();
-    sql.exec(
-        "INSERT OR REPLACE INTO seen (source, id, fingerprint, seq, at, status, amount, currency, price_key) \
-         SELECT value->>'$[0]', value->>'$[1]', value->>'$[2]', value->>'$[3]', value->>'$[4]', value->>'$[5]', \
-         value->>'$[6]', value->>'$[7]', value->>'$[8]' FROM json_each(?1)",
-        vec![text(&rows)?],
-    )
+/// The key tables `events` go to, for slices of `width_ms`.
+pub fn tables_of(events: &[EventRow], width_ms: i64) -> Vec<Table> {
+    let mut t: Vec<Table> = events.iter().map(|e| Table::of(e.received_at, width_ms)).collect();
+    t.dedup();
+    t.sort();
+    t.dedup();
+    t
+}
+
+/// Inserts the dedup keys of events, with their first receipts, one
+/// statement per key table (almost always one): the rows go in as one
+/// JSON parameter, `[[source, id, fingerprint, seq, at, status, amount,
+/// currency, price_key], ...]`, read with `json_each` (one string crossing
+/// into the runtime, where multi-row `VALUES` within the 100-parameter
+/// limit took a statement per 11 events).
+fn insert_keys(sql: &SqlStorage, events: &[EventRow], width_ms: i64) -> worker::Result<Vec<worker::SqlCursor>> {
+    let mut out = Vec::new();
+    for t in tables_of(events, width_ms) {
+        let rows: Vec<_> = events
+            .iter()
+            .filter(|e| Table::of(e.received_at, width_ms) == t)
+            .map(|e| {
+                (
+                    &e.source,
+                    &e.id,
+                    &e.fingerprint,
+                    e.seq,
+                    e.received_at,
+                    &e.status,
+                    &e.amount,
+                    &e.currency,
+                    &e.price_key,
+                )
+            })
+            .collect();
+        out.push(sql.exec(
+            &format!(
+                "INSERT OR REPLACE INTO {} (source, id, fingerprint, seq, at, status, amount, currency, price_key) \
+                 SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, \
+                 value->>8 FROM json_each(?1)",
+                t.name()
+            ),
+            vec![text(&rows)?],
+        )?);
+    }
+    Ok(out)
 }
 
 /// Runs `commit` inside `storage.transactionSync()`: all of it is written
@@ -399,23 +473,23 @@ pub fn outbox_delete(sql: &SqlStorage, ns: &[i64]) -> worker::Result<i64> {
     Ok(c.rows_written() as i64)
 }
 
-/// Rows and dedup keys the object holds now.
-pub fn sizes(sql: &SqlStorage) -> worker::Result<(i64, i64, i64)> {
+/// Outbox messages, their events, and dedup keys the object holds now.
+pub fn sizes(sql: &SqlStorage, tables: &Tables) -> worker::Result<(i64, i64, i64)> {
     #[derive(Deserialize)]
-    struct S {
-        outbox: i64,
-        events: i64,
-        seen: i64,
+    struct N {
+        n: i64,
     }
-    let rows: Vec<S> = sql
-        .exec(
-            "SELECT (SELECT COUNT(*) FROM outbox) AS outbox, \
-             (SELECT COALESCE(SUM(last - first + 1), 0) FROM outbox) AS events, \
-             (SELECT COUNT(*) FROM seen) AS seen",
-            None,
-        )?
-        .to_array()?;
-    Ok(rows.first().map_or((0, 0, 0), |s| (s.outbox, s.events, s.seen)))
+    let count = |q: &str| -> worker::Result<i64> {
+        let rows: Vec<N> = sql.exec(q, None)?.to_array()?;
+        Ok(rows.first().map_or(0, |r| r.n))
+    };
+    let messages = count("SELECT COUNT(*) AS n FROM outbox")?;
+    let events = count("SELECT COALESCE(SUM(last - first + 1), 0) AS n FROM outbox")?;
+    let mut keys = 0;
+    for t in tables.all() {
+        keys += count(&format!("SELECT COUNT(*) AS n FROM {}", t.name()))?;
+    }
+    Ok((messages, events, keys))
 }
 
 /// Every invoice issued (JSON text), oldest first.
