@@ -49,8 +49,11 @@ export interface IngestClientOptions {
   key: string;
   /** `source` for events that have none. */
   source?: string;
-  /** Events per request, 1-1000 (default 100). */
+  /** Events per request, 1-1000 (default 500). */
   batchSize?: number;
+  /** Largest request body in bytes of JSON, 1024-1048576 (default 900000;
+   * the Worker refuses a body over 1 MiB). */
+  maxBatchBytes?: number;
   /** Milliseconds a partial batch waits before it is sent (default 1000). */
   flushInterval?: number;
   /** Retries after the first attempt, for network errors, 5xx and 429 (default 8). */
@@ -89,5 +92,11 @@ export class IngestError extends Error {
 
 /** Largest batch the Worker takes (1000). */
 export const MAX_BATCH: number;
+/** Largest request body the Worker takes (bytes). */
+export const MAX_BODY_BYTES: number;
+/** Default events per request (500). */
+export const DEFAULT_BATCH_SIZE: number;
+/** Default largest request body (900000 bytes). */
+export const DEFAULT_BATCH_BYTES: number;
 
 export function createIngestClient(options: IngestClientOptions): IngestClient;

@@ -7,8 +7,13 @@
 //
 // - Each event is validated locally with the same engine before it is sent
 //   (an invalid event resolves to a `rejected` receipt and is not sent).
-// - Events are batched: a batch goes when it holds `batchSize` events or
-//   `flushInterval` ms after its first event, whichever comes first.
+// - Events are batched: a batch goes when it holds `batchSize` events (500
+//   by default) or `maxBatchBytes` of JSON (900 KB; the Worker takes
+//   1 MiB), or `flushInterval` ms after its first event, whichever comes
+//   first. One customer's Durable Object takes its requests one at a time
+//   (docs/worker.md "Hot customers"), so a busy customer's ceiling is its
+//   requests/s times the events per request: full batches of 500 keep
+//   request rate, not batching, from being the limit.
 // - Network errors, 5xx and 429 are retried with exponential backoff and
 //   jitter (429/503 `Retry-After` is honoured). Every event keeps its `id`
 //   across retries (one is generated when it has none), so the Worker
@@ -21,6 +26,12 @@ import * as engine from "rating-engine";
 
 /** Largest batch the Worker takes. */
 export const MAX_BATCH = 1000;
+/** Largest request body the Worker takes (bytes). */
+export const MAX_BODY_BYTES = 1 << 20;
+/** Default events per request. */
+export const DEFAULT_BATCH_SIZE = 500;
+/** Default largest batch, bytes of JSON (leaves room under MAX_BODY_BYTES). */
+export const DEFAULT_BATCH_BYTES = 900_000;
 
 /** A request the Worker refused (4xx), or one that failed after every retry. */
 export class IngestError extends Error {
@@ -44,6 +55,18 @@ function init() {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** UTF-8 length of a string (what it takes in a request body). */
+function utf8Bytes(s) {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdfff) n += 1; // half of a 4-byte pair
+    else if (c > 0x7ff) n += 2;
+    else if (c > 0x7f) n += 1;
+  }
+  return n;
+}
 const retryable = (status) => status === 429 || status >= 500;
 
 function newId() {
@@ -66,7 +89,8 @@ function retryAfter(header) {
  * @param {string} options.url - the Worker's base URL
  * @param {string} options.key - an API key with the `ingest` (or `admin`) role
  * @param {string} [options.source] - `source` for events that have none
- * @param {number} [options.batchSize=100] - events per request (at most 1000)
+ * @param {number} [options.batchSize=500] - events per request (at most 1000)
+ * @param {number} [options.maxBatchBytes=900000] - bytes of JSON per request (at most 1 MiB)
  * @param {number} [options.flushInterval=1000] - ms a partial batch waits
  * @param {number} [options.maxRetries=8] - retries after the first attempt
  * @param {number} [options.retryDelay=250] - first backoff, ms (doubles each retry)
@@ -76,16 +100,21 @@ function retryAfter(header) {
  */
 export function createIngestClient(options) {
   const {
-    url, key, source, batchSize = 100, flushInterval = 1000, maxRetries = 8, retryDelay = 250,
-    maxRetryDelay = 30_000, validate = true, fetch: fetchImpl = globalThis.fetch,
+    url, key, source, batchSize = DEFAULT_BATCH_SIZE, maxBatchBytes = DEFAULT_BATCH_BYTES, flushInterval = 1000,
+    maxRetries = 8, retryDelay = 250, maxRetryDelay = 30_000, validate = true, fetch: fetchImpl = globalThis.fetch,
   } = options ?? {};
   if (typeof url !== "string" || !url) throw new TypeError("createIngestClient: `url` is required");
   if (typeof key !== "string" || !key) throw new TypeError("createIngestClient: `key` is required");
   if (!(batchSize >= 1 && batchSize <= MAX_BATCH)) throw new RangeError(`batchSize must be 1-${MAX_BATCH}`);
+  if (!(maxBatchBytes >= 1024 && maxBatchBytes <= MAX_BODY_BYTES)) {
+    throw new RangeError(`maxBatchBytes must be 1024-${MAX_BODY_BYTES}`);
+  }
   if (typeof fetchImpl !== "function") throw new TypeError("createIngestClient: no fetch available");
   const endpoint = `${url.replace(/\/+$/, "")}/v1/events`;
 
   let queue = [];
+  /** Bytes of JSON the queued events take in a request body. */
+  let queuedBytes = 0;
   let timer;
   let closed = false;
   let entering = 0; // sends still validating, not yet queued
@@ -113,7 +142,7 @@ export function createIngestClient(options) {
   }
 
   async function post(items) {
-    const body = JSON.stringify(items.map((i) => i.event));
+    const body = `[${items.map((i) => i.json).join(",")}]`;
     let lastError;
     for (let attempt = 0; attempt <= maxRetries; attempt++) {
       if (attempt > 0) await sleep(lastError.wait ?? backoff(attempt - 1));
@@ -155,10 +184,19 @@ export function createIngestClient(options) {
     clearTimeout(timer);
     timer = undefined;
     while (queue.length > 0) {
-      const items = queue.splice(0, batchSize);
+      // Up to batchSize events and maxBatchBytes of body ("[", "]" and
+      // the commas included); always at least one event.
+      let n = 0;
+      let bytes = 2;
+      while (n < queue.length && n < batchSize && (n === 0 || bytes + queue[n].bytes + 1 <= maxBatchBytes)) {
+        bytes += queue[n].bytes + (n > 0 ? 1 : 0);
+        n++;
+      }
+      const items = queue.splice(0, n);
       const p = post(items).finally(() => inflight.delete(p));
       inflight.add(p);
     }
+    queuedBytes = 0;
   }
 
   /**
@@ -181,9 +219,12 @@ export function createIngestClient(options) {
     } finally {
       entering--;
     }
+    const json = JSON.stringify(e);
+    const bytes = utf8Bytes(json);
     return new Promise((resolve, reject) => {
-      queue.push({ event: e, resolve, reject });
-      if (queue.length >= batchSize) dispatch();
+      queue.push({ event: e, json, bytes, resolve, reject });
+      queuedBytes += bytes + 1;
+      if (queue.length >= batchSize || queuedBytes + 1 >= maxBatchBytes) dispatch();
       else timer ??= setTimeout(dispatch, flushInterval);
     });
   }

@@ -15,11 +15,14 @@ const dev = new Dev();
 /** A fetch that counts requests and lets a test break some of them. */
 function fetchWith(hook = async (_n, req) => req()) {
   const calls = [];
+  const bytes = [];
   const f = async (url, init) => {
     calls.push(JSON.parse(init.body));
+    bytes.push(Buffer.byteLength(init.body));
     return hook(calls.length, () => fetch(url, init));
   };
   f.calls = calls;
+  f.bytes = bytes;
   return f;
 }
 
@@ -32,7 +35,7 @@ before(async () => {
   await dev.start();
   const book = readFileSync(join(ROOT, "examples/worker/price-book.json"), "utf8");
   assert.equal((await dev.call("PUT", "/v1/price-book", { key: KEYS.devAdmin, raw: book })).status, 201);
-  for (const c of ["cl_size", "cl_time", "cl_retry", "cl_5xx"]) {
+  for (const c of ["cl_size", "cl_time", "cl_retry", "cl_5xx", "cl_default", "cl_bytes"]) {
     const r = await dev.call("PUT", `/v1/customers/${c}/subscription`, {
       key: KEYS.devAdmin,
       body: { plan: "pro", start: iso(Date.now() - 3600_000) },
@@ -57,6 +60,35 @@ test("batches by size and hands back each event's receipt", async () => {
   assert.deepEqual(receipts.map((r) => r.id), events.map((e) => e.id));
   assert.ok(receipts.every((r) => r.status === "accepted" && r.source === "client"));
   assert.equal(await used("cl_size", "bandwidth"), "500");
+});
+
+test("by default a request holds up to 500 events", async () => {
+  const fetch = fetchWith();
+  const client = createIngestClient({ url: dev.url, key: KEYS.devIngest, source: "client", flushInterval: 60_000, fetch });
+  const events = Array.from({ length: 1200 }, (_, i) => ({ id: `d${i}`, type: "api_calls", subject: "cl_default" }));
+  const pending = client.sendBatch(events);
+  await client.flush();
+  const receipts = await pending;
+  assert.deepEqual(fetch.calls.map((b) => b.length), [500, 500, 200]);
+  assert.ok(receipts.every((r) => r.status === "accepted"));
+  assert.equal(await used("cl_default", "api_calls"), "1200");
+});
+
+test("batches by bytes: large events never make a body the Worker refuses", async () => {
+  const fetch = fetchWith();
+  const client = createIngestClient({ url: dev.url, key: KEYS.devIngest, source: "client", flushInterval: 60_000, fetch });
+  // ~40 KB of UTF-8 each (2-byte characters: a count of string length
+  // alone would put 1.6 MB in a request of 40 events).
+  const note = "é".repeat(20_000);
+  const events = Array.from({ length: 120 }, (_, i) => ({ id: `b${i}`, type: "api_calls", subject: "cl_bytes", data: { note } }));
+  const pending = client.sendBatch(events);
+  await client.flush();
+  const receipts = await pending;
+  assert.ok(fetch.bytes.every((b) => b <= 900_000), JSON.stringify(fetch.bytes));
+  assert.ok(fetch.calls.length >= 6, `${fetch.calls.length} requests`);
+  assert.deepEqual(fetch.calls.flat().map((e) => e.id), events.map((e) => e.id));
+  assert.ok(receipts.every((r) => r.status === "accepted"), JSON.stringify(receipts.find((r) => r.status !== "accepted")));
+  assert.equal(await used("cl_bytes", "api_calls"), "120");
 });
 
 test("batches by time", async () => {

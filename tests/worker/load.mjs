@@ -9,7 +9,11 @@
 //
 //   node tests/worker/load.mjs [--clients 8] [--seconds 30] [--customers 64]
 //        [--per-batch 1] [--duplicates 0.02] [--json out.json] [--direct]
-//        [--no-inspector] [--profile FILE.cpuprofile]
+//        [--no-inspector] [--profile FILE.cpuprofile] [--batch 100] [--hot]
+//
+// --batch: events per request (the ingest client's default is 100).
+// --hot: all clients send for the same customers (`--customers 1`: one
+// Durable Object takes every request), to measure one customer's ceiling.
 //
 // --direct posts to the Worker's own workerd socket instead of the port
 // `wrangler dev` prints (which is wrangler's proxy, another workerd), to
@@ -52,14 +56,18 @@ const { values: opt } = parseArgs({
     profile: { type: "string" },
     direct: { type: "boolean", default: false },
     "no-inspector": { type: "boolean", default: false },
+    batch: { type: "string", default: "100" },
+    hot: { type: "boolean", default: false },
   },
 });
 const CLIENTS = Number(opt.clients);
 const SECONDS = Number(opt.seconds);
-const CUSTOMERS = Math.max(Number(opt.customers), CLIENTS);
+// --hot: every client sends for the same `--customers` customers (one
+// object takes every request), to find one customer's ceiling.
+const CUSTOMERS = opt.hot ? Number(opt.customers) : Math.max(Number(opt.customers), CLIENTS);
 const PER_BATCH = Number(opt["per-batch"]);
 const DUPLICATES = Number(opt.duplicates);
-const BATCH = 100;
+const BATCH = Number(opt.batch);
 const BOOK = join(ROOT, "examples/worker/price-book.json");
 const TICK = 100; // clock ticks per second (getconf CLK_TCK)
 
@@ -203,7 +211,7 @@ async function main() {
 
     async function client(n) {
       const rnd = rng(1000 + n);
-      const mine = subs.filter((_, i) => i % CLIENTS === n).map((s) => s.customer);
+      const mine = opt.hot ? subs.map((s) => s.customer) : subs.filter((_, i) => i % CLIENTS === n).map((s) => s.customer);
       const log = [];
       let seq = 0;
       while (performance.now() < deadline) {
@@ -296,7 +304,7 @@ async function main() {
     const fmt = (c) => `${c / 100n}.${String(c % 100n).padStart(2, "0")}`;
     const sorted = [...latencies].sort((a, b) => a - b);
     const result = {
-      target: (opt.direct ? "workerd (direct)" : "wrangler dev") + (opt["no-inspector"] ? ", no inspector" : ""), clients: CLIENTS, seconds: Number(elapsed.toFixed(1)), customers: CUSTOMERS, customers_per_batch: PER_BATCH,
+      target: (opt.direct ? "workerd (direct)" : "wrangler dev") + (opt["no-inspector"] ? ", no inspector" : ""), clients: CLIENTS, seconds: Number(elapsed.toFixed(1)), customers: CUSTOMERS, customers_per_batch: PER_BATCH, batch: BATCH, hot: opt.hot,
       batches: latencies.length, events, events_per_second: Math.round(events / elapsed), receipts: counts,
       batch_latency_ms: { p50: Number(percentile(sorted, 50).toFixed(1)), p99: Number(percentile(sorted, 99).toFixed(1)), max: Number(sorted.at(-1).toFixed(1)) },
       worker_cpu_seconds: Number(cpu.toFixed(1)), worker_cpu_us_per_event: Math.round((cpu * 1e6) / events),
