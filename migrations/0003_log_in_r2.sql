@@ -21,3 +21,23 @@ CREATE TABLE ingest_stats (
     log_bytes   INTEGER NOT NULL,
     log_objects INTEGER NOT NULL
 );
+
+-- Issued invoices, tenant-wide (GET /v1/invoices): each customer's object
+-- sends the invoices its meter issues through its outbox, like events; a
+-- row is keyed by the outbox message that carried it (n) and its place in
+-- that message (i), so a message written twice writes it once.
+CREATE TABLE invoices (
+    tenant       TEXT    NOT NULL,
+    customer     TEXT    NOT NULL,
+    n            INTEGER NOT NULL,   -- the outbox message number
+    i            INTEGER NOT NULL,   -- the invoice's index in that message
+    issued_at    TEXT    NOT NULL,   -- RFC 3339 UTC
+    period_start TEXT    NOT NULL,
+    period_end   TEXT    NOT NULL,
+    currency     TEXT    NOT NULL,
+    total        TEXT    NOT NULL,   -- exact decimal string
+    price_book   TEXT    NOT NULL,
+    invoice      TEXT    NOT NULL,   -- the invoice as the customer's object issued it (JSON)
+    PRIMARY KEY (tenant, customer, n, i)
+);
+CREATE INDEX invoices_by_issued ON invoices (tenant, issued_at);

@@ -92,6 +92,13 @@ before(async () => {
     const r = await dev.call("PUT", `/v1/customers/${c}/subscription`, { key: KEYS.devAdmin, body: { plan, start } });
     assert.equal(r.status, 201, text(r));
   }
+  // A customer whose subscription started months ago: its past periods'
+  // invoices are issued at once (GET /v1/invoices).
+  const inv = await dev.call("PUT", "/v1/customers/sec_inv/subscription", {
+    key: KEYS.devAdmin,
+    body: { plan: "pro", start: iso(Date.now() - 70 * DAY) },
+  });
+  assert.equal(inv.status, 201, text(inv));
   // Events carrying the marker in their payload, one of them dropped
   // (mms to FR on starter: the `drop` policy), one rejected.
   const rs = await dev.ingest(KEYS.devIngest, [
@@ -218,6 +225,23 @@ describe("tenant isolation: acme's keys on every route never reach dev's data", 
       const r = await call(op, KEYS.acmeAdmin);
       for (const x of [mine, r]) problem(x, 410, "gone");
       return r;
+    },
+    async tenantInvoices(op) {
+      // dev's customers' invoices reach dev's list; acme's list, and acme
+      // asking for dev's customer by name, never hold them.
+      let mine;
+      for (let i = 0; i < 120; i++) {
+        mine = await dev.call("GET", "/v1/invoices?customer=sec_inv", { key: KEYS.devRead });
+        if (mine.body.total > 0) break;
+        await sleep(250);
+      }
+      assert.ok(mine.body.total > 0, "positive control");
+      const r = await call(op, KEYS.acmeAdmin);
+      assert.equal(r.status, 200);
+      assert.equal(r.body.total, 0);
+      const byCustomer = await dev.call("GET", "/v1/invoices?customer=sec_inv", { key: KEYS.acmeAdmin });
+      assert.equal(byCustomer.body.total, 0);
+      return [r, byCustomer];
     },
     async stats(op) {
       // dev's object for sec_shared has stored dev's events; acme's object

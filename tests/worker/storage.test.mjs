@@ -91,3 +91,47 @@ test(`after ${EVENTS} events the object holds no logged message, and writes abou
   // The rollups: a few rows per message, not one per event.
   assert.ok(consumer.d1_rows / EVENTS < 0.2, `D1 rows per event: ${consumer.d1_rows / EVENTS}`);
 });
+
+test("issued invoices reach D1 once: GET /v1/invoices equals each customer's own list", async () => {
+  // Subscriptions that started months ago: the meter issues the past
+  // periods' invoices at once, through the outbox.
+  const DAY = 86400_000;
+  const customers = ["cus_inv_a", "cus_inv_b"];
+  for (const [i, c] of customers.entries()) {
+    const r = await dev.call("PUT", `/v1/customers/${c}/subscription`, {
+      key: KEYS.devAdmin,
+      body: { plan: i === 0 ? "pro" : "starter", start: iso(Date.now() - (70 + 30 * i) * DAY) },
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+  }
+  const own = {};
+  // The first test's customer is the tenant's too.
+  for (const c of ["cus_bounded", ...customers]) {
+    const r = await dev.call("GET", `/v1/customers/${c}/invoices`, { key: KEYS.devRead });
+    own[c] = r.body.invoices;
+    if (c !== "cus_bounded") assert.ok(own[c].length >= 2, `${c}: ${own[c].length} invoices`);
+  }
+  const want = Object.values(own).flat().length;
+  let all;
+  for (let i = 0; i < 120; i++) {
+    all = await dev.call("GET", "/v1/invoices?limit=1000", { key: KEYS.devRead });
+    assert.equal(all.status, 200, JSON.stringify(all.body));
+    if (all.body.total >= want) break;
+    await sleep(250);
+  }
+  assert.equal(all.body.total, want);
+  for (const c of Object.keys(own)) {
+    const mine = await dev.call("GET", `/v1/invoices?customer=${c}`, { key: KEYS.devRead });
+    assert.deepEqual(mine.body.invoices, own[c], c);
+  }
+  // Oldest first; `from`/`to` select by issued_at.
+  const issued = all.body.invoices.map((v) => Date.parse(v.issued_at));
+  assert.deepEqual(issued, [...issued].sort((a, b) => a - b));
+  const mid = all.body.invoices[Math.floor(want / 2)].issued_at;
+  const before = await dev.call("GET", `/v1/invoices?to=${encodeURIComponent(mid)}`, { key: KEYS.devRead });
+  const after = await dev.call("GET", `/v1/invoices?from=${encodeURIComponent(mid)}`, { key: KEYS.devRead });
+  assert.equal(before.body.total + after.body.total, want);
+  assert.ok(before.body.invoices.every((v) => Date.parse(v.issued_at) < Date.parse(mid)));
+  const bad = await dev.call("GET", "/v1/invoices?from=yesterday", { key: KEYS.devRead });
+  assert.equal(bad.status, 400);
+});

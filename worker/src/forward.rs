@@ -42,6 +42,10 @@ pub struct Message {
     pub customer: String,
     /// Accepted and dropped events, in sequence order.
     pub events: Vec<EventRow>,
+    /// Invoices the meter issued (a message carries either events or
+    /// invoices).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invoices: Vec<Box<serde_json::value::RawValue>>,
 }
 
 #[derive(Serialize)]
@@ -84,6 +88,17 @@ pub fn pack_messages(tenant: &str, customer: &str, rows: &[EventRow]) -> Vec<(i6
     out
 }
 
+/// The body of a message carrying invoices (JSON text each), without `n`.
+pub fn invoice_body(tenant: &str, customer: &str, invoices: &[&str]) -> String {
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    format!(
+        "{{\"tenant\":{},\"customer\":{},\"events\":[],\"invoices\":[{}]}}",
+        q(tenant),
+        q(customer),
+        invoices.join(",")
+    )
+}
+
 /// A stored body with its number: `{"n":N,` then the body's members.
 pub fn numbered(n: i64, body: &str) -> String {
     format!("{{\"n\":{n},{}", body.strip_prefix('{').unwrap_or(body))
@@ -99,6 +114,63 @@ pub async fn send(queue: &Queue, batch: Vec<String>) -> Result<(), ApiError> {
         .send_raw_batch(BatchMessageBuilder::new().messages(messages).build())
         .await
         .map_err(|e| ApiError::unavailable("sending to the Queue", e))
+}
+
+/// Inserts a message's invoices (`?1` tenant, `?2` customer, `?3` the
+/// message number, `?4` the invoices as a JSON array); an invoice already
+/// there (a message written twice) stays as it is.
+const INSERT_INVOICES: &str = "INSERT OR IGNORE INTO invoices (tenant, customer, n, i, issued_at, period_start, \
+     period_end, currency, total, price_book, invoice) \
+     SELECT ?1, ?2, ?3, key, value->>'$.issued_at', value->>'$.period.start', value->>'$.period.end', \
+     value->>'$.currency', value->>'$.total', value->>'$.price_book', value FROM json_each(?4)";
+
+/// Issued invoices of a tenant (optionally one customer's) issued in
+/// [`from`, `to`), oldest first: `{"total", "invoices": [...]}`.
+pub async fn read_invoices(
+    env: &Env,
+    tenant: &str,
+    customer: Option<&str>,
+    range: (Option<String>, Option<String>),
+    offset: i64,
+    limit: i64,
+) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    struct Row {
+        invoice: String,
+    }
+    let db = env.d1("DB")?;
+    let filter = "tenant = ?1 AND (?2 = '' OR customer = ?2) \
+                  AND (?3 = '' OR julianday(issued_at) >= julianday(?3)) \
+                  AND (?4 = '' OR julianday(issued_at) < julianday(?4))";
+    let mut args = vec![
+        JsValue::from_str(tenant),
+        JsValue::from_str(customer.unwrap_or("")),
+        JsValue::from_str(range.0.as_deref().unwrap_or("")),
+        JsValue::from_str(range.1.as_deref().unwrap_or("")),
+    ];
+    let total: Option<Count> = db
+        .prepare(format!("SELECT COUNT(*) AS n FROM invoices WHERE {filter}"))
+        .bind(&args)?
+        .first(None)
+        .await
+        .map_err(|e| ApiError::unavailable("reading D1", e))?;
+    args.push(JsValue::from_f64(limit as f64));
+    args.push(JsValue::from_f64(offset as f64));
+    let rows: Vec<Row> = db
+        .prepare(format!(
+            "SELECT invoice FROM invoices WHERE {filter} \
+             ORDER BY julianday(issued_at), customer, n, i LIMIT ?5 OFFSET ?6"
+        ))
+        .bind(&args)?
+        .all()
+        .await
+        .map_err(|e| ApiError::unavailable("reading D1", e))?
+        .results()?;
+    let items: Vec<Value> = rows
+        .into_iter()
+        .map(|r| rating::json::parse_json(&r.invoice).unwrap_or(Value::Null))
+        .collect();
+    Ok(json!({ "total": total.map_or(0, |c| c.n), "invoices": items }))
 }
 
 /// Inserts a message's dropped events into the dropped-events index
@@ -215,6 +287,16 @@ pub async fn consume(batch: MessageBatch<Value>, env: Env) -> Result<()> {
                 JsValue::from_str(&rows),
             ];
             statements.push(db.prepare(&dropped).bind(&args)?);
+        }
+        if !m.invoices.is_empty() {
+            let invoices = serde_json::to_string(&m.invoices).unwrap_or_default();
+            let args = [
+                JsValue::from_str(&m.tenant),
+                JsValue::from_str(&m.customer),
+                JsValue::from_f64(m.n as f64),
+                JsValue::from_str(&invoices),
+            ];
+            statements.push(db.prepare(INSERT_INVOICES).bind(&args)?);
         }
         messages.push(m);
     }

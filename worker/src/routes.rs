@@ -36,6 +36,8 @@ pub enum Op {
     UsageEvents,
     /// Rows written and held (consumer, customer object).
     Stats,
+    /// Issued invoices across customers (D1).
+    TenantInvoices,
     /// Subscribe or change.
     PutSubscription,
     /// Current subscription.
@@ -84,6 +86,7 @@ pub const ROUTES: &[Route] = &[
     r(Method::Get, "/v1/export", Some(Role::Admin), Op::Export),
     r(Method::Get, "/v1/usage", Some(Role::Read), Op::Usage),
     r(Method::Get, "/v1/stats", Some(Role::Admin), Op::Stats),
+    r(Method::Get, "/v1/invoices", Some(Role::Read), Op::TenantInvoices),
     r(
         Method::Put,
         "/v1/customers/{customer}/subscription",
@@ -326,6 +329,16 @@ async fn dispatch(req: &mut Request, env: &Env) -> Result<Response, ApiError> {
                 "gone",
                 "raw events are no longer kept in D1: GET /v1/export streams the event log, GET /v1/usage the rollups",
             ))
+        }
+        Op::TenantInvoices => {
+            let c = tenant()?;
+            let customer = query(req, "customer").map(|c| customer_id(Some(c))).transpose()?;
+            let from = crate::http::query_time(req, "from")?.map(rating::period::fmt_timestamp);
+            let to = crate::http::query_time(req, "to")?.map(rating::period::fmt_timestamp);
+            let (offset, limit) = page(req);
+            let v =
+                crate::forward::read_invoices(env, &c.tenant, customer.as_deref(), (from, to), offset, limit).await?;
+            Ok(json(200, &v)?)
         }
         Op::Stats => {
             let c = tenant()?;

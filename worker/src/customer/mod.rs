@@ -148,10 +148,31 @@ impl Customer {
     }
 
     /// Commits, or forgets the in-memory changes if the commit fails.
-    /// Answers the committed outbox messages.
-    fn commit(&self, c: Commit) -> std::result::Result<Vec<store::OutboxRow>, ApiError> {
+    /// New events and invoices go into the commit as outbox messages
+    /// (numbered after the last; the numbers are stored with it), which
+    /// are sent once it is durable.
+    fn commit(&self, mut c: Commit) -> std::result::Result<(), ApiError> {
         if c.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
+        }
+        let names = self
+            .cache
+            .borrow()
+            .as_ref()
+            .and_then(|l| Some((l.tenant.clone()?, l.customer.clone()?, l.next_seq)));
+        if let Some((tenant, customer, next_seq)) = names.filter(|_| !c.events.is_empty() || !c.invoices.is_empty()) {
+            let mut o = self.outbox.borrow_mut();
+            c.outbox = o.messages(&tenant, &customer, &c.events);
+            if !c.invoices.is_empty() {
+                let invoices: Vec<&str> = c.invoices.iter().map(|(_, text)| text.as_str()).collect();
+                c.outbox
+                    .push(o.invoice_message(&tenant, &customer, &invoices, next_seq));
+            }
+            let next = Next {
+                seq: next_seq - 1,
+                n: o.last_n(),
+            };
+            c.meta.push(("next", to_text(&next)?));
         }
         let events = c.events.len() as i64;
         let c = Rc::new(c);
@@ -167,7 +188,12 @@ impl Customer {
             l.rows_written += written;
             l.keys.apply(&c.create, &c.drop);
         }
-        Ok(Rc::try_unwrap(c).map(|c| c.outbox).unwrap_or_default())
+        let messages = Rc::try_unwrap(c).map(|c| c.outbox).unwrap_or_default();
+        if !messages.is_empty() {
+            self.outbox.borrow_mut().push(messages);
+            self.flush_later();
+        }
+        Ok(())
     }
 
     /// The commit of a changed meter: its JSON (its own dedup window stays
@@ -319,20 +345,8 @@ impl Customer {
             .filter(|t| !loaded.keys.has(t))
             .collect();
         c.drop = loaded.keys.expired(since);
-        if let Some(last) = c.events.last() {
-            c.outbox = self.outbox.borrow_mut().messages(tenant, customer, &c.events);
-            let next = Next {
-                seq: last.seq,
-                n: self.outbox.borrow().last_n(),
-            };
-            c.meta.push(("next", to_text(&next)?));
-        }
         drop(cache);
-        let messages = self.commit(c)?;
-        if !messages.is_empty() {
-            self.outbox.borrow_mut().push(messages);
-            self.flush_later();
-        }
+        self.commit(c)?;
         Ok(results)
     }
 

@@ -103,6 +103,19 @@ impl Outbox {
             .collect()
     }
 
+    /// The message that carries invoices the meter just issued (JSON text
+    /// each), numbered after the last. It holds no event: its range is
+    /// empty, just before `next_seq`.
+    pub fn invoice_message(&mut self, tenant: &str, customer: &str, invoices: &[&str], next_seq: i64) -> OutboxRow {
+        self.last_n += 1;
+        OutboxRow {
+            n: self.last_n,
+            first: next_seq,
+            last: next_seq - 1,
+            body: forward::invoice_body(tenant, customer, invoices),
+        }
+    }
+
     /// Adds messages that were just committed.
     pub fn push(&mut self, rows: Vec<OutboxRow>) {
         self.entries.extend(rows.into_iter().map(|m| Entry {
