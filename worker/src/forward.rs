@@ -42,10 +42,13 @@ pub struct Message {
     pub customer: String,
     /// Accepted and dropped events, in sequence order.
     pub events: Vec<EventRow>,
-    /// Invoices the meter issued (a message carries either events or
-    /// invoices).
+    /// Invoices the meter issued (a message carries either events, or
+    /// invoices and records).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub invoices: Vec<Box<serde_json::value::RawValue>>,
+    /// Records the meter made (docs/webhooks.md), for the webhooks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<Box<serde_json::value::RawValue>>,
 }
 
 #[derive(Serialize)]
@@ -88,14 +91,16 @@ pub fn pack_messages(tenant: &str, customer: &str, rows: &[EventRow]) -> Vec<(i6
     out
 }
 
-/// The body of a message carrying invoices (JSON text each), without `n`.
-pub fn invoice_body(tenant: &str, customer: &str, invoices: &[&str]) -> String {
+/// The body of a message carrying invoices and records (JSON text
+/// each), without `n`.
+pub fn documents_body(tenant: &str, customer: &str, invoices: &[&str], records: &[&str]) -> String {
     let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
     format!(
-        "{{\"tenant\":{},\"customer\":{},\"events\":[],\"invoices\":[{}]}}",
+        "{{\"tenant\":{},\"customer\":{},\"events\":[],\"invoices\":[{}],\"records\":[{}]}}",
         q(tenant),
         q(customer),
-        invoices.join(",")
+        invoices.join(","),
+        records.join(",")
     )
 }
 
@@ -311,6 +316,11 @@ pub async fn consume(batch: MessageBatch<Value>, env: Env) -> Result<()> {
             return Ok(());
         }
     };
+    if let Err(e) = hand_records(&env, &messages).await {
+        console_error!("queue: handing records to the webhooks failed ({e}); the batch will be retried");
+        batch.retry_all();
+        return Ok(());
+    }
     let mut d1_rows = 0;
     if !statements.is_empty() {
         match db.batch(statements).await {
@@ -337,6 +347,34 @@ pub async fn consume(batch: MessageBatch<Value>, env: Env) -> Result<()> {
     }
     confirm(&env, &messages).await;
     batch.ack_all();
+    Ok(())
+}
+
+/// Hands the messages' records to their tenants' `Webhooks` objects,
+/// each under a `webhook-id` made from its message, so that a message
+/// written twice makes no second delivery.
+async fn hand_records(env: &Env, messages: &[Message]) -> std::result::Result<(), ApiError> {
+    let mut by_tenant: BTreeMap<&str, Vec<crate::webhooks::Item>> = BTreeMap::new();
+    for m in messages {
+        for (i, r) in m.records.iter().enumerate() {
+            let v: Value = serde_json::from_str(r.get()).unwrap_or(Value::Null);
+            let kind = v["type"].as_str().unwrap_or_default().to_string();
+            let at = v["at"].as_str().unwrap_or_default().to_string();
+            by_tenant.entry(&m.tenant).or_default().push(crate::webhooks::Item {
+                id: crate::webhooks::webhook_id(&m.tenant, &m.customer, m.n, i),
+                body: crate::webhooks::body(&kind, &at, &v),
+                kind,
+            });
+        }
+    }
+    for (tenant, items) in by_tenant {
+        let stub = crate::webhooks::stub(env, tenant)?;
+        let text = serde_json::to_string(&items).map_err(|e| ApiError::unavailable("serializing", e))?;
+        let (status, answer) = crate::http::call(&stub, Method::Post, "/enqueue", &[], Some(text)).await?;
+        if status != 200 {
+            return Err(ApiError::unavailable("the webhooks object", answer));
+        }
+    }
     Ok(())
 }
 

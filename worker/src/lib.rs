@@ -29,6 +29,7 @@ pub mod rollup;
 pub mod routes;
 pub mod stats;
 pub mod tenant;
+pub mod webhooks;
 
 pub use customer::Customer;
 pub use tenant::Tenant;

@@ -38,6 +38,18 @@ pub enum Op {
     Stats,
     /// Issued invoices across customers (D1).
     TenantInvoices,
+    /// New webhook endpoint.
+    CreateEndpoint,
+    /// The tenant's webhook endpoints.
+    ListEndpoints,
+    /// Delete a webhook endpoint.
+    DeleteEndpoint,
+    /// New secret for a webhook endpoint.
+    RotateEndpoint,
+    /// An endpoint's deliveries.
+    ListDeliveries,
+    /// Send a failed delivery again.
+    RetryDelivery,
     /// Subscribe or change.
     PutSubscription,
     /// Current subscription.
@@ -88,6 +100,42 @@ pub const ROUTES: &[Route] = &[
     r(Method::Get, "/v1/stats", Some(Role::Admin), Op::Stats),
     r(Method::Get, "/v1/invoices", Some(Role::Read), Op::TenantInvoices),
     r(
+        Method::Post,
+        "/v1/webhook-endpoints",
+        Some(Role::Admin),
+        Op::CreateEndpoint,
+    ),
+    r(
+        Method::Get,
+        "/v1/webhook-endpoints",
+        Some(Role::Admin),
+        Op::ListEndpoints,
+    ),
+    r(
+        Method::Delete,
+        "/v1/webhook-endpoints/{id}",
+        Some(Role::Admin),
+        Op::DeleteEndpoint,
+    ),
+    r(
+        Method::Post,
+        "/v1/webhook-endpoints/{id}/rotate",
+        Some(Role::Admin),
+        Op::RotateEndpoint,
+    ),
+    r(
+        Method::Get,
+        "/v1/webhook-endpoints/{id}/deliveries",
+        Some(Role::Admin),
+        Op::ListDeliveries,
+    ),
+    r(
+        Method::Post,
+        "/v1/webhook-endpoints/{id}/deliveries/{delivery}/retry",
+        Some(Role::Admin),
+        Op::RetryDelivery,
+    ),
+    r(
         Method::Put,
         "/v1/customers/{customer}/subscription",
         Some(Role::Admin),
@@ -122,27 +170,27 @@ pub const ROUTES: &[Route] = &[
 /// The OpenAPI 3.1 document, kept in the repository.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
-/// Matches a path against a template; answers the `{customer}` segment
-/// (decoded) when there is one.
-pub fn matches(template: &str, path: &str) -> Option<Option<String>> {
+/// Matches a path against a template; answers its `{...}` segments
+/// (decoded), in order.
+pub fn matches(template: &str, path: &str) -> Option<Vec<String>> {
     let t: Vec<&str> = template.split('/').collect();
     let p: Vec<&str> = path.split('/').collect();
     if t.len() != p.len() {
         return None;
     }
-    let mut customer = None;
+    let mut params = Vec::new();
     for (a, b) in t.iter().zip(&p) {
-        if *a == "{customer}" {
-            customer = Some(decode_segment(b)?);
+        if a.starts_with('{') && a.ends_with('}') {
+            params.push(decode_segment(b)?);
         } else if a != b {
             return None;
         }
     }
-    Some(customer)
+    Some(params)
 }
 
 /// Finds the route of a request: `Err` is the 404 or 405 to answer.
-pub fn route(method: &Method, path: &str) -> Result<(&'static Route, Option<String>), ApiError> {
+pub fn route(method: &Method, path: &str) -> Result<(&'static Route, Vec<String>), ApiError> {
     let mut allowed: Vec<&str> = Vec::new();
     for rt in ROUTES {
         if let Some(c) = matches(rt.path, path) {
@@ -179,7 +227,7 @@ fn with_cors(mut resp: Response) -> Response {
 fn preflight() -> worker::Result<Response> {
     let h = Headers::new();
     h.set("access-control-allow-origin", "*")?;
-    h.set("access-control-allow-methods", "GET, PUT, POST, OPTIONS")?;
+    h.set("access-control-allow-methods", "GET, PUT, POST, DELETE, OPTIONS")?;
     h.set("access-control-allow-headers", "authorization, content-type")?;
     h.set("access-control-max-age", "86400")?;
     Ok(Response::empty()?.with_status(204).with_headers(h))
@@ -204,6 +252,43 @@ pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
         }
     };
     Ok(with_cors(resp))
+}
+
+/// The webhook routes: the tenant's `Webhooks` object answers them.
+async fn webhook_route(
+    env: &Env,
+    tenant: &str,
+    op: Op,
+    params: &[String],
+    req: &mut Request,
+) -> Result<Response, ApiError> {
+    let segment = |i: usize| params.get(i).map(|p| crate::http::encode_query(p)).unwrap_or_default();
+    let (method, path, body) = match op {
+        Op::CreateEndpoint => {
+            json_type(req)?;
+            (Method::Post, "/endpoints".to_string(), Some(read_body(req).await?))
+        }
+        Op::ListEndpoints => (Method::Get, "/endpoints".to_string(), None),
+        Op::DeleteEndpoint => (Method::Delete, format!("/endpoints/{}", segment(0)), None),
+        Op::RotateEndpoint => (Method::Post, format!("/endpoints/{}/rotate", segment(0)), None),
+        Op::ListDeliveries => (
+            Method::Get,
+            with_query(
+                req,
+                &format!("/endpoints/{}/deliveries", segment(0)),
+                &["status", "limit"],
+            ),
+            None,
+        ),
+        _ => (
+            Method::Post,
+            format!("/endpoints/{}/deliveries/{}/retry", segment(0), segment(1)),
+            None,
+        ),
+    };
+    let stub = crate::webhooks::stub(env, tenant)?;
+    let (status, text) = call(&stub, method, &path, &[], body).await?;
+    Ok(relay(status, text)?)
 }
 
 /// `GET /v1/stats`: the consumer's counters for the tenant, and with
@@ -284,7 +369,8 @@ fn page(req: &Request) -> (i64, i64) {
 async fn dispatch(req: &mut Request, env: &Env) -> Result<Response, ApiError> {
     let method = req.method();
     let path = req.path();
-    let (rt, customer) = route(&method, &path)?;
+    let (rt, params) = route(&method, &path)?;
+    let customer = params.first().cloned();
     let caller = match rt.role {
         None => None,
         Some(role) => {
@@ -340,6 +426,12 @@ async fn dispatch(req: &mut Request, env: &Env) -> Result<Response, ApiError> {
                 crate::forward::read_invoices(env, &c.tenant, customer.as_deref(), (from, to), offset, limit).await?;
             Ok(json(200, &v)?)
         }
+        Op::CreateEndpoint
+        | Op::ListEndpoints
+        | Op::DeleteEndpoint
+        | Op::RotateEndpoint
+        | Op::ListDeliveries
+        | Op::RetryDelivery => webhook_route(env, &tenant()?.tenant, rt.op, &params, req).await,
         Op::Stats => {
             let c = tenant()?;
             stats(env, &c.tenant, query(req, "customer")).await
@@ -473,12 +565,17 @@ mod tests {
     #[test]
     fn routing() {
         let (rt, c) = route(&Method::Get, "/v1/customers/cus%2F42/allowance-state").unwrap();
-        assert_eq!((rt.op, c.as_deref()), (Op::AllowanceState, Some("cus/42")));
+        assert_eq!((rt.op, c), (Op::AllowanceState, vec!["cus/42".to_string()]));
         assert_eq!(route(&Method::Delete, "/v1/price-book").unwrap_err().status, 405);
         assert_eq!(route(&Method::Get, "/v2/x").unwrap_err().status, 404);
         assert_eq!(
-            route(&Method::Get, "/v1/customers//invoices").unwrap().1.as_deref(),
-            Some("")
+            route(&Method::Get, "/v1/customers//invoices").unwrap().1,
+            vec![String::new()]
+        );
+        let (rt, p) = route(&Method::Post, "/v1/webhook-endpoints/ep_1/deliveries/dlv_2/retry").unwrap();
+        assert_eq!(
+            (rt.op, p),
+            (Op::RetryDelivery, vec!["ep_1".to_string(), "dlv_2".to_string()])
         );
     }
 }

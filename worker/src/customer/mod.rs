@@ -148,7 +148,7 @@ impl Customer {
     }
 
     /// Commits, or forgets the in-memory changes if the commit fails.
-    /// New events and invoices go into the commit as outbox messages
+    /// New events, invoices and records go into the commit as outbox messages
     /// (numbered after the last; the numbers are stored with it), which
     /// are sent once it is durable.
     fn commit(&self, mut c: Commit) -> std::result::Result<(), ApiError> {
@@ -160,13 +160,15 @@ impl Customer {
             .borrow()
             .as_ref()
             .and_then(|l| Some((l.tenant.clone()?, l.customer.clone()?, l.next_seq)));
-        if let Some((tenant, customer, next_seq)) = names.filter(|_| !c.events.is_empty() || !c.invoices.is_empty()) {
+        let any = !c.events.is_empty() || !c.invoices.is_empty() || !c.records.is_empty();
+        if let Some((tenant, customer, next_seq)) = names.filter(|_| any) {
             let mut o = self.outbox.borrow_mut();
             c.outbox = o.messages(&tenant, &customer, &c.events);
-            if !c.invoices.is_empty() {
+            if !c.invoices.is_empty() || !c.records.is_empty() {
                 let invoices: Vec<&str> = c.invoices.iter().map(|(_, text)| text.as_str()).collect();
+                let records: Vec<&str> = c.records.iter().map(String::as_str).collect();
                 c.outbox
-                    .push(o.invoice_message(&tenant, &customer, &invoices, next_seq));
+                    .push(o.documents_message(&tenant, &customer, &invoices, &records, next_seq));
             }
             let next = Next {
                 seq: next_seq - 1,

@@ -103,16 +103,23 @@ impl Outbox {
             .collect()
     }
 
-    /// The message that carries invoices the meter just issued (JSON text
-    /// each), numbered after the last. It holds no event: its range is
-    /// empty, just before `next_seq`.
-    pub fn invoice_message(&mut self, tenant: &str, customer: &str, invoices: &[&str], next_seq: i64) -> OutboxRow {
+    /// The message that carries invoices the meter just issued and the
+    /// records it made (JSON text each), numbered after the last. It
+    /// holds no event: its range is empty, just before `next_seq`.
+    pub fn documents_message(
+        &mut self,
+        tenant: &str,
+        customer: &str,
+        invoices: &[&str],
+        records: &[&str],
+        next_seq: i64,
+    ) -> OutboxRow {
         self.last_n += 1;
         OutboxRow {
             n: self.last_n,
             first: next_seq,
             last: next_seq - 1,
-            body: forward::invoice_body(tenant, customer, invoices),
+            body: forward::documents_body(tenant, customer, invoices, records),
         }
     }
 
