@@ -160,15 +160,16 @@ function decimalSum(xs) {
 /** The accepted events in the event log of these customers, once their
  * count stops changing (or reaches `want`): [{id, amount}]. */
 async function settledLog(customers, want, timeoutMs = 120_000) {
+  // One export of the tenant per look (a customer's export lists the
+  // tenant's objects too), kept to these customers.
+  const mine = new Set(customers);
   const read = async () => {
+    const got = await dev.exportLines("");
+    assert.equal(got.status, 200, got.text);
     const all = [];
-    for (const c of customers) {
-      const got = await dev.exportLines(`?customer=${c}`);
-      assert.equal(got.status, 200, got.text);
-      for (const l of got.lines) {
-        assert.equal(l.ratingstatus, "accepted", JSON.stringify(l));
-        all.push({ id: l.id, amount: l.ratingamount, customer: l.subject });
-      }
+    for (const l of got.lines.filter((x) => mine.has(x.subject))) {
+      assert.equal(l.ratingstatus, "accepted", JSON.stringify(l));
+      all.push({ id: l.id, amount: l.ratingamount, customer: l.subject });
     }
     return all;
   };

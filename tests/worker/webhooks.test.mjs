@@ -16,7 +16,12 @@ import http from "node:http";
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { createRequire } from "node:module";
 import { Dev, KEYS, ROOT, event, iso, freePort } from "./harness.mjs";
+import { verifyWebhook } from "../../npm/webhooks.js";
+
+// The specification's reference library, a devDependency of the package.
+const { Webhook } = createRequire(join(ROOT, "npm/package.json"))("standardwebhooks");
 
 const BOOK = readFileSync(join(ROOT, "examples/worker/price-book.json"), "utf8");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -135,6 +140,11 @@ test("a record reaches the endpoint, signed per Standard Webhooks", async () => 
   assert.match(req.headers["webhook-id"], /^msg_[0-9a-f]{32}$/);
   assert.ok(Math.abs(Number(req.headers["webhook-timestamp"]) - Date.now() / 1000) < 30);
   assert.ok(verify(ep.secret, req.headers, req.body), "signature");
+  // The reference library and the package's verifyWebhook accept it.
+  const theirs = new Webhook(ep.secret).verify(req.body, req.headers);
+  assert.equal(theirs.type, "subscription.plan_changed");
+  const ours = await verifyWebhook(ep.secret, req.headers, req.body);
+  assert.deepEqual(ours, body);
   const tampered = { ...req.headers, "webhook-timestamp": String(Number(req.headers["webhook-timestamp"]) + 1) };
   assert.ok(!verify(ep.secret, tampered, req.body), "a changed timestamp no longer verifies");
   // The secret is never listed again.
