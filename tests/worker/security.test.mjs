@@ -59,12 +59,16 @@ function bodyOf(op) {
     case "quote": return { plan: "pro" };
     case "compare": return { usage: {} };
     case "putSubscription": return { plan: "pro" };
+    case "createWebhookEndpoint": return { url: "https://hooks.example.com/acme" };
     default: return undefined;
   }
 }
-const concrete = (op, customer = "sec_none") => op.path.replace("{customer}", customer);
-const call = (op, key, { customer, body } = {}) =>
-  dev.call(op.method, concrete(op, customer), { key, body: body ?? bodyOf(op) });
+const concrete = (op, customer = "sec_none", id = "ep_none", delivery = "dlv_none") =>
+  op.path.replace("{customer}", customer).replace("{id}", id).replace("{delivery}", delivery);
+const call = (op, key, { customer, body, id, delivery } = {}) =>
+  dev.call(op.method, concrete(op, customer, id, delivery), { key, body: body ?? bodyOf(op) });
+/** dev's webhook endpoint (its URL holds the marker), made in before(). */
+let devEndpoint;
 const text = (r) => (typeof r.body === "string" ? r.body : JSON.stringify(r.body));
 
 function problem(r, status, code, what) {
@@ -92,6 +96,12 @@ before(async () => {
     const r = await dev.call("PUT", `/v1/customers/${c}/subscription`, { key: KEYS.devAdmin, body: { plan, start } });
     assert.equal(r.status, 201, text(r));
   }
+  const ep = await dev.call("POST", "/v1/webhook-endpoints", {
+    key: KEYS.devAdmin,
+    body: { url: `https://hooks.example.com/${MARKER}`, events: ["invoice.issued"] },
+  });
+  assert.equal(ep.status, 201, text(ep));
+  devEndpoint = ep.body;
   // A customer whose subscription started months ago: its past periods'
   // invoices are issued at once (GET /v1/invoices).
   const inv = await dev.call("PUT", "/v1/customers/sec_inv/subscription", {
@@ -243,6 +253,44 @@ describe("tenant isolation: acme's keys on every route never reach dev's data", 
       assert.equal(byCustomer.body.total, 0);
       return [r, byCustomer];
     },
+    async createWebhookEndpoint(op) {
+      const r = await call(op, KEYS.acmeAdmin);
+      assert.equal(r.status, 201, text(r));
+      const mine = await dev.call("GET", "/v1/webhook-endpoints", { key: KEYS.devAdmin });
+      assert.ok(!mine.body.webhook_endpoints.some((e) => e.id === r.body.id), "acme's endpoint is not dev's");
+      return r;
+    },
+    async listWebhookEndpoints(op) {
+      const mine = await call(op, KEYS.devAdmin);
+      assert.ok(text(mine).includes(MARKER), "positive control");
+      const r = await call(op, KEYS.acmeAdmin);
+      assert.equal(r.status, 200);
+      return r;
+    },
+    async deleteWebhookEndpoint(op) {
+      const r = await call(op, KEYS.acmeAdmin, { id: devEndpoint.id });
+      problem(r, 404, "unknown_endpoint", "acme deleting dev's endpoint");
+      const mine = await dev.call("GET", "/v1/webhook-endpoints", { key: KEYS.devAdmin });
+      assert.ok(mine.body.webhook_endpoints.some((e) => e.id === devEndpoint.id), "dev's endpoint is still there");
+      return r;
+    },
+    async rotateWebhookSecret(op) {
+      const r = await call(op, KEYS.acmeAdmin, { id: devEndpoint.id });
+      problem(r, 404, "unknown_endpoint", "acme rotating dev's secret");
+      return r;
+    },
+    async listWebhookDeliveries(op) {
+      const mine = await call(op, KEYS.devAdmin, { id: devEndpoint.id });
+      assert.equal(mine.status, 200, "positive control");
+      const r = await call(op, KEYS.acmeAdmin, { id: devEndpoint.id });
+      problem(r, 404, "unknown_endpoint", "acme reading dev's deliveries");
+      return r;
+    },
+    async retryWebhookDelivery(op) {
+      const r = await call(op, KEYS.acmeAdmin, { id: devEndpoint.id, delivery: "dlv_any" });
+      problem(r, 404, "unknown_endpoint", "acme retrying dev's delivery");
+      return r;
+    },
     async stats(op) {
       // dev's object for sec_shared has stored dev's events; acme's object
       // of the same name has stored none of them, and acme's consumer
@@ -331,7 +379,7 @@ describe("tenant isolation: acme's keys on every route never reach dev's data", 
 });
 
 describe("logs", () => {
-  test("wrangler's output holds no key and no event payload", async () => {
+  test("wrangler's output holds no key, no webhook secret and no event payload", async () => {
     // Give late log lines (the Queue consumer) a moment.
     await sleep(1500);
     const log = out.join("");
@@ -341,5 +389,7 @@ describe("logs", () => {
     assert.ok(keys.length >= 5);
     for (const k of [...keys, WRONG_KEY]) assert.ok(!log.includes(k), `a key is in the log: ${k.slice(0, 4)}…`);
     assert.ok(!log.includes(MARKER), "event payload (the marker) is in the log");
+    assert.ok(!log.includes(devEndpoint.secret), "a webhook secret is in the log");
+    assert.ok(!log.includes(devEndpoint.secret.slice(6)), "a webhook secret's key is in the log");
   });
 });
