@@ -5,6 +5,7 @@ mod parse;
 mod validate;
 
 pub use model::*;
+pub use parse::{read_thresholds, MAX_THRESHOLDS};
 pub use validate::model_name;
 
 use crate::error::{codes, Error, Problem};
