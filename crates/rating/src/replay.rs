@@ -93,7 +93,7 @@ struct Run {
     meter: Meter,
     changes: VecDeque<Change>,
     invoices: Vec<Stored>,
-    records: Vec<Record>,
+    records: Vec<StoredRecord>,
     errors: Vec<Problem>,
     preview: Option<Stored>,
 }
@@ -103,7 +103,8 @@ impl Run {
         for inv in self.meter.take_invoices() {
             self.invoices.push(Stored::of(&inv));
         }
-        self.records.extend(self.meter.take_records());
+        self.records
+            .extend(self.meter.take_records().iter().map(StoredRecord::of));
     }
 
     /// Applies the changes due by `t`, each all or nothing; a change that
@@ -381,6 +382,7 @@ impl<'b> Replay<'b> {
             let settled = run.meter.advance_to(book, at).and_then(|()| {
                 run.collect();
                 run.invoices.retain(|i| i.issued_at <= at);
+                run.records.retain(|r| r.at <= at);
                 run.preview = None;
                 if run.meter.ended_at.is_none() {
                     run.preview = Some(Stored::of(&run.meter.preview_invoice(book, at)?));
@@ -542,6 +544,29 @@ impl Stored {
     }
 }
 
+/// A record kept as compact JSON until it is printed (as [`Stored`]), with
+/// its time for the cut at `--at`.
+struct StoredRecord {
+    at: Timestamp,
+    /// `None` only if the record could not be serialized (it always can).
+    json: Option<Box<serde_json::value::RawValue>>,
+}
+
+impl StoredRecord {
+    fn of(r: &Record) -> StoredRecord {
+        StoredRecord {
+            at: crate::period::parse_timestamp(&r.head().at).unwrap_or_default(),
+            json: serde_json::value::to_raw_value(r).ok(),
+        }
+    }
+}
+
+impl serde::Serialize for StoredRecord {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.json.serialize(s)
+    }
+}
+
 impl serde::Serialize for Stored {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.json.serialize(s)
@@ -566,8 +591,7 @@ struct CustomerOut<'a> {
     invoices: &'a [Stored],
     #[serde(skip_serializing_if = "Option::is_none")]
     open_period: Option<&'a Stored>,
-    #[serde(skip_serializing_if = "<[Record]>::is_empty")]
-    records: &'a [Record],
+    records: &'a [StoredRecord],
     #[serde(skip_serializing_if = "<[Problem]>::is_empty")]
     errors: &'a [Problem],
 }

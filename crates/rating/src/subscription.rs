@@ -380,6 +380,9 @@ pub struct View {
     /// End of the free trial.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trial_end: Option<String>,
+    /// The subscription's own spend alert thresholds (besides its plans').
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub spend_alert_thresholds: Vec<Decimal>,
 }
 
 impl View {
@@ -402,6 +405,7 @@ impl View {
             transition_at_period_end: m.transition_at_period_end.clone(),
             ended_at: m.ended_at.map(fmt_timestamp),
             trial_end: m.trial_end.map(fmt_timestamp),
+            spend_alert_thresholds: m.spend_alert_thresholds.clone(),
         }
     }
 }

@@ -520,3 +520,41 @@ fn records_parse_back_from_their_json() {
         ]
     );
 }
+
+#[test]
+fn credits_that_expire_mid_period_are_recorded_at_their_expiry_even_when_nothing_happens_until_the_close() {
+    let mut v = serde_json::to_value(credits_book().doc()).unwrap();
+    v["credit_packs"][0]["expires_after"] = json!({"unit": "day", "length": 10});
+    let b = PriceBook::from_value(&v).unwrap();
+    let mut m = subscribe(&b, &sub("starter", JAN[0])).unwrap();
+    m.purchase_credits(&b, "boost", t("2026-01-02T00:00:00Z")).unwrap();
+    m.take_records();
+    m.advance_to(&b, t(JAN[1])).unwrap();
+    assert_eq!(
+        records(&mut m),
+        json!([
+            {"type": "credits.expired", "customer": "c", "at": "2026-01-12T00:00:00Z",
+             "unit": "credits", "credits": "100", "grant": "boost", "balance": "0"},
+            {"type": "credits.low_balance", "customer": "c", "at": "2026-01-12T00:00:00Z",
+             "unit": "credits", "balance": "0", "threshold": "20"},
+            {"type": "invoice.issued", "customer": "c", "at": JAN[1], "issued_at": JAN[1],
+             "period": period(JAN), "total": "0.00", "currency": "USD"}
+        ])
+    );
+}
+
+#[test]
+fn a_meter_saved_with_records_of_the_old_shapes_still_restores() {
+    let m = subscribe(&book(), &sub("pro", JAN[0])).unwrap();
+    let mut state = serde_json::to_value(&m).unwrap();
+    let kept = state["records"][0].clone();
+    state["records"] = json!([
+        {"type": "credits.purchased", "at": "2026-01-01T00:00:00Z", "product": "boost", "quantity": "100"},
+        kept
+    ]);
+    let mut restored: Meter = serde_json::from_value(state).unwrap();
+    assert_eq!(
+        records(&mut restored),
+        json!([{"type": "subscription.created", "customer": "c", "at": JAN[0], "plan": "pro"}])
+    );
+}

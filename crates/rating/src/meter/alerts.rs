@@ -196,10 +196,7 @@ impl Meter {
         if self.period.trial || self.ended_at.is_some() {
             return;
         }
-        let base_has = book
-            .plan(&self.plan)
-            .is_some_and(|p| !p.spend_alert_thresholds.is_empty());
-        if !base_has && self.addons.is_empty() && self.spend_alert_thresholds.is_empty() {
+        if !book.has_spend_alerts() && self.spend_alert_thresholds.is_empty() {
             // The usual meter: no spend alerts at all.
             return;
         }

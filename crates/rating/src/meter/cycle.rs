@@ -10,6 +10,7 @@ use super::receipt::Counts;
 use super::records::Record;
 use super::state::*;
 use super::usage::{self, KeyState, LinePrice, ProductState};
+use super::wallet::Expiring;
 use crate::entitlements;
 use crate::error::{codes, Error};
 use crate::json::join;
@@ -349,7 +350,7 @@ impl Meter {
     /// leave).
     pub(crate) fn expire_credits(&mut self, book: &PriceBook, t: Timestamp) {
         if !self.wallet.grants.is_empty() {
-            super::wallet::expire(self, book, t, true);
+            super::wallet::expire(self, book, Expiring::By(t), true);
         }
     }
 
@@ -390,6 +391,10 @@ impl Meter {
     fn close_open_period(&mut self, closing: &PriceBook, opening: &PriceBook) -> Result<(), Error> {
         let book = closing;
         let end = self.period.end;
+        // Credits that expired during the period, and the balance they left.
+        if !self.wallet.grants.is_empty() {
+            super::wallet::expire(self, book, Expiring::Before(end), true);
+        }
         let mut lines = Vec::new();
         usage_lines(self, book, end, &mut lines);
         self.pending.clear();
@@ -413,7 +418,7 @@ impl Meter {
         // Credits that expire with the period are recorded before the
         // period's own are granted, and the balance is judged after both.
         let before = balances(self, end);
-        super::wallet::expire(self, book, end, false);
+        super::wallet::expire(self, book, Expiring::By(end), false);
         grant_included(self, book);
         for (unit, was) in before {
             let fell = self.wallet.balance(&unit, end) < was;
@@ -687,12 +692,12 @@ fn plan_changed(m: &mut Meter, at: Timestamp, to: &str) {
     m.plan = to.to_string();
 }
 
-/// The wallet's balance at `at` in each unit it holds.
+/// The wallet's balance just before `at` in each unit it holds.
 fn balances(m: &Meter, at: Timestamp) -> Vec<(String, Decimal)> {
     let mut out: Vec<(String, Decimal)> = Vec::new();
     for g in &m.wallet.grants {
         if !out.iter().any(|(u, _)| *u == g.unit) {
-            out.push((g.unit.clone(), m.wallet.balance(&g.unit, at)));
+            out.push((g.unit.clone(), m.wallet.balance_before(&g.unit, at)));
         }
     }
     out

@@ -327,3 +327,14 @@ pub(crate) fn exact(d: Decimal, scale: u32) -> Decimal {
     }
     n
 }
+
+/// Reads a stored meter's untaken records. A meter saved before records
+/// took their present shapes (`credits.purchased`, records without a
+/// `customer`) still restores: those it cannot read are left out.
+pub(crate) fn read_untaken<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Record>, D::Error> {
+    let values: Vec<serde_json::Value> = Deserialize::deserialize(d)?;
+    Ok(values
+        .into_iter()
+        .filter_map(|v| serde_json::from_value(v).ok())
+        .collect())
+}

@@ -217,7 +217,7 @@ pub struct Meter {
     #[serde(default, skip_serializing_if = "Alerts::is_empty")]
     pub alerts: Alerts,
     /// Records not yet taken.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::records::read_untaken")]
     pub records: Vec<Record>,
     /// Invoices issued and not yet taken.
     #[serde(skip)]

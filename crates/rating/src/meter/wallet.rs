@@ -88,6 +88,15 @@ impl Wallet {
         Ok(())
     }
 
+    /// Credits spendable in `unit` just before `at` (those that expire at
+    /// `at` included).
+    pub fn balance_before(&self, unit: &str, at: Timestamp) -> Decimal {
+        self.grants
+            .iter()
+            .filter(|g| g.unit == unit && !g.expired && g.expires_at.is_none_or(|e| at <= e))
+            .fold(Decimal::ZERO, |s, g| s.checked_add(g.remaining).unwrap_or(s))
+    }
+
     /// Drops grants that are spent or expired before `at`.
     pub fn prune(&mut self, at: Timestamp) {
         self.grants
@@ -166,18 +175,37 @@ pub(crate) fn purchase(m: &mut Meter, book: &PriceBook, pack_id: &str, at: Times
     Ok(())
 }
 
-/// Records the expiry of every grant that expired by `until` with credits
-/// left (each once, at its expiry), and, when `low` says so, the low
-/// balances the expiries leave. A grant recorded as expired is never
-/// spent, even by a late event from before its expiry.
-pub(crate) fn expire(m: &mut Meter, book: &PriceBook, until: Timestamp, low: bool) {
+/// Which expiries [`expire`] takes.
+#[derive(Clone, Copy)]
+pub(crate) enum Expiring {
+    /// Those at or before the time.
+    By(Timestamp),
+    /// Those strictly before it (not the credits that expire with a period
+    /// at its end).
+    Before(Timestamp),
+}
+
+impl Expiring {
+    fn takes(self, e: Timestamp) -> bool {
+        match self {
+            Expiring::By(t) => e <= t,
+            Expiring::Before(t) => e < t,
+        }
+    }
+}
+
+/// Records the expiry of every grant that `until` takes with credits left
+/// (each once, at its expiry), and, when `low` says so, the low balances
+/// the expiries leave. A grant recorded as expired is never spent, even by
+/// a late event from before its expiry.
+pub(crate) fn expire(m: &mut Meter, book: &PriceBook, until: Expiring, low: bool) {
     loop {
         let next = m
             .wallet
             .grants
             .iter()
             .enumerate()
-            .filter(|(_, g)| !g.expired && g.expires_at.is_some_and(|e| e <= until))
+            .filter(|(_, g)| !g.expired && g.expires_at.is_some_and(|e| until.takes(e)))
             .min_by_key(|(_, g)| (g.expires_at, g.seq))
             .map(|(i, _)| i);
         let Some(g) = next.and_then(|i| m.wallet.grants.get_mut(i)) else {
