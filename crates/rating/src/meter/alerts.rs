@@ -24,12 +24,18 @@ use indexmap::IndexMap;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-/// What the alerts have said: the thresholds reached (allowance and spend
-/// in the open period, low balances until re-armed) and the readings the
-/// measures need. Kept in the meter's JSON, so a meter stored between
-/// requests never says the same thing twice.
+/// What the alerts have said (see [`Fired`]), boxed: most meters have
+/// none, and a replay holds a meter per customer. Kept in the meter's
+/// JSON, so a meter stored between requests never says the same thing
+/// twice.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct Alerts {
+#[serde(transparent)]
+pub struct Alerts(Option<Box<Fired>>);
+
+/// The thresholds reached (allowance and spend in the open period, low
+/// balances until re-armed) and the readings the measures need.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Fired {
     /// Allowance thresholds reached in the open period, by product.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub allowance: IndexMap<String, Vec<Decimal>>,
@@ -47,29 +53,47 @@ pub struct Alerts {
     pub packs: IndexMap<String, Vec<Decimal>>,
 }
 
-impl Alerts {
-    /// Nothing to remember.
-    pub fn is_empty(&self) -> bool {
+impl Fired {
+    fn is_empty(&self) -> bool {
         self.allowance.is_empty()
             && self.spend.is_empty()
             && self.peaks.is_empty()
             && self.low.is_empty()
             && self.packs.is_empty()
     }
+}
+
+impl Alerts {
+    /// Nothing to remember.
+    pub fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|f| f.is_empty())
+    }
+
+    /// What has fired, if anything.
+    pub fn fired(&self) -> Option<&Fired> {
+        self.0.as_deref()
+    }
+
+    fn fired_mut(&mut self) -> &mut Fired {
+        self.0.get_or_insert_with(Default::default)
+    }
 
     /// A new period (or a new segment after an immediate plan change):
     /// its usage starts over, and so do its allowance and spend alerts.
     pub(crate) fn new_period(&mut self) {
-        self.allowance.clear();
-        self.spend.clear();
-        self.peaks.clear();
+        if let Some(f) = self.0.as_mut() {
+            f.allowance.clear();
+            f.spend.clear();
+            f.peaks.clear();
+        }
     }
 
     /// Notes a reading of a `last` product's key.
     pub(crate) fn note_reading(&mut self, product: &str, key: &str, reading: Decimal) {
-        let keys = match self.peaks.get_mut(product) {
+        let peaks = &mut self.fired_mut().peaks;
+        let keys = match peaks.get_mut(product) {
             Some(k) => k,
-            None => self.peaks.entry(product.to_string()).or_default(),
+            None => peaks.entry(product.to_string()).or_default(),
         };
         match keys.get_mut(key) {
             Some(p) if *p >= reading => {}
@@ -82,10 +106,14 @@ impl Alerts {
 
     /// Adds a pack's `low_balance` to those that watch `unit`.
     pub(crate) fn watch(&mut self, unit: &str, threshold: Decimal) {
-        let list = self.packs.entry(unit.to_string()).or_default();
+        let list = self.fired_mut().packs.entry(unit.to_string()).or_default();
         if !list.contains(&threshold) {
             list.push(threshold);
         }
+    }
+
+    fn peaks(&self, product: &str) -> Option<&IndexMap<String, Decimal>> {
+        self.fired().and_then(|f| f.peaks.get(product))
     }
 }
 
@@ -140,10 +168,10 @@ impl Meter {
             return;
         }
         let peaks = (product.aggregation() == Aggregation::Last)
-            .then(|| self.alerts.peaks.get(&product.id))
+            .then(|| self.alerts.peaks(&product.id))
             .flatten();
         let used = alert_usage(ps, peaks);
-        let fired = self.alerts.allowance.get(&product.id);
+        let fired = self.alerts.fired().and_then(|f| f.allowance.get(&product.id));
         let mut due: Vec<Decimal> = item
             .alert_thresholds
             .iter()
@@ -157,6 +185,7 @@ impl Meter {
         let period = self.period_span();
         for threshold in due {
             self.alerts
+                .fired_mut()
                 .allowance
                 .entry(product.id.clone())
                 .or_default()
@@ -201,7 +230,9 @@ impl Meter {
             return;
         }
         let mut due = self.spend_thresholds(book);
-        due.retain(|th| !self.alerts.spend.contains(th));
+        if let Some(f) = self.alerts.fired() {
+            due.retain(|th| !f.spend.contains(th));
+        }
         if due.is_empty() {
             return;
         }
@@ -211,7 +242,7 @@ impl Meter {
         let scale = book.scale_of(&book.doc().currency).unwrap_or(2);
         let period = self.period_span();
         for threshold in due {
-            self.alerts.spend.push(threshold);
+            self.alerts.fired_mut().spend.push(threshold);
             self.records.push(Record::SpendThresholdReached {
                 head: self.head(t, cause),
                 threshold,
@@ -239,7 +270,7 @@ impl Meter {
                 continue;
             }
             let Some(item) = item else { continue };
-            let peaks = if last { self.alerts.peaks.get(pid) } else { None };
+            let peaks = if last { self.alerts.peaks(pid) } else { None };
             let mut remaining = if ps.has_allowance {
                 ps.allowance()
             } else {
@@ -315,7 +346,7 @@ impl Meter {
         if super::wallet::plan_unit(book).as_deref() == Some(unit) {
             out.extend(self.plans(book).iter().filter_map(|p| p.low_balance));
         }
-        if let Some(packs) = self.alerts.packs.get(unit) {
+        if let Some(packs) = self.alerts.fired().and_then(|f| f.packs.get(unit)) {
             out.extend(packs.iter().copied());
         }
         out.sort_by(|a, b| b.cmp(a));
@@ -328,7 +359,7 @@ impl Meter {
     /// or an expiry) and it has not fired since the balance was last above
     /// it; each threshold below it is re-armed.
     pub(crate) fn low_balance_alerts(&mut self, book: &PriceBook, unit: &str, at: Timestamp, cause: Cause, fell: bool) {
-        if self.alerts.low.is_empty() && !fell {
+        if self.alerts.fired().is_none_or(|f| f.low.is_empty()) && !fell {
             // Nothing to re-arm.
             return;
         }
@@ -338,16 +369,17 @@ impl Meter {
         }
         let balance = self.wallet.balance(unit, at);
         for threshold in thresholds {
-            let fired = self.alerts.low.get(unit).is_some_and(|l| l.contains(&threshold));
+            let low = &mut self.alerts.fired_mut().low;
+            let fired = low.get(unit).is_some_and(|l| l.contains(&threshold));
             if balance > threshold {
-                if let Some(list) = self.alerts.low.get_mut(unit) {
+                if let Some(list) = low.get_mut(unit) {
                     list.retain(|x| *x != threshold);
                     if list.is_empty() {
-                        self.alerts.low.shift_remove(unit);
+                        low.shift_remove(unit);
                     }
                 }
             } else if fell && !fired {
-                self.alerts.low.entry(unit.to_string()).or_default().push(threshold);
+                low.entry(unit.to_string()).or_default().push(threshold);
                 self.records.push(Record::CreditsLowBalance {
                     head: self.head(at, cause),
                     unit: unit.to_string(),

@@ -23,7 +23,7 @@ mod usage;
 mod views;
 mod wallet;
 
-pub use alerts::Alerts;
+pub use alerts::{Alerts, Fired};
 pub use dedup::{
     key as dedup_key, window_start as dedup_window_start, Dedup, DedupKey, DedupStore, Seen, DEFAULT_MAX_ENTRIES,
 };
