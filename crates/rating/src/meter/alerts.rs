@@ -144,6 +144,7 @@ impl Meter {
     /// The alerts of an accepted event of the open period on `product`
     /// (metered by `item`, priced in the book's currency or not): its
     /// allowance thresholds, then the period's spend thresholds.
+    #[inline]
     pub(crate) fn usage_alerts(
         &mut self,
         book: &PriceBook,
@@ -155,7 +156,9 @@ impl Meter {
         if !item.alert_thresholds.is_empty() {
             self.allowance_alerts(product, item, t, cause);
         }
-        self.spend_alerts(book, t, cause);
+        if book.has_spend_alerts() || !self.spend_alert_thresholds.is_empty() {
+            self.spend_alerts(book, t, cause);
+        }
     }
 
     fn allowance_alerts(&mut self, product: &Product, item: &PlanItem, t: Timestamp, cause: Cause) {

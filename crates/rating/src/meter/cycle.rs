@@ -348,6 +348,7 @@ impl Meter {
 
     /// Records the credits that expired by `t` (and the low balances they
     /// leave).
+    #[inline]
     pub(crate) fn expire_credits(&mut self, book: &PriceBook, t: Timestamp) {
         if !self.wallet.grants.is_empty() {
             super::wallet::expire(self, book, Expiring::By(t), true);
