@@ -203,6 +203,8 @@ fn plan_changes_and_cancellations_are_recorded_with_their_invoices() {
     m.take_records();
     m.transition_plan(&b, "team", t("2026-01-16T12:00:00Z"), true).unwrap();
     m.cancel(&b, t("2026-01-20T00:00:00Z"), false).unwrap();
+    // Asked again: no change, no second record.
+    m.cancel(&b, t("2026-01-21T00:00:00Z"), false).unwrap();
     m.advance_to(&b, t(JAN[1])).unwrap();
     let change = ["2026-01-16T12:00:00Z", JAN[1]];
     assert_eq!(

@@ -607,6 +607,10 @@ impl Meter {
                 "the subscription has already ended",
             ));
         }
+        if !immediate && self.cancel_at_period_end {
+            // Already stopping at the period end: no change, no record.
+            return Ok(());
+        }
         let mode = if immediate { Mode::Immediate } else { Mode::PeriodEnd };
         self.records.push(Record::SubscriptionCanceled {
             head: self.head(at, None),
