@@ -261,6 +261,7 @@ pub fn record(books: &[PriceBook], data: &[u8]) {
         start: Some(start),
         anchor,
         quantities,
+        spend_alert_thresholds: Vec::new(),
     };
     if trace() {
         eprintln!("book {} {sub:?}", book.doc().id);

@@ -222,3 +222,22 @@ test("bad subscriptions name their field", () => {
   assert.equal(thrown(() => hybrid.meter({ customer: "c", plan: "nope", start: "2026-01-01T00:00:00Z" })).code, "unknown_plan");
   assert.equal(thrown(() => hybrid.meter({ customer: "c", plan: "starter", start: "2026-01-01T00:00:00Z", extra: 1 })).path, "extra");
 });
+
+test("records: every type comes through the package, tagged by `type`", async () => {
+  const { everyRecord, RECORD_TYPES } = await import("./records.js");
+  const records = everyRecord(PriceBook);
+  assert.deepEqual([...new Set(records.map((r) => r.type))].sort(), [...RECORD_TYPES].sort());
+  for (const r of records) assert.equal(r.customer, "c");
+  const crossed = records.find((r) => r.type === "allowance.threshold_reached");
+  assert.deepEqual(crossed, {
+    type: "allowance.threshold_reached", customer: "c", at: "2026-01-02T00:00:00Z", event: "e1", source: "test",
+    product: "api", threshold: "10", used: "150", limit: "1000",
+    period: { start: "2026-01-01T00:00:00Z", end: "2026-02-01T00:00:00Z" },
+  });
+  const dropped = records.find((r) => r.type === "usage_event.dropped");
+  assert.deepEqual([dropped.event, dropped.product, dropped.price_key], ["e3", "domain", ".xyz"]);
+  // Records are taken once.
+  const m = PriceBook.parse(read("examples/replay/book.json")).meter({ customer: "c", plan: "pro", start: "2026-01-01T00:00:00Z" });
+  assert.equal(m.takeRecords()[0].type, "subscription.created");
+  assert.deepEqual(m.takeRecords(), []);
+});

@@ -63,7 +63,7 @@ function replayInJs(bookText, subsText, eventLines, at) {
     run.records.push(...run.meter.takeRecords());
     const c = { customer, invoices: run.invoices.filter((i) => ms(i.issued_at) <= ms(at)) };
     if (run.meter.endedAt === undefined) c.open_period = run.meter.previewInvoice(at);
-    if (run.records.length) c.records = run.records;
+    c.records = run.records.filter((r) => ms(r.at) <= ms(at));
     if (run.errors.length) c.errors = run.errors;
     customers.push(c);
   }
@@ -147,15 +147,22 @@ function rng(seed) {
   };
 }
 
-test("generated usage, changes and bad events: the same invoices natively and in WASM", { skip }, () => {
-  const book = read("examples/replay/book.json");
+test("generated usage, changes and bad events: the same invoices and records natively and in WASM", { skip }, () => {
+  // The example book with alerts on every allowance and on spend, so that
+  // thresholds are crossed by events in both.
+  const doc = JSON.parse(read("examples/replay/book.json"));
+  for (const plan of doc.plans) {
+    plan.spend_alert_thresholds = ["1.00", "5.00", "25.00", "100.00"];
+    for (const item of plan.items) if (item.included_quantity) item.alert_thresholds = ["50", "80", "100", "200"];
+  }
+  const book = JSON.stringify(doc);
   const subs = JSON.stringify([
     { customer: "cus_1", plan: "pro", start: "2026-01-01T00:00:00Z", quantities: { seats: "3" },
       changes: [{ at: "2026-01-20T06:00:00Z", quantities: { seats: "1" } }, { at: "2026-03-03T00:00:00Z", plan: "hobby", transition: "period_end" }] },
     { customer: "cus_2", plan: "hobby", start: "2026-01-07T12:00:00Z", anchor: "2026-02-01T00:00:00Z",
       changes: [{ at: "2026-02-10T00:00:00Z", plan: "pro", transition: "immediate" }, { at: "2026-03-20T00:00:00Z", cancel: "period_end" }] },
-    { customer: "cus_3", plan: "pro", start: "2026-01-15T00:00:00Z", quantities: { seats: "2" },
-      changes: [{ at: "2026-02-25T13:00:00Z", cancel: "immediate" }] },
+    { customer: "cus_3", plan: "pro", start: "2026-01-15T00:00:00Z", quantities: { seats: "2" }, spend_alert_thresholds: ["0.10"],
+      changes: [{ at: "2026-02-01T00:00:00Z", spend_alert_thresholds: ["2.50"] }, { at: "2026-02-25T13:00:00Z", cancel: "immediate" }] },
   ]);
   const random = rng(42);
   const products = ["bandwidth", "builds", "invocations"];
@@ -179,5 +186,11 @@ test("generated usage, changes and bad events: the same invoices natively and in
   for (const at of ["2026-02-01T00:00:00Z", "2026-03-15T00:00:00Z", "2026-05-01T00:00:00Z"]) {
     const out = assertSameReplay(book, subs, lines, at);
     assert.ok(out.receipts.duplicate > 0 && out.receipts.rejected > 0 && out.receipts.accepted > 100);
+    // Crossed by events, except cus_3's 2.50 set on Feb 1, mid-period,
+    // when its charge had passed it: that one fires at the change.
+    const crossed = out.customers.flatMap((c) => c.records).filter((r) => r.type.endsWith(".threshold_reached"));
+    const byChange = crossed.filter((r) => !r.event);
+    assert.ok(crossed.length - byChange.length > 3, "thresholds crossed by events");
+    assert.ok(byChange.every((r) => r.customer === "cus_3" && r.at === "2026-02-01T00:00:00Z" && r.threshold === "2.50"));
   }
 });

@@ -12,6 +12,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { PriceBook } from "rating-engine";
+import { everyRecord, RECORDS_BOOK } from "./records.js";
 
 const npm = fileURLToPath(new URL("../", import.meta.url));
 const root = join(npm, "..");
@@ -91,6 +92,11 @@ function outputs() {
   add("R.Invoice[]", cm.takeInvoices());
   add("R.AllowanceState", cm.allowanceState("2026-01-03T00:00:00Z"));
   add("R.Forecast", cm.forecast("2026-01-03T00:00:00Z"));
+  // Every record type, each checked against its member of the union.
+  add("R.PriceBookDoc", RECORDS_BOOK);
+  for (const r of everyRecord(PriceBook)) add("R.MeterRecord", r);
+  add("R.SubscriptionRequest", { customer: "c", plan: "pro", start: "2026-01-01T00:00:00Z", spend_alert_thresholds: ["5.00", 10] });
+  add("R.SubscriptionChange", { spend_alert_thresholds: [] });
   return lines.join("\n") + "\n";
 }
 

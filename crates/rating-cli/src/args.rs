@@ -189,8 +189,10 @@ line: {\"specversion\": \"1.0\", \"id\", \"source\", \"type\": product,
 order, by the meter of its customer. SUBS.json lists the subscriptions:
   [{\"customer\": \"cus_1\", \"plan\": \"pro\", \"start\": \"2026-01-01T00:00:00Z\",
     \"anchor\"?, \"quantities\"?: {\"seats\": \"5\"}, \"addons\"?,
+    \"spend_alert_thresholds\"?,
     \"changes\"?: [{\"at\", \"quantities\"?, \"plan\"?, \"transition\"?,
-                  \"cancel\"?, \"purchase_credits\"?}]}]
+                  \"cancel\"?, \"purchase_credits\"?,
+                  \"spend_alert_thresholds\"?}]}]
 Changes apply at their time, interleaved with the events. Every period
 that ends at or before --at is closed and invoiced.
 
@@ -198,8 +200,11 @@ EVENTS may be gzip-compressed, or a directory: its .ndjson and .ndjson.gz
 files are read in name order (an export of the event log). A line with a
 `ratingreceived` attribute (a log line) is rated at that receipt time.
 
-Prints {\"customers\": [{\"customer\", \"invoices\": [...], \"open_period\"}],
-\"totals\", \"receipts\": {\"accepted\", \"duplicate\", \"rejected\", \"dropped\"}}.
+Prints {\"customers\": [{\"customer\", \"invoices\": [...], \"open_period\",
+\"records\": [...]}], \"totals\", \"receipts\": {\"accepted\", \"duplicate\",
+\"rejected\", \"dropped\"}}. A customer's records are the notable changes
+up to --at, in order: invoice.issued, allowance.threshold_reached,
+spend.threshold_reached, subscription.plan_changed, credits.low_balance...
 Events are streamed: memory grows with customers, not with events.";
 
 const REPLAY_AFTER: &str = "\

@@ -66,7 +66,47 @@ fn replay_prints_invoices_a_finance_person_can_check() {
     let upgrade = &bob["invoices"][2];
     assert_eq!(upgrade["issued_at"], "2026-02-15T00:00:00Z");
     assert_eq!(upgrade["total"], "15.00"); // half a month of Pro: 10 platform + 5 seat
-    assert_eq!(bob["records"][0]["type"], "subscription.plan_changed");
+    let kinds = |c: &Value| -> Vec<String> {
+        c["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["type"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Subscribed (first invoice), January closed, upgraded (its invoice),
+    // February closed.
+    assert_eq!(
+        kinds(bob),
+        [
+            "subscription.created",
+            "invoice.issued",
+            "invoice.issued",
+            "subscription.plan_changed",
+            "invoice.issued",
+            "invoice.issued"
+        ]
+    );
+    assert_eq!(bob["records"][3]["at"], "2026-02-15T00:00:00Z");
+    assert_eq!(
+        (&bob["records"][3]["from"], &bob["records"][3]["to"]),
+        (&"hobby".into(), &"pro".into())
+    );
+    // Every invoice is recorded, with its total.
+    for c in v["customers"].as_array().unwrap() {
+        let issued: Vec<&Value> = c["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["type"] == "invoice.issued")
+            .map(|r| &r["total"])
+            .collect();
+        let totals: Vec<&Value> = c["invoices"].as_array().unwrap().iter().map(|i| &i["total"]).collect();
+        assert_eq!(issued, totals, "{}", c["customer"]);
+    }
+    assert_eq!(kinds(carol)[3], "subscription.canceled");
+    assert_eq!(carol["records"][3]["mode"], "immediate");
+    assert_eq!(kinds(alice)[2], "allowance.rolled_over");
     assert_eq!(v["receipts"]["accepted"], 8);
     assert_eq!(v["receipts"]["duplicate"], 1);
     assert_eq!(v["receipts"]["rejected"], 2); // an unknown customer, and Bob over the Hobby limit
@@ -159,4 +199,66 @@ fn replay_refuses_a_bad_subscription_file_with_a_path() {
     let err: Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(err["error"]["code"], "invalid_timestamp");
     assert_eq!(err["error"]["path"], "[0].start");
+}
+
+/// A book with alerts: each customer's `records` name the events that
+/// crossed its thresholds, and a subscription that starts after `--at`
+/// has none yet.
+#[test]
+fn replay_lists_the_records_of_each_customer_up_to_at() {
+    let dir = std::env::temp_dir().join(format!("rating-replay-records-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let book = serde_json::json!({
+        "format": "price-book/v1", "id": "alerts", "currency": "USD",
+        "products": [{"id": "api", "name": "API calls", "type": "metered"}],
+        "plans": [{"id": "pro", "name": "Pro", "period": {"unit": "month", "length": 1},
+            "spend_alert_thresholds": ["1.00"],
+            "items": [{"product": "api", "included_quantity": "100", "alert_thresholds": ["50", "100"],
+                       "price": {"model": "per_unit", "unit_amount": "0.01"}}]}]
+    });
+    let subs = serde_json::json!([
+        {"customer": "a", "plan": "pro", "start": "2026-01-01T00:00:00Z", "spend_alert_thresholds": ["0.50"]},
+        {"customer": "later", "plan": "pro", "start": "2026-03-01T00:00:00Z"}
+    ]);
+    let events = [
+        r#"{"specversion":"1.0","id":"e1","source":"s","type":"api","subject":"a","time":"2026-01-02T00:00:00Z","data":{"quantity":"60"}}"#,
+        r#"{"specversion":"1.0","id":"e2","source":"s","type":"api","subject":"a","time":"2026-01-03T00:00:00Z","data":{"quantity":"100"}}"#,
+        r#"{"specversion":"1.0","id":"e3","source":"s","type":"api","subject":"a","time":"2026-01-04T00:00:00Z","data":{"quantity":"100"}}"#,
+    ];
+    let (b, s, e) = (dir.join("book.json"), dir.join("subs.json"), dir.join("events.ndjson"));
+    std::fs::write(&b, book.to_string()).unwrap();
+    std::fs::write(&s, subs.to_string()).unwrap();
+    std::fs::write(&e, events.join("\n")).unwrap();
+    let (code, v, err) = run(&[
+        "replay",
+        b.to_str().unwrap(),
+        e.to_str().unwrap(),
+        "--subscriptions",
+        s.to_str().unwrap(),
+        "--at",
+        "2026-01-15T00:00:00Z",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let crossings: Vec<(String, String, String)> = customer(&v, "a")["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["type"].as_str().unwrap().ends_with("threshold_reached"))
+        .map(|r| {
+            (
+                r["type"].as_str().unwrap().to_string(),
+                r["threshold"].as_str().unwrap().to_string(),
+                r["event"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("allowance.threshold_reached", "50", "e1"),
+        ("allowance.threshold_reached", "100", "e2"),
+        ("spend.threshold_reached", "0.50", "e2"),
+        ("spend.threshold_reached", "1.00", "e3"),
+    ]
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()));
+    assert_eq!(crossings, want);
+    assert_eq!(customer(&v, "later")["records"], serde_json::json!([]));
 }

@@ -36,7 +36,7 @@ impl PriceBook {
         &self,
         #[wasm_bindgen(
             unchecked_param_type = "SubscriptionRequest | string",
-            param_description = "`{customer, plan, start, anchor?, quantities?, addons?, cancel?, purchase_credits?}`"
+            param_description = "`{customer, plan, start, anchor?, quantities?, addons?, cancel?, purchase_credits?, spend_alert_thresholds?}`"
         )]
         subscription: JsValue,
     ) -> Result<Meter, JsValue> {
@@ -116,7 +116,8 @@ impl Meter {
     /// Worker's `PUT .../subscription` does (docs/subscriptions.md):
     /// another `plan` transitions (`transition`, default immediate),
     /// quantities that differ from those in force change (prorated), then
-    /// `purchase_credits` and `cancel`. All or nothing: a request that
+    /// `spend_alert_thresholds`, `purchase_credits` and `cancel`. All or
+    /// nothing: a request that
     /// throws changes nothing. Returns the subscription as it now is;
     /// invoices it issued are taken with `takeInvoices()`.
     #[wasm_bindgen(unchecked_return_type = "SubscriptionView")]
@@ -271,8 +272,11 @@ impl Meter {
         json_out(&self.meter.take_invoices())
     }
 
-    /// Notable changes since the last call (`allowance.rolled_over`,
-    /// `subscription.plan_changed`, ...), for webhooks and analytics.
+    /// The records made since the last call, in order: every notable
+    /// change (`invoice.issued`, `allowance.threshold_reached`,
+    /// `spend.threshold_reached`, `credits.low_balance`, ...), each naming
+    /// the customer, the time and the event that caused it, where one did
+    /// (docs/metering.md "Records"). For webhooks and analytics.
     #[wasm_bindgen(js_name = takeRecords, unchecked_return_type = "MeterRecord[]")]
     pub fn take_records(&mut self) -> Result<JsValue, JsValue> {
         json_out(&self.meter.take_records())

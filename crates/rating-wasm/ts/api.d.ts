@@ -271,6 +271,9 @@ export interface SubscriptionChange {
   cancel?: SubscriptionMode;
   /** Credit pack to buy. */
   purchase_credits?: string;
+  /** The subscription's own spend alert thresholds (besides its plans'),
+   * in the book's currency; they replace the ones in force. */
+  spend_alert_thresholds?: DecimalInput[];
 }
 
 /** What a subscription starts with (`book.meter(...)`): the first request, with its customer and start. */
@@ -293,6 +296,8 @@ export interface SubscriptionRequest {
   cancel?: SubscriptionMode;
   /** Credit pack to buy at the start. */
   purchase_credits?: string;
+  /** The subscription's own spend alert thresholds (besides its plans'), in the book's currency. */
+  spend_alert_thresholds?: DecimalInput[];
 }
 
 /** A subscription as it is (`meter.subscription()`, `meter.apply(...)`). */
@@ -323,6 +328,8 @@ export interface SubscriptionView {
   ended_at?: Timestamp;
   /** End of the free trial. */
   trial_end?: Timestamp;
+  /** The subscription's own spend alert thresholds, when it has any. */
+  spend_alert_thresholds?: Decimal[];
 }
 
 /** Status of an event's receipt. */
@@ -460,21 +467,162 @@ export interface Forecast {
   price_book: string;
 }
 
-/** A notable change, for webhooks and analytics. */
-export interface MeterRecord {
-  /** `allowance.rolled_over`, `subscription.plan_changed`, ... */
-  type: string;
-  /** When. */
+/** What every record says: whose, when, and which event caused it. */
+export interface RecordHead {
+  /** Customer. */
+  customer: string;
+  /** When the change happened: the event's time for a change an event
+   * caused, else the time of the operation or period boundary. */
   at: Timestamp;
-  /** Product concerned. */
-  product?: string;
-  /** Quantity concerned. */
-  quantity?: Decimal;
-  /** Previous value (plan id). */
-  from?: string;
-  /** New value (plan id). */
-  to?: string;
+  /** Id of the usage event that caused it, where one did. */
+  event?: string;
+  /** That event's `source` (with `event`, the event's dedup key). */
+  source?: string;
 }
+
+/** An invoice was issued (subscription, period close, immediate plan change
+ * or cancellation, credit pack bought). */
+export interface InvoiceIssuedRecord extends RecordHead {
+  type: "invoice.issued";
+  /** The invoice's `issued_at`. */
+  issued_at: Timestamp;
+  /** The invoice's `period`. */
+  period: Span;
+  /** The invoice's `total`. */
+  total: Decimal;
+  /** The invoice's `currency`. */
+  currency: string;
+}
+
+/** Usage reached `threshold` % of the period's allowance (once per period). */
+export interface AllowanceThresholdReachedRecord extends RecordHead {
+  type: "allowance.threshold_reached";
+  /** Product. */
+  product: string;
+  /** The threshold, a percent, as the price book writes it. */
+  threshold: Decimal;
+  /** Usage of the period after the event. */
+  used: Decimal;
+  /** The period's allowance: included plus rolled over. */
+  limit: Decimal;
+  /** The period (segment) the usage counts in. */
+  period: Span;
+}
+
+/** The period's usage charge reached `threshold` (once per period). */
+export interface SpendThresholdReachedRecord extends RecordHead {
+  type: "spend.threshold_reached";
+  /** The threshold, in `currency`. */
+  threshold: Decimal;
+  /** The period's usage charge after the event, exact. */
+  amount: Decimal;
+  /** The book's currency. */
+  currency: string;
+  /** The period (segment) the charge belongs to. */
+  period: Span;
+}
+
+/** Unused allowance carried into the next period. */
+export interface AllowanceRolledOverRecord extends RecordHead {
+  type: "allowance.rolled_over";
+  /** Product. */
+  product: string;
+  /** Quantity carried. */
+  quantity: Decimal;
+}
+
+/** The customer subscribed. */
+export interface SubscriptionCreatedRecord extends RecordHead {
+  type: "subscription.created";
+  /** Base plan. */
+  plan: string;
+  /** Add-on plans, when any. */
+  addons?: string[];
+}
+
+/** The base plan changed. */
+export interface SubscriptionPlanChangedRecord extends RecordHead {
+  type: "subscription.plan_changed";
+  /** Previous plan. */
+  from: string;
+  /** New plan. */
+  to: string;
+}
+
+/** The subscription was cancelled. */
+export interface SubscriptionCanceledRecord extends RecordHead {
+  type: "subscription.canceled";
+  /** At once, or at the end of the open period. */
+  mode: SubscriptionMode;
+  /** When it ends (or ended). */
+  ends_at: Timestamp;
+}
+
+/** An event was accepted as `dropped`: its price key is unpriced under `drop`. */
+export interface UsageEventDroppedRecord extends RecordHead {
+  type: "usage_event.dropped";
+  /** Product. */
+  product: string;
+  /** The unpriced key. */
+  price_key: string;
+}
+
+/** The wallet's balance fell to or below a `low_balance` (once until it rises above it again). */
+export interface CreditsLowBalanceRecord extends RecordHead {
+  type: "credits.low_balance";
+  /** Credit unit. */
+  unit: string;
+  /** Balance after the change. */
+  balance: Decimal;
+  /** The `low_balance` reached. */
+  threshold: Decimal;
+}
+
+/** A credit pack was bought, by hand or automatically. */
+export interface CreditsToppedUpRecord extends RecordHead {
+  type: "credits.topped_up";
+  /** Pack. */
+  pack: string;
+  /** Credit unit. */
+  unit: string;
+  /** Credits granted (bonus included, times the packs bought). */
+  credits: Decimal;
+  /** Balance once the operation that bought it is done. */
+  balance: Decimal;
+  /** Bought automatically (`auto_top_up`). */
+  automatic?: true;
+}
+
+/** Unspent credits of a grant expired. */
+export interface CreditsExpiredRecord extends RecordHead {
+  type: "credits.expired";
+  /** Credit unit. */
+  unit: string;
+  /** Credits that expired. */
+  credits: Decimal;
+  /** Where they came from: a pack id, `included` or `auto_top_up:<pack>`. */
+  grant: string;
+  /** Balance after the expiry. */
+  balance: Decimal;
+}
+
+/** A notable change, for webhooks and analytics (docs/metering.md "Records"):
+ * one of these types, told apart by `type`. */
+export type MeterRecord =
+  | InvoiceIssuedRecord
+  | AllowanceThresholdReachedRecord
+  | SpendThresholdReachedRecord
+  | AllowanceRolledOverRecord
+  | SubscriptionCreatedRecord
+  | SubscriptionPlanChangedRecord
+  | SubscriptionCanceledRecord
+  | UsageEventDroppedRecord
+  | CreditsLowBalanceRecord
+  | CreditsToppedUpRecord
+  | CreditsExpiredRecord;
+
+/** The type of a record. */
+export type MeterRecordType = MeterRecord["type"];
 
 /** A meter's exported state: keep it as it is and give it back to
  * `book.restoreMeter`; its shape is the engine's and may change. */

@@ -138,6 +138,16 @@ export interface Plan {
   overage_rate?: string | number | null;
   /** Under `credit_overage: "auto_top_up"`: buy `pack` when the balance falls below `threshold`. */
   auto_top_up?: AutoTopUp | null;
+  /**
+   * Spend alerts: amounts in the book's currency; `spend.threshold_reached` is
+   * recorded once per period when the period's usage charge reaches each.
+   */
+  spend_alert_thresholds?: (string | number)[];
+  /**
+   * Credits (in the plan's credit unit) at or below which the wallet's
+   * balance is low: `credits.low_balance` is recorded when it falls there.
+   */
+  low_balance?: string | number | null;
 }
 
 /** Pay `periods` periods ahead for `percent` off. */
@@ -170,6 +180,12 @@ export interface PlanItem {
   max_quantity?: string | number | null;
   /** Hard cap on usage per period; usage above it is rejected. */
   limit?: string | number | null;
+  /**
+   * Allowance alerts: percents of the period's allowance (included plus
+   * rolled over); `allowance.threshold_reached` is recorded once per
+   * period when usage reaches each.
+   */
+  alert_thresholds?: (string | number)[];
 }
 
 /** A price: a model, its amounts, and options in other currencies. */
@@ -276,6 +292,12 @@ export interface CreditPack {
   expires_after?: Period | null;
   /** Drawdown order (0-100, lower first). Default 50. */
   priority?: number | null;
+  /**
+   * Credits at or below which the wallet of a customer who bought this
+   * pack is low: `credits.low_balance` is recorded when its balance in the
+   * pack's unit falls there.
+   */
+  low_balance?: string | number | null;
 }
 
 /** A customer-specific price, optionally time-boxed. */

@@ -133,6 +133,8 @@ pub enum Code {
     UnsupportedFormat,
     /// Two entries share an id.
     DuplicateId,
+    /// A list names the same value twice (alert thresholds).
+    DuplicateValue,
     /// A reference to a product that does not exist.
     UnknownProduct,
     /// A reference to a plan that does not exist.
@@ -216,6 +218,7 @@ impl Code {
             Code::UnknownCurrency => "unknown_currency",
             Code::UnsupportedFormat => "unsupported_format",
             Code::DuplicateId => "duplicate_id",
+            Code::DuplicateValue => "duplicate_value",
             Code::UnknownProduct => "unknown_product",
             Code::UnknownPlan => "unknown_plan",
             Code::UnknownPack => "unknown_pack",
@@ -266,6 +269,7 @@ impl Code {
         Code::UnknownCurrency,
         Code::UnsupportedFormat,
         Code::DuplicateId,
+        Code::DuplicateValue,
         Code::UnknownProduct,
         Code::UnknownPlan,
         Code::UnknownPack,
@@ -368,6 +372,8 @@ pub mod codes {
     pub const UNSUPPORTED_FORMAT: Code = Code::UnsupportedFormat;
     /// Two entries share an id.
     pub const DUPLICATE_ID: Code = Code::DuplicateId;
+    /// A list names the same value twice (alert thresholds).
+    pub const DUPLICATE_VALUE: Code = Code::DuplicateValue;
     /// A reference to a product that does not exist.
     pub const UNKNOWN_PRODUCT: Code = Code::UnknownProduct;
     /// A reference to a plan that does not exist.

@@ -213,6 +213,22 @@ pub fn volume(tiers: &[Tier], qty: Decimal, breakdown: bool) -> Result<Charge, O
     Ok(Charge { amount, tiers })
 }
 
+/// The highest volume charge at any quantity up to `qty`. A volume charge
+/// falls where a tier with a lower rate starts; spend alerts measure the
+/// highest it has been on the way to `qty`, which does not depend on how
+/// the usage was split into events nor on their order. Within a tier the
+/// charge grows, so the candidates are `qty` and the tier bounds below it.
+pub fn volume_peak(tiers: &[Tier], qty: Decimal) -> Result<Decimal, Overflow> {
+    let mut best = volume(tiers, qty, false)?.amount;
+    for t in tiers {
+        match t.up_to {
+            Some(u) if dcmp(&u, &qty).is_lt() => best = dmax(best, volume(tiers, u, false)?.amount),
+            _ => break,
+        }
+    }
+    Ok(best)
+}
+
 /// The charge for a quantity under any model but `percentage` (which
 /// prices transactions; for it, a quantity is treated as one transaction total
 /// with no fixed fee).

@@ -93,17 +93,26 @@ struct Run {
     meter: Meter,
     changes: VecDeque<Change>,
     invoices: Vec<Stored>,
-    records: Vec<Record>,
+    records: StoredRecords,
     errors: Vec<Problem>,
     preview: Option<Stored>,
 }
 
 impl Run {
     fn collect(&mut self) {
+        // The records of these invoices name them by position.
+        let mut next = self.invoices.len();
         for inv in self.meter.take_invoices() {
             self.invoices.push(Stored::of(&inv));
         }
-        self.records.extend(self.meter.take_records());
+        for r in self.meter.take_records() {
+            if let Record::InvoiceIssued { .. } = r {
+                self.records.push_invoice(&r, next);
+                next += 1;
+            } else {
+                self.records.push(&r);
+            }
+        }
     }
 
     /// Applies the changes due by `t`, each all or nothing; a change that
@@ -174,7 +183,7 @@ impl<'b> Replay<'b> {
                 meter,
                 changes: s.changes.clone().into(),
                 invoices: Vec::new(),
-                records: Vec::new(),
+                records: StoredRecords::default(),
                 errors: Vec::new(),
                 preview: None,
             };
@@ -380,6 +389,7 @@ impl<'b> Replay<'b> {
             run.apply_changes_until(book, at);
             let settled = run.meter.advance_to(book, at).and_then(|()| {
                 run.collect();
+                run.records.retain_until(at, &run.invoices);
                 run.invoices.retain(|i| i.issued_at <= at);
                 run.preview = None;
                 if run.meter.ended_at.is_none() {
@@ -463,7 +473,10 @@ impl Customers {
             customer,
             invoices: &run.invoices,
             open_period: run.preview.as_ref(),
-            records: &run.records,
+            records: RecordsOut {
+                records: &run.records,
+                invoices: &run.invoices,
+            },
             errors: &run.errors,
         })
     }
@@ -542,6 +555,158 @@ impl Stored {
     }
 }
 
+/// A customer's records, kept compact until they are printed (as
+/// [`Stored`] keeps invoices): their JSON one after another in one buffer,
+/// except `invoice.issued`, which names its invoice and is written from
+/// it when printed (those are most of a replay's records, and the invoice
+/// already holds what they say).
+#[derive(Default)]
+struct StoredRecords {
+    json: Vec<u8>,
+    /// Each record's time and what it is.
+    items: Vec<(Timestamp, Item)>,
+}
+
+#[derive(Clone, Copy)]
+enum Item {
+    /// JSON in `json`, up to this end (from the previous `Text`'s end).
+    Text(u32),
+    /// `invoice.issued` for the customer's invoice at this position.
+    Invoice(u32),
+}
+
+impl StoredRecords {
+    fn push(&mut self, r: &Record) {
+        let at = crate::period::parse_timestamp(&r.head().at).unwrap_or_default();
+        // Never `Err`: a record always serializes, and a customer's
+        // records stay far below 4 GB.
+        let Ok(text) = serde_json::to_vec(r) else { return };
+        let Ok(end) = u32::try_from(self.json.len() + text.len()) else {
+            return;
+        };
+        // Exactly the room needed: a customer gains a record or two a
+        // period, and doubling would waste a third of what a replay holds.
+        self.json.reserve_exact(text.len());
+        self.json.extend_from_slice(&text);
+        self.items.reserve_exact(1);
+        self.items.push((at, Item::Text(end)));
+    }
+
+    fn push_invoice(&mut self, r: &Record, index: usize) {
+        let at = crate::period::parse_timestamp(&r.head().at).unwrap_or_default();
+        let Ok(index) = u32::try_from(index) else { return };
+        self.items.reserve_exact(1);
+        self.items.push((at, Item::Invoice(index)));
+    }
+
+    /// The records' times with their texts (`Ok`) or invoice positions (`Err`).
+    fn iter(&self) -> impl Iterator<Item = (Timestamp, Result<&[u8], usize>)> {
+        let mut start = 0usize;
+        self.items.iter().map(move |&(at, item)| match item {
+            Item::Text(end) => {
+                let text = self.json.get(start..end as usize).unwrap_or_default();
+                start = end as usize;
+                (at, Ok(text))
+            }
+            Item::Invoice(i) => (at, Err(i as usize)),
+        })
+    }
+
+    /// Keeps the records made at or before `at`, and renumbers those of
+    /// `invoices` for when the invoices issued after `at` are left out.
+    fn retain_until(&mut self, at: Timestamp, invoices: &[Stored]) {
+        if self.items.iter().all(|(t, _)| *t <= at) && invoices.iter().all(|i| i.issued_at <= at) {
+            return;
+        }
+        let mut position = Vec::with_capacity(invoices.len());
+        let mut kept_invoices = 0usize;
+        for i in invoices {
+            position.push(kept_invoices);
+            if i.issued_at <= at {
+                kept_invoices += 1;
+            }
+        }
+        let mut kept = StoredRecords::default();
+        for (t, item) in self.iter() {
+            if t > at {
+                continue;
+            }
+            match item {
+                Ok(text) => {
+                    kept.json.extend_from_slice(text);
+                    if let Ok(end) = u32::try_from(kept.json.len()) {
+                        kept.items.push((t, Item::Text(end)));
+                    }
+                }
+                Err(i) => {
+                    let moved = position.get(i).and_then(|p| u32::try_from(*p).ok());
+                    if let Some(p) = moved {
+                        kept.items.push((t, Item::Invoice(p)));
+                    }
+                }
+            }
+        }
+        *self = kept;
+    }
+}
+
+/// What `invoice.issued` repeats of its invoice.
+#[derive(serde::Deserialize)]
+struct IssuedFields {
+    customer: String,
+    issued_at: String,
+    period: crate::meter::Span,
+    total: String,
+    currency: String,
+}
+
+/// A customer's records as printed: stored JSON, and `invoice.issued`
+/// written from its invoice (the same type as the meter's, so the same
+/// text).
+struct RecordsOut<'a> {
+    records: &'a StoredRecords,
+    invoices: &'a [Stored],
+}
+
+impl serde::Serialize for RecordsOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let mut seq = s.serialize_seq(Some(self.records.items.len()))?;
+        for (_, item) in self.records.iter() {
+            match item {
+                Ok(text) => {
+                    let raw = std::str::from_utf8(text)
+                        .ok()
+                        .and_then(|t| serde_json::from_str::<&serde_json::value::RawValue>(t).ok())
+                        .ok_or_else(|| S::Error::custom("a stored record is not JSON"))?;
+                    seq.serialize_element(raw)?;
+                }
+                Err(i) => {
+                    let fields: IssuedFields = self
+                        .invoices
+                        .get(i)
+                        .and_then(|inv| inv.json.as_ref())
+                        .and_then(|json| serde_json::from_str(json.get()).ok())
+                        .ok_or_else(|| S::Error::custom("a recorded invoice is missing"))?;
+                    seq.serialize_element(&Record::InvoiceIssued {
+                        head: crate::meter::RecordHead {
+                            customer: fields.customer,
+                            at: fields.issued_at.clone(),
+                            event: None,
+                            source: None,
+                        },
+                        issued_at: fields.issued_at,
+                        period: fields.period,
+                        total: fields.total,
+                        currency: fields.currency,
+                    })?;
+                }
+            }
+        }
+        seq.end()
+    }
+}
+
 impl serde::Serialize for Stored {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.json.serialize(s)
@@ -554,7 +719,10 @@ impl serde::Serialize for Customers {
             customer,
             invoices: &run.invoices,
             open_period: run.preview.as_ref(),
-            records: &run.records,
+            records: RecordsOut {
+                records: &run.records,
+                invoices: &run.invoices,
+            },
             errors: &run.errors,
         }))
     }
@@ -566,8 +734,7 @@ struct CustomerOut<'a> {
     invoices: &'a [Stored],
     #[serde(skip_serializing_if = "Option::is_none")]
     open_period: Option<&'a Stored>,
-    #[serde(skip_serializing_if = "<[Record]>::is_empty")]
-    records: &'a [Record],
+    records: RecordsOut<'a>,
     #[serde(skip_serializing_if = "<[Problem]>::is_empty")]
     errors: &'a [Problem],
 }

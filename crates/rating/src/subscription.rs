@@ -1,6 +1,6 @@
 //! Subscription requests: the one reader and the one set of rules for
 //! `{plan, start, anchor, quantities, addons, transition, cancel,
-//! purchase_credits}`, whoever sends it: the Worker's `PUT
+//! purchase_credits, spend_alert_thresholds}`, whoever sends it: the Worker's `PUT
 //! .../subscription` body, an entry of `rating replay`'s `changes`, and
 //! `book.meter(...)` / `meter.apply(...)` in the npm package
 //! (docs/subscriptions.md describes the request and its semantics).
@@ -17,54 +17,13 @@ use crate::period::{fmt_timestamp, Timestamp};
 use crate::PriceBook;
 use indexmap::IndexMap;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
-/// When a plan change or a cancellation takes effect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// At the request's time, with proration.
-    #[default]
-    Immediate,
-    /// At the end of the open period.
-    PeriodEnd,
-}
+pub use crate::meter::Mode;
 
-impl Mode {
-    /// The mode of a plan change that names none.
-    pub const DEFAULT_TRANSITION: Mode = Mode::Immediate;
-    /// The mode of `meter.cancel(at)` without a mode (npm, docs/subscriptions.md):
-    /// stop renewing, which is what a customer cancelling usually means.
-    pub const DEFAULT_CANCEL: Mode = Mode::PeriodEnd;
-    const ALLOWED: &'static str = "immediate, period_end";
-
-    /// `"immediate"` or `"period_end"`.
-    pub fn parse(s: &str) -> Option<Mode> {
-        match s {
-            "immediate" => Some(Mode::Immediate),
-            "period_end" => Some(Mode::PeriodEnd),
-            _ => None,
-        }
-    }
-
-    /// Like [`Mode::parse`], with the problem at `path` when `s` is neither.
-    pub fn parse_at(s: &str, path: &str) -> Result<Mode, Problem> {
-        Mode::parse(s).ok_or_else(|| Problem::at(codes::INVALID_VALUE, path, Mode::must_be()))
-    }
-
-    fn must_be() -> String {
-        format!("must be one of {}", Mode::ALLOWED)
-    }
-
-    /// Whether the change takes effect at once.
-    pub fn is_immediate(self) -> bool {
-        self == Mode::Immediate
-    }
-
-    fn read(r: &mut Reader, v: &Value, path: &str) -> Option<Mode> {
-        r.choice(v, path, Mode::parse, Mode::ALLOWED)
-    }
+fn read_mode(r: &mut Reader, v: &Value, path: &str) -> Option<Mode> {
+    r.choice(v, path, Mode::parse, Mode::ALLOWED)
 }
 
 /// A subscription request: what the customer's subscription should become.
@@ -92,6 +51,9 @@ pub struct Request {
     pub cancel: Option<Mode>,
     /// Credit pack to buy.
     pub purchase_credits: Option<String>,
+    /// The subscription's own spend alert thresholds (besides its plans'),
+    /// in the book's currency; given, they replace the ones in force.
+    pub spend_alert_thresholds: Option<Vec<Decimal>>,
 }
 
 /// A subscription document: a request that names its customer and start,
@@ -173,11 +135,12 @@ impl Request {
                 .collect();
             ids.into_iter().collect()
         });
-        let transition = o
-            .opt("transition")
-            .and_then(|v| Mode::read(r, v, &o.path("transition")));
-        let cancel = o.opt("cancel").and_then(|v| Mode::read(r, v, &o.path("cancel")));
+        let transition = o.opt("transition").and_then(|v| read_mode(r, v, &o.path("transition")));
+        let cancel = o.opt("cancel").and_then(|v| read_mode(r, v, &o.path("cancel")));
         let purchase_credits = o.opt_string(r, "purchase_credits");
+        let spend_alert_thresholds = o
+            .opt("spend_alert_thresholds")
+            .and_then(|v| crate::price_book::read_thresholds(r, v, &o.path("spend_alert_thresholds")));
         Request {
             plan,
             start,
@@ -187,13 +150,15 @@ impl Request {
             transition,
             cancel,
             purchase_credits,
+            spend_alert_thresholds,
         }
     }
 }
 
 impl Document {
     /// Reads `{customer, plan, start, anchor?, quantities?, addons?,
-    /// transition?, cancel?, purchase_credits?}` strictly.
+    /// transition?, cancel?, purchase_credits?, spend_alert_thresholds?}`
+    /// strictly.
     pub fn read(v: &Value) -> Result<Document, Error> {
         let mut r = Reader::default();
         let doc = r.object(v, "").and_then(|mut o| {
@@ -252,6 +217,7 @@ pub fn subscribe(book: &PriceBook, customer: &str, req: &Request, at: Timestamp)
         start: Some(start),
         anchor: req.anchor,
         quantities: req.quantities.clone(),
+        spend_alert_thresholds: req.spend_alert_thresholds.clone().unwrap_or_default(),
     };
     let mut m = meter::subscribe(book, &sub)?;
     let at = start.max(at);
@@ -322,6 +288,9 @@ fn change_steps(book: &PriceBook, m: &mut Meter, req: &Request, at: Timestamp) -
         if m.quantities.get(product) != Some(q) {
             m.change_quantity(book, product, *q, at)?;
         }
+    }
+    if let Some(thresholds) = &req.spend_alert_thresholds {
+        m.set_spend_alert_thresholds(book, thresholds.clone(), at);
     }
     if let Some(pack) = &req.purchase_credits {
         m.purchase_credits(book, pack, at)?;
@@ -411,6 +380,9 @@ pub struct View {
     /// End of the free trial.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trial_end: Option<String>,
+    /// The subscription's own spend alert thresholds (besides its plans').
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub spend_alert_thresholds: Vec<Decimal>,
 }
 
 impl View {
@@ -433,6 +405,7 @@ impl View {
             transition_at_period_end: m.transition_at_period_end.clone(),
             ended_at: m.ended_at.map(fmt_timestamp),
             trial_end: m.trial_end.map(fmt_timestamp),
+            spend_alert_thresholds: m.spend_alert_thresholds.clone(),
         }
     }
 }

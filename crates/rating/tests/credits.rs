@@ -207,10 +207,16 @@ fn upgrade_halfway_credits_the_old_price_and_charges_the_new() {
             (LineKind::Recurring, "25.00")
         ]
     );
-    let recs = m.take_records();
+    let recs = serde_json::to_value(m.take_records()).unwrap();
+    let changed = recs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "subscription.plan_changed")
+        .unwrap();
     assert_eq!(
-        (recs[0].kind.as_str(), recs[0].from.as_deref(), recs[0].to.as_deref()),
-        ("subscription.plan_changed", Some("hobby"), Some("pro"))
+        (&changed["type"], &changed["from"], &changed["to"]),
+        (&json!("subscription.plan_changed"), &json!("hobby"), &json!("pro"))
     );
     // Allowance: 10 left of Hobby + 1000 × ½ of Pro = 510.
     let state = serde_json::to_value(m.allowance_state(&b, t("2026-04-20T00:00:00Z")).unwrap()).unwrap();

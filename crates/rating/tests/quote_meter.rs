@@ -483,6 +483,7 @@ fn metered(book: &PriceBook, c: &Case) -> Result<Decimal, BTreeSet<String>> {
         start: Some(start),
         anchor: Some(start),
         quantities,
+        ..Default::default()
     };
     let mut meter = match subscribe(book, &sub) {
         Ok(m) => m,

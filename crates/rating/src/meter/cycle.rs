@@ -7,8 +7,10 @@ use super::invoice::{
     advance_lines, factor, full_end, invoice, item_price, money_line, plan_period, span, usage_lines,
 };
 use super::receipt::Counts;
+use super::records::Record;
 use super::state::*;
 use super::usage::{self, KeyState, LinePrice, ProductState};
+use super::wallet::Expiring;
 use crate::entitlements;
 use crate::error::{codes, Error};
 use crate::json::join;
@@ -142,19 +144,27 @@ pub(crate) fn subscribe(book: &PriceBook, sub: &Subscription) -> Result<Meter, E
         ended_at: None,
         counts: Counts::default(),
         wallet: Default::default(),
+        spend_alert_thresholds: sub.spend_alert_thresholds.clone(),
+        alerts: Default::default(),
         records: Vec::new(),
         issued: Vec::new(),
         slots: Default::default(),
     };
     subscribed_quantities(&mut m, book, sub)?;
     m.products = open_products(&m, book, &IndexMap::new());
+    m.records.push(Record::SubscriptionCreated {
+        head: m.head(start, None),
+        plan: m.plan.clone(),
+        addons: m.addons.clone(),
+    });
     grant_included(&mut m, book);
     let mut lines = setup_lines(&m, book, start)?;
     if !m.period.trial {
         advance_lines(&mut m, book, &mut lines)?;
     }
     let inv = invoice(&m, book, start, span(m.period.start, m.period.end), lines);
-    m.issued.push(inv);
+    m.issue(inv);
+    m.spend_alerts(book, start, None);
     Ok(m)
 }
 
@@ -321,7 +331,8 @@ impl Meter {
         self.plan.clone()
     }
 
-    /// Closes every period that ends at or before `t`, issuing its invoice.
+    /// Closes every period that ends at or before `t`, issuing its
+    /// invoice, and records the credits that expired by `t`.
     pub fn advance_to(&mut self, book: &PriceBook, t: Timestamp) -> Result<(), Error> {
         let mut guard = 0u32;
         while self.ended_at.is_none() && self.period.end <= t {
@@ -331,7 +342,17 @@ impl Meter {
                 return Err(err(codes::OUT_OF_RANGE, "at", "too many periods to close at once"));
             }
         }
+        self.expire_credits(book, t);
         Ok(())
+    }
+
+    /// Records the credits that expired by `t` (and the low balances they
+    /// leave).
+    #[inline]
+    pub(crate) fn expire_credits(&mut self, book: &PriceBook, t: Timestamp) {
+        if !self.wallet.grants.is_empty() {
+            super::wallet::expire(self, book, Expiring::By(t), true);
+        }
     }
 
     /// Whether the subscription can move to `book` at a period start: its
@@ -371,36 +392,44 @@ impl Meter {
     fn close_open_period(&mut self, closing: &PriceBook, opening: &PriceBook) -> Result<(), Error> {
         let book = closing;
         let end = self.period.end;
+        // Credits that expired during the period, and the balance they left.
+        if !self.wallet.grants.is_empty() {
+            super::wallet::expire(self, book, Expiring::Before(end), true);
+        }
         let mut lines = Vec::new();
         usage_lines(self, book, end, &mut lines);
         self.pending.clear();
         let rolled = self.roll_over(book, end);
         let closed_span = span(self.period.start, end);
         self.keep_for_late_events(book, end);
+        self.alerts.new_period();
         if self.cancel_at_period_end {
             self.ended_at = Some(end);
-            self.issued.push(invoice(self, book, end, closed_span, lines));
+            let inv = invoice(self, book, end, closed_span, lines);
+            self.issue(inv);
             return Ok(());
         }
         if let Some(next) = self.transition_at_period_end.take() {
-            self.records.push(Record {
-                kind: RecordKind::SubscriptionPlanChanged,
-                at: ts(end),
-                product: None,
-                quantity: None,
-                from: Some(self.plan.clone()),
-                to: Some(next.clone()),
-            });
-            self.plan = next;
+            plan_changed(self, end, &next);
             self.default_seats(opening);
         }
         let book = opening;
         self.period = self.next_period(book, end)?;
         self.products = open_products(self, book, &rolled);
+        // Credits that expire with the period are recorded before the
+        // period's own are granted, and the balance is judged after both.
+        let before = balances(self, end);
+        super::wallet::expire(self, book, Expiring::By(end), false);
         grant_included(self, book);
+        for (unit, was) in before {
+            let fell = self.wallet.balance(&unit, end) < was;
+            self.low_balance_alerts(book, &unit, end, None, fell);
+        }
         advance_lines(self, book, &mut lines)?;
         // The invoice names the version that priced the usage it bills.
-        self.issued.push(invoice(self, closing, end, closed_span, lines));
+        let inv = invoice(self, closing, end, closed_span, lines);
+        self.issue(inv);
+        self.spend_alerts(book, end, None);
         Ok(())
     }
 
@@ -418,15 +447,14 @@ impl Meter {
             let left = entitlements::rollover_left(ps.included, ps.rolled_over, ps.used());
             if left > Decimal::ZERO {
                 rolled.insert(pid.clone(), left);
-                self.records.push(Record {
-                    kind: RecordKind::AllowanceRolledOver,
-                    at: ts(end),
-                    product: Some(pid.clone()),
-                    quantity: Some(fmt_qty(left)),
-                    from: None,
-                    to: None,
-                });
             }
+        }
+        for (pid, left) in &rolled {
+            self.records.push(Record::AllowanceRolledOver {
+                head: self.head(end, None),
+                product: pid.clone(),
+                quantity: super::records::qty(*left),
+            });
         }
         rolled
     }
@@ -579,6 +607,16 @@ impl Meter {
                 "the subscription has already ended",
             ));
         }
+        if !immediate && self.cancel_at_period_end {
+            // Already stopping at the period end: no change, no record.
+            return Ok(());
+        }
+        let mode = if immediate { Mode::Immediate } else { Mode::PeriodEnd };
+        self.records.push(Record::SubscriptionCanceled {
+            head: self.head(at, None),
+            mode,
+            ends_at: ts(if immediate { at } else { self.period.end }),
+        });
         if !immediate {
             self.cancel_at_period_end = true;
             return Ok(());
@@ -628,7 +666,7 @@ impl Meter {
         }
         self.ended_at = Some(at);
         let inv = invoice(self, book, at, span(self.period.start, at), lines);
-        self.issued.push(inv);
+        self.issue(inv);
         Ok(())
     }
 }
@@ -649,16 +687,25 @@ fn grant_included(m: &mut Meter, book: &PriceBook) {
         .grant("included", &unit, credits, 50, m.period.start, Some(m.period.end));
 }
 
+/// Moves the meter to plan `to` at `at` and records it.
 fn plan_changed(m: &mut Meter, at: Timestamp, to: &str) {
-    m.records.push(Record {
-        kind: RecordKind::SubscriptionPlanChanged,
-        at: ts(at),
-        product: None,
-        quantity: None,
-        from: Some(m.plan.clone()),
-        to: Some(to.to_string()),
+    m.records.push(Record::SubscriptionPlanChanged {
+        head: m.head(at, None),
+        from: m.plan.clone(),
+        to: to.to_string(),
     });
     m.plan = to.to_string();
+}
+
+/// The wallet's balance just before `at` in each unit it holds.
+fn balances(m: &Meter, at: Timestamp) -> Vec<(String, Decimal)> {
+    let mut out: Vec<(String, Decimal)> = Vec::new();
+    for g in &m.wallet.grants {
+        if !out.iter().any(|(u, _)| *u == g.unit) {
+            out.push((g.unit.clone(), m.wallet.balance_before(&g.unit, at)));
+        }
+    }
+    out
 }
 
 impl Meter {
@@ -817,9 +864,12 @@ impl Meter {
         let f_new = factor(mode, at, end, full_start, full_end);
         let products = self.switched_products(book, f_new, &left)?;
         self.products = products;
+        // A new segment: its usage, allowance and alerts start afresh.
+        self.alerts.new_period();
         advance_lines(self, book, &mut lines)?;
         let inv = invoice(self, book, at, span(at, end), lines);
-        self.issued.push(inv);
+        self.issue(inv);
+        self.spend_alerts(book, at, None);
         Ok(())
     }
 }

@@ -319,3 +319,24 @@ pub(super) fn pack_line(
 pub(super) fn invoice_at(m: &Meter, book: &PriceBook, at: Timestamp, lines: Vec<InvoiceLine>) -> Invoice {
     invoice(m, book, at, span(m.period.start, m.period.end), lines)
 }
+
+impl Meter {
+    /// Issues an invoice: keeps it for `take_invoices` and records
+    /// `invoice.issued`.
+    pub(super) fn issue(&mut self, inv: Invoice) {
+        let head = super::records::RecordHead {
+            customer: self.customer.clone(),
+            at: inv.issued_at.clone(),
+            event: None,
+            source: None,
+        };
+        self.records.push(super::records::Record::InvoiceIssued {
+            head,
+            issued_at: inv.issued_at.clone(),
+            period: inv.period.clone(),
+            total: inv.total.clone(),
+            currency: inv.currency.clone(),
+        });
+        self.issued.push(inv);
+    }
+}

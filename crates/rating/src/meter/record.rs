@@ -5,6 +5,7 @@
 use super::cycle;
 use super::dedup::{self, DedupKey, DedupStore, Seen};
 use super::receipt::{self, Receipt, Status};
+use super::records::Record;
 use super::state::*;
 use super::usage::{self, base_charge, percentage_fee, reprice, KeyState, LinePrice, ProductState};
 use super::wallet::{self};
@@ -127,8 +128,14 @@ impl Meter {
     fn rate(&mut self, book: &PriceBook, ev: &UsageEvent, at: Timestamp) -> Result<Outcome, Problem> {
         let t = self.event_time(ev, at)?;
         let target = self.target(book, ev, t, at)?;
+        self.expire_credits(book, at);
         let key = event_key(target.product, ev)?;
         let Some(priced) = price_for(book, &self.customer, &target, &key)? else {
+            self.records.push(Record::UsageEventDropped {
+                head: self.head(t, Some(ev)),
+                product: target.product.id.clone(),
+                price_key: key.clone(),
+            });
             return Ok(Outcome {
                 status: Status::Dropped,
                 amount: None,
@@ -142,6 +149,11 @@ impl Meter {
         if target.late {
             let (product, unit) = (target.product, priced.unit);
             cycle::add_late(self, target.item, product, &key, t, measure.quantity, amount, unit);
+        } else {
+            if target.product.aggregation() == Aggregation::Last {
+                self.alerts.note_reading(&target.product.id, &key, measure.quantity);
+            }
+            self.usage_alerts(book, target.product, target.item, t, Some(ev));
         }
         Ok(Outcome {
             status: Status::Accepted,
@@ -266,7 +278,7 @@ impl Meter {
             }
         };
         if credit_priced && !trial && !amount.is_zero() {
-            if let Err(p) = wallet::spend(self, book, target.product, priced.unit, amount, target.t) {
+            if let Err(p) = wallet::spend(self, book, target.product, priced.unit, amount, target.t, Some(ev)) {
                 // Put the usage back as it was: a refused event changes nothing.
                 if let Some(snap) = snapshot {
                     self.put_back(target, snap);

@@ -2,8 +2,10 @@
 //! operations (plan, periods, usage, pending lines, dedup keys, wallet),
 //! as plain serializable data.
 
+use super::alerts::Alerts;
 use super::dedup::Dedup;
 use super::receipt::Counts;
+use super::records::Record;
 use super::usage::ProductState;
 use crate::error::{codes, Error, Problem};
 use crate::period::{fmt_timestamp, Timestamp};
@@ -34,30 +36,51 @@ pub struct Subscription {
     pub anchor: Option<Timestamp>,
     /// Seat and recurring quantities.
     pub quantities: IndexMap<String, Decimal>,
+    /// The subscription's own spend alert thresholds, besides its plans'.
+    pub spend_alert_thresholds: Vec<Decimal>,
 }
 
-/// The type of a [`Record`], as its `type` field spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RecordKind {
-    /// Unused allowance carried into the next period.
-    #[serde(rename = "allowance.rolled_over")]
-    AllowanceRolledOver,
-    /// The base plan changed.
-    #[serde(rename = "subscription.plan_changed")]
-    SubscriptionPlanChanged,
-    /// A credit pack was bought.
-    #[serde(rename = "credits.purchased")]
-    CreditsPurchased,
+/// When a plan change or a cancellation takes effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// At the request's time, with proration.
+    #[default]
+    Immediate,
+    /// At the end of the open period.
+    PeriodEnd,
 }
 
-impl RecordKind {
-    /// The record type as JSON spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecordKind::AllowanceRolledOver => "allowance.rolled_over",
-            RecordKind::SubscriptionPlanChanged => "subscription.plan_changed",
-            RecordKind::CreditsPurchased => "credits.purchased",
+impl Mode {
+    /// The mode of a plan change that names none.
+    pub const DEFAULT_TRANSITION: Mode = Mode::Immediate;
+    /// The mode of `meter.cancel(at)` without a mode (npm, docs/subscriptions.md):
+    /// stop renewing, which is what a customer cancelling usually means.
+    pub const DEFAULT_CANCEL: Mode = Mode::PeriodEnd;
+    /// The modes, as an error message lists them.
+    pub const ALLOWED: &'static str = "immediate, period_end";
+
+    /// `"immediate"` or `"period_end"`.
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "immediate" => Some(Mode::Immediate),
+            "period_end" => Some(Mode::PeriodEnd),
+            _ => None,
         }
+    }
+
+    /// Like [`Mode::parse`], with the problem at `path` when `s` is neither.
+    pub fn parse_at(s: &str, path: &str) -> Result<Mode, Problem> {
+        Mode::parse(s).ok_or_else(|| Problem::at(codes::INVALID_VALUE, path, Mode::must_be()))
+    }
+
+    fn must_be() -> String {
+        format!("must be one of {}", Mode::ALLOWED)
+    }
+
+    /// Whether the change takes effect at once.
+    pub fn is_immediate(self) -> bool {
+        self == Mode::Immediate
     }
 }
 
@@ -85,29 +108,6 @@ impl PendingKind {
             PendingKind::Late | PendingKind::CreditOverage => LineKind::Usage,
         }
     }
-}
-
-/// A notable change, for webhooks and analytics (`allowance.rolled_over`,
-/// `subscription.plan_changed`, ...).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Record {
-    /// Record type.
-    #[serde(rename = "type")]
-    pub kind: RecordKind,
-    /// When.
-    pub at: String,
-    /// Product concerned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product: Option<String>,
-    /// Quantity concerned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quantity: Option<String>,
-    /// Previous value (plan id).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from: Option<String>,
-    /// New value (plan id).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to: Option<String>,
 }
 
 /// The open period.
@@ -210,8 +210,14 @@ pub struct Meter {
     /// Prepaid credits.
     #[serde(default)]
     pub wallet: Wallet,
+    /// The subscription's own spend alert thresholds (besides its plans').
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spend_alert_thresholds: Vec<Decimal>,
+    /// What the alerts have said (thresholds reached, readings kept).
+    #[serde(default, skip_serializing_if = "Alerts::is_empty")]
+    pub alerts: Alerts,
     /// Records not yet taken.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::records::read_untaken")]
     pub records: Vec<Record>,
     /// Invoices issued and not yet taken.
     #[serde(skip)]
@@ -315,6 +321,9 @@ pub struct Grant {
     pub expires_at: Option<Timestamp>,
     /// Grant order, for the oldest-first rule.
     pub seq: u64,
+    /// Its expiry has been recorded (`credits.expired`); never spent after.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expired: bool,
 }
 
 /// A customer's credit grants.

@@ -2,7 +2,8 @@
 //! drawn down by priority (lower first), then the soonest-expiring, then
 //! the oldest. Expired credits are never spent.
 
-use super::state::{overflow_problem, problem, ts, Grant, Meter, Pending, PendingKind, Record, RecordKind, Wallet};
+use super::records::{qty, Cause, Record};
+use super::state::{overflow_problem, problem, Grant, Meter, Pending, PendingKind, Wallet};
 use crate::error::{codes, Error, Problem};
 use crate::money::fmt_qty;
 use crate::period::Timestamp;
@@ -31,12 +32,13 @@ impl Wallet {
             granted_at: at,
             expires_at,
             seq: self.next_seq,
+            expired: false,
         });
         self.next_seq += 1;
     }
 
     fn live(g: &Grant, unit: &str, at: Timestamp) -> bool {
-        g.unit == unit && g.expires_at.is_none_or(|e| at < e)
+        g.unit == unit && !g.expired && g.expires_at.is_none_or(|e| at < e)
     }
 
     /// Credits spendable at `at` in `unit`.
@@ -86,6 +88,15 @@ impl Wallet {
         Ok(())
     }
 
+    /// Credits spendable in `unit` just before `at` (those that expire at
+    /// `at` included).
+    pub fn balance_before(&self, unit: &str, at: Timestamp) -> Decimal {
+        self.grants
+            .iter()
+            .filter(|g| g.unit == unit && !g.expired && g.expires_at.is_none_or(|e| at <= e))
+            .fold(Decimal::ZERO, |s, g| s.checked_add(g.remaining).unwrap_or(s))
+    }
+
     /// Drops grants that are spent or expired before `at`.
     pub fn prune(&mut self, at: Timestamp) {
         self.grants
@@ -108,6 +119,8 @@ pub(crate) fn plan_unit(book: &PriceBook) -> Option<String> {
     })
 }
 
+/// Grants `count` packs of `pack_id` bought at `at` (recorded by the
+/// caller); answers the unit and the credits granted.
 fn buy_pack(
     m: &mut Meter,
     book: &PriceBook,
@@ -115,7 +128,7 @@ fn buy_pack(
     at: Timestamp,
     source: &str,
     count: Decimal,
-) -> Result<(), Problem> {
+) -> Result<(String, Decimal), Problem> {
     let pack = book.credit_pack(pack_id).ok_or_else(|| {
         problem(
             codes::UNKNOWN_PACK,
@@ -132,33 +145,95 @@ fn buy_pack(
     let expires = pack.expires_after.and_then(|p| p.boundary(at, 1));
     m.wallet
         .grant(source, &unit, credits, pack.priority.unwrap_or(50), at, expires);
-    m.records.push(Record {
-        kind: RecordKind::CreditsPurchased,
-        at: ts(at),
-        product: Some(pack.id.clone()),
-        quantity: Some(fmt_qty(credits)),
-        from: None,
-        to: None,
-    });
-    Ok(())
+    if let Some(low) = pack.low_balance {
+        m.alerts.watch(&unit, low);
+    }
+    Ok((unit, credits))
 }
 
 /// Buys a credit pack now: the credits (and bonus) are granted and an
 /// invoice for the pack's price is issued at `at`.
 pub(crate) fn purchase(m: &mut Meter, book: &PriceBook, pack_id: &str, at: Timestamp) -> Result<(), Error> {
     m.advance_to(book, at)?;
-    buy_pack(m, book, pack_id, at, pack_id, Decimal::ONE).map_err(Error::one)?;
+    let (unit, credits) = buy_pack(m, book, pack_id, at, pack_id, Decimal::ONE).map_err(Error::one)?;
+    let balance = m.wallet.balance(&unit, at);
+    m.records.push(Record::CreditsToppedUp {
+        head: m.head(at, None),
+        pack: pack_id.to_string(),
+        unit: unit.clone(),
+        credits: qty(credits),
+        balance: qty(balance),
+        automatic: false,
+    });
+    m.low_balance_alerts(book, &unit, at, None, false);
     let pack = book
         .credit_pack(pack_id)
         .ok_or_else(|| Error::one(problem(codes::UNKNOWN_PACK, "purchase_credits", "no such pack")))?;
     let line = super::invoice::pack_line(m, book, pack, at, at);
     let inv = super::invoice::invoice_at(m, book, at, vec![line]);
-    m.issued.push(inv);
+    m.issue(inv);
     Ok(())
 }
 
+/// Which expiries [`expire`] takes.
+#[derive(Clone, Copy)]
+pub(crate) enum Expiring {
+    /// Those at or before the time.
+    By(Timestamp),
+    /// Those strictly before it (not the credits that expire with a period
+    /// at its end).
+    Before(Timestamp),
+}
+
+impl Expiring {
+    fn takes(self, e: Timestamp) -> bool {
+        match self {
+            Expiring::By(t) => e <= t,
+            Expiring::Before(t) => e < t,
+        }
+    }
+}
+
+/// Records the expiry of every grant that `until` takes with credits left
+/// (each once, at its expiry), and, when `low` says so, the low balances
+/// the expiries leave. A grant recorded as expired is never spent, even by
+/// a late event from before its expiry.
+pub(crate) fn expire(m: &mut Meter, book: &PriceBook, until: Expiring, low: bool) {
+    loop {
+        let next = m
+            .wallet
+            .grants
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| !g.expired && g.expires_at.is_some_and(|e| until.takes(e)))
+            .min_by_key(|(_, g)| (g.expires_at, g.seq))
+            .map(|(i, _)| i);
+        let Some(g) = next.and_then(|i| m.wallet.grants.get_mut(i)) else {
+            break;
+        };
+        g.expired = true;
+        let (left, unit, source) = (g.remaining, g.unit.clone(), g.source.clone());
+        let Some(at) = g.expires_at else { continue };
+        if left.is_zero() {
+            continue;
+        }
+        let balance = m.wallet.balance(&unit, at);
+        m.records.push(Record::CreditsExpired {
+            head: m.head(at, None),
+            unit: unit.clone(),
+            credits: qty(left),
+            grant: source,
+            balance: qty(balance),
+        });
+        if low {
+            m.low_balance_alerts(book, &unit, at, None, true);
+        }
+    }
+}
+
 /// Spends `amount` credits for usage of `product` at `t` under the plan's
-/// `credit_overage` policy.
+/// `credit_overage` policy; records the automatic top-ups it made and the
+/// low balance it leaves (`cause`: the event).
 pub(crate) fn spend(
     m: &mut Meter,
     book: &PriceBook,
@@ -166,26 +241,27 @@ pub(crate) fn spend(
     unit: &str,
     amount: Decimal,
     t: Timestamp,
+    cause: Cause,
 ) -> Result<(), Problem> {
     let overflow = overflow_problem;
     if amount < Decimal::ZERO {
-        return m.wallet.refund(unit, -amount, t).map_err(|_| overflow());
+        m.wallet.refund(unit, -amount, t).map_err(|_| overflow())?;
+        m.low_balance_alerts(book, unit, t, cause, false);
+        return Ok(());
     }
     let Some(plan) = book.plan(&m.plan) else { return Ok(()) };
     let policy = plan.credit_overage.unwrap_or(CreditOverage::Reject);
-    if policy == CreditOverage::Reject {
-        let balance = m.wallet.balance(unit, t);
-        if balance < amount {
-            return Err(problem(
-                codes::INSUFFICIENT_CREDITS,
-                "data",
-                format!(
-                    "the event costs {} {unit}; the wallet holds {}",
-                    fmt_qty(amount),
-                    fmt_qty(balance)
-                ),
-            ));
-        }
+    let before = m.wallet.balance(unit, t);
+    if policy == CreditOverage::Reject && before < amount {
+        return Err(problem(
+            codes::INSUFFICIENT_CREDITS,
+            "data",
+            format!(
+                "the event costs {} {unit}; the wallet holds {}",
+                fmt_qty(amount),
+                fmt_qty(before)
+            ),
+        ));
     }
     // How many top-up packs cover the shortfall, decided before anything
     // changes (a refused event changes nothing). They are bought at once:
@@ -195,6 +271,8 @@ pub(crate) fn spend(
         _ => None,
     };
     let short = m.wallet.draw(unit, amount, t).map_err(|_| overflow())?;
+    // Top-ups made: (pack, credits, balance after), recorded once all is done.
+    let mut bought: Vec<(String, Decimal, Decimal)> = Vec::new();
     match policy {
         CreditOverage::Reject => {}
         CreditOverage::Charge if short > Decimal::ZERO => charge_overage(m, book, plan, product, short)?,
@@ -204,15 +282,29 @@ pub(crate) fn spend(
                 return Ok(());
             };
             if let Some(count) = top_ups {
-                top_up(m, book, &cfg.pack, t, count)?;
+                let credits = top_up(m, book, &cfg.pack, t, count)?;
                 // The packs cover the shortfall exactly or with some left.
                 m.wallet.draw(unit, short, t).map_err(|_| overflow())?;
+                bought.push((cfg.pack.clone(), credits, m.wallet.balance(unit, t)));
             }
             if m.wallet.balance(unit, t) < cfg.threshold {
-                top_up(m, book, &cfg.pack, t, Decimal::ONE)?;
+                let credits = top_up(m, book, &cfg.pack, t, Decimal::ONE)?;
+                bought.push((cfg.pack.clone(), credits, m.wallet.balance(unit, t)));
             }
         }
     }
+    for (pack, credits, balance) in bought {
+        m.records.push(Record::CreditsToppedUp {
+            head: m.head(t, cause),
+            pack,
+            unit: unit.to_string(),
+            credits: qty(credits),
+            balance: qty(balance),
+            automatic: true,
+        });
+    }
+    let fell = m.wallet.balance(unit, t) < before;
+    m.low_balance_alerts(book, unit, t, cause, fell);
     Ok(())
 }
 
@@ -301,10 +393,11 @@ fn top_ups_needed(
 }
 
 /// Buys `count` packs automatically: one grant and one invoice line.
-fn top_up(m: &mut Meter, book: &PriceBook, pack_id: &str, t: Timestamp, count: Decimal) -> Result<(), Problem> {
-    buy_pack(m, book, pack_id, t, &format!("auto_top_up:{pack_id}"), count)?;
+/// Answers the credits granted.
+fn top_up(m: &mut Meter, book: &PriceBook, pack_id: &str, t: Timestamp, count: Decimal) -> Result<Decimal, Problem> {
+    let (_, credits) = buy_pack(m, book, pack_id, t, &format!("auto_top_up:{pack_id}"), count)?;
     let Some(pack) = book.credit_pack(pack_id) else {
-        return Ok(());
+        return Ok(credits);
     };
     m.pending.push(Pending {
         plan: m.plan.clone(),
@@ -324,5 +417,5 @@ fn top_up(m: &mut Meter, book: &PriceBook, pack_id: &str, t: Timestamp, count: D
             .ok_or_else(|| problem(codes::ARITHMETIC_OVERFLOW, "data", "too many top-ups"))?,
         unit: book.doc().currency.clone(),
     });
-    Ok(())
+    Ok(credits)
 }

@@ -5,6 +5,7 @@ mod parse;
 mod validate;
 
 pub use model::*;
+pub use parse::{read_thresholds, MAX_THRESHOLDS};
 pub use validate::model_name;
 
 use crate::error::{codes, Error, Problem};
@@ -30,6 +31,9 @@ pub struct PriceBook {
     items: Vec<HashMap<String, usize>>,
     /// Per product (in book order): the (plan, item) positions pricing it.
     placements: Vec<Vec<(usize, usize)>>,
+    /// Whether any plan has `spend_alert_thresholds` (most books have none,
+    /// and every event asks).
+    spend_alerts: bool,
 }
 
 impl PriceBook {
@@ -88,6 +92,7 @@ impl PriceBook {
             }
         }
         let hash: std::sync::Arc<str> = hash.into();
+        let spend_alerts = doc.plans.iter().any(|p| !p.spend_alert_thresholds.is_empty());
         PriceBook {
             currency_text: crate::text::Text::from(doc.currency.as_str()),
             hash_text: crate::text::Text::shared(&hash),
@@ -98,7 +103,13 @@ impl PriceBook {
             currency_scale,
             items,
             placements,
+            spend_alerts,
         }
+    }
+
+    /// Whether any plan of the book has spend alert thresholds.
+    pub fn has_spend_alerts(&self) -> bool {
+        self.spend_alerts
     }
 
     /// The document.

@@ -226,6 +226,15 @@ pub struct Plan {
     /// Under `credit_overage: "auto_top_up"`: buy `pack` when the balance falls below `threshold`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_top_up: Option<AutoTopUp>,
+    /// Spend alerts: amounts in the book's currency; `spend.threshold_reached` is
+    /// recorded once per period when the period's usage charge reaches each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub spend_alert_thresholds: Vec<Decimal>,
+    /// Credits (in the plan's credit unit) at or below which the wallet's
+    /// balance is low: `credits.low_balance` is recorded when it falls there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low_balance: Option<Decimal>,
 }
 
 /// How much an add-on raises a named limit.
@@ -308,6 +317,12 @@ pub struct PlanItem {
     /// Hard cap on usage per period; usage above it is rejected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<Decimal>,
+    /// Allowance alerts: percents of the period's allowance (included plus
+    /// rolled over); `allowance.threshold_reached` is recorded once per
+    /// period when usage reaches each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub alert_thresholds: Vec<Decimal>,
 }
 
 /// Price model.
@@ -437,6 +452,11 @@ pub struct CreditPack {
     /// Drawdown order (0-100, lower first). Default 50.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<u32>,
+    /// Credits at or below which the wallet of a customer who bought this
+    /// pack is low: `credits.low_balance` is recorded when its balance in the
+    /// pack's unit falls there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low_balance: Option<Decimal>,
 }
 
 /// A customer-specific price, optionally time-boxed.

@@ -258,6 +258,8 @@ fn read_plan(r: &mut Reader, v: &Value, path: &str) -> Option<Plan> {
         )
     });
     let overage_rate = o.opt_amount(r, "overage_rate");
+    let spend_alert_thresholds = thresholds_field(r, &mut o, "spend_alert_thresholds");
+    let low_balance = o.opt_amount(r, "low_balance");
     let auto_top_up = o.opt("auto_top_up").and_then(|v| {
         let p = join(path, "auto_top_up");
         let mut ao = r.object(v, &p)?;
@@ -287,7 +289,50 @@ fn read_plan(r: &mut Reader, v: &Value, path: &str) -> Option<Plan> {
         credit_overage,
         overage_rate,
         auto_top_up,
+        spend_alert_thresholds,
+        low_balance,
     })
+}
+
+/// The most thresholds one list may hold: each is looked at on every event.
+pub const MAX_THRESHOLDS: usize = 32;
+
+/// An optional list of alert thresholds (empty when absent).
+fn thresholds_field(r: &mut Reader, o: &mut Obj, key: &'static str) -> Vec<rust_decimal::Decimal> {
+    let path = o.path(key);
+    o.opt(key)
+        .and_then(|v| read_thresholds(r, v, &path))
+        .unwrap_or_default()
+}
+
+/// Reads a list of alert thresholds (docs/metering.md "Records"): at most
+/// [`MAX_THRESHOLDS`] decimals, each above zero and each once (`"80"` and
+/// `"80.0"` are the same threshold). The price book's `alert_thresholds`
+/// and `spend_alert_thresholds` and a subscription request's
+/// `spend_alert_thresholds` are read by this one function.
+pub fn read_thresholds(r: &mut Reader, v: &Value, path: &str) -> Option<Vec<rust_decimal::Decimal>> {
+    let arr = r.array(v, path)?;
+    if arr.len() > MAX_THRESHOLDS {
+        r.err(
+            codes::INVALID_VALUE,
+            path,
+            format!("at most {MAX_THRESHOLDS} thresholds"),
+        );
+        return None;
+    }
+    let mut out: Vec<rust_decimal::Decimal> = Vec::with_capacity(arr.len());
+    for (i, x) in arr.iter().enumerate() {
+        let p = index(path, i);
+        let Some(d) = r.amount(x, &p) else { continue };
+        if d.is_zero() {
+            r.err(codes::INVALID_VALUE, &p, "a threshold must be greater than zero");
+        } else if out.contains(&d) {
+            r.err(codes::DUPLICATE_VALUE, &p, format!("the threshold {d} is listed twice"));
+        } else {
+            out.push(d);
+        }
+    }
+    Some(out)
 }
 
 /// A plan's named limits: `{"name": quantity}`.
@@ -360,6 +405,7 @@ fn read_item(r: &mut Reader, v: &Value, path: &str) -> Option<PlanItem> {
     let min_quantity = o.opt_amount(r, "min_quantity");
     let max_quantity = o.opt_amount(r, "max_quantity");
     let limit = o.opt_amount(r, "limit");
+    let alert_thresholds = thresholds_field(r, &mut o, "alert_thresholds");
     o.finish(r);
     Some(PlanItem {
         product: product?,
@@ -377,6 +423,7 @@ fn read_item(r: &mut Reader, v: &Value, path: &str) -> Option<PlanItem> {
         min_quantity,
         max_quantity,
         limit,
+        alert_thresholds,
     })
 }
 
@@ -497,6 +544,7 @@ fn read_pack(r: &mut Reader, v: &Value, path: &str) -> Option<CreditPack> {
     let priority = o
         .opt("priority")
         .and_then(|v| r.integer(v, &join(path, "priority"), 0, 100));
+    let low_balance = o.opt_amount(r, "low_balance");
     o.finish(r);
     Some(CreditPack {
         id: id?,
@@ -507,6 +555,7 @@ fn read_pack(r: &mut Reader, v: &Value, path: &str) -> Option<CreditPack> {
         unit,
         expires_after,
         priority,
+        low_balance,
     })
 }
 

@@ -359,6 +359,13 @@ fn check_plan(r: &mut Reader, doc: &PriceBookDoc, products: &HashMap<&str, &Prod
             );
         }
     }
+    if plan.low_balance.is_some() && doc.units.is_empty() {
+        r.err(
+            codes::FIELD_NOT_ALLOWED,
+            &join(path, "low_balance"),
+            "low_balance is a credit amount: the book declares no custom unit",
+        );
+    }
     match plan.credit_overage {
         Some(CreditOverage::Charge) if plan.overage_rate.is_none() => {
             r.err(
@@ -446,6 +453,7 @@ fn check_item_fields(r: &mut Reader, product: &Product, item: &PlanItem, path: &
         ("included_per_seat", item.included_per_seat.is_some()),
         ("rollover", item.rollover),
         ("limit", item.limit.is_some()),
+        ("alert_thresholds", !item.alert_thresholds.is_empty()),
     ] {
         if present && !metered {
             r.err(
@@ -490,11 +498,19 @@ fn check_item_fields(r: &mut Reader, product: &Product, item: &PlanItem, path: &
             }
         }
     }
-    if item.rollover && item.included_quantity.is_none() && item.included_per_seat.is_none() {
+    let allowance = item.included_quantity.is_some() || item.included_per_seat.is_some();
+    if item.rollover && !allowance {
         r.err(
             codes::FIELD_NOT_ALLOWED,
             &join(path, "rollover"),
             "rollover needs an allowance (included_quantity or included_per_seat)",
+        );
+    }
+    if !item.alert_thresholds.is_empty() && metered && !allowance {
+        r.err(
+            codes::FIELD_NOT_ALLOWED,
+            &join(path, "alert_thresholds"),
+            "alert_thresholds are percents of an allowance (included_quantity or included_per_seat)",
         );
     }
 }
