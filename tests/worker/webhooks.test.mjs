@@ -264,8 +264,8 @@ test("a slow endpoint times out; a redirect is not followed", async () => {
 
 test("events filter, rotation signs with both secrets, URL and body checks", async () => {
   const rx = await new Receiver().start();
-  // Only invoices: a plan change is not delivered.
-  const only = await register(`${rx.url}/invoices`, ["invoice.issued"]);
+  // Only credit expiries: a plan change (and its invoice) is not delivered.
+  const only = await register(`${rx.url}/expired`, ["credits.expired"]);
   const all = await register(`${rx.url}/all`, PLAN);
   await planChange();
   await rx.waitFor(1);
@@ -311,5 +311,77 @@ test("a dropped event is delivered as usage_event.dropped, naming the event", as
   assert.equal(body.data.event, "whd-1");
   assert.equal(body.data.customer, c);
   await remove(ep.id);
+  await rx.stop();
+});
+
+test("every record type is delivered, and the reference library verifies each", { timeout: 120_000 }, async () => {
+  // Tenant acme, with a book that has every kind of threshold and a
+  // credit pack that expires after a day (tests/webhooks/price-book.json).
+  const book = readFileSync(join(ROOT, "tests/webhooks/price-book.json"), "utf8");
+  assert.equal((await dev.call("PUT", "/v1/price-book", { key: KEYS.acmeAdmin, raw: book })).status, 201);
+  const rx = await new Receiver().start();
+  const made = await dev.call("POST", "/v1/webhook-endpoints", { key: KEYS.acmeAdmin, body: { url: `${rx.url}/all` } });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const DAY = 86400_000;
+  const now = Date.now();
+  const c = "wh_all";
+  // Receipt times set with the dev clock (x-rating-now).
+  const at = (ms) => ({ "x-rating-now": iso(ms) });
+  const call = async (method, path, body, headers = {}, key = KEYS.acmeAdmin) => {
+    const r = await fetch(`${dev.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    });
+    const text = await r.text();
+    assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${text}`);
+    return JSON.parse(text);
+  };
+  const sub = (body, headers) => call("PUT", `/v1/customers/${c}/subscription`, body, headers);
+  const ingest = async (events, headers) => (await call("POST", "/v1/events", events, headers, KEYS.acmeIngest)).results;
+  // Started 40 days ago: the first month closed (invoice.issued) with its
+  // unused allowance carried over (allowance.rolled_over).
+  await sub({ plan: "pro", start: iso(now - 40 * DAY) });
+  await sub({ purchase_credits: "boost" });
+  // 25 calls of 10 included + 10 rolled over: 50 % and 100 % reached, and
+  // 5 over at 0.50 passes the 1.00 spend threshold.
+  const calls = Array.from({ length: 25 }, (_, i) => event(`all-api-${i}`, "api", c));
+  assert.ok((await ingest(calls)).every((r) => r.status === "accepted"));
+  const [drop] = await ingest([event("all-drop", "domain", c, { quantity: "1", tld: ".xyz" })]);
+  assert.equal(drop.status, "dropped");
+  // 16 of the pack's 20 credits: 4 left, under its low_balance of 5.
+  const [gen] = await ingest([event("all-gen", "gen", c, { quantity: "16" })]);
+  assert.equal(gen.status, "accepted", JSON.stringify(gen));
+  // Two days on, the pack (1 day) has expired.
+  const later = now + 2 * DAY;
+  await ingest([event("all-late", "api", c)], at(later));
+  await sub({ plan: "team" }, at(later + 60_000));
+  await sub({ cancel: "period_end" }, at(later + 120_000));
+  const want = new Set([
+    "invoice.issued", "allowance.threshold_reached", "spend.threshold_reached", "allowance.rolled_over",
+    "subscription.created", "subscription.plan_changed", "subscription.canceled", "usage_event.dropped",
+    "credits.low_balance", "credits.topped_up", "credits.expired",
+  ]);
+  const seen = () => new Set(rx.requests.map((r) => JSON.parse(r.body).type));
+  await until(async () => [...want].every((t) => seen().has(t)), 30_000).catch(() => {
+    assert.fail(`missing: ${[...want].filter((t) => !seen().has(t)).join(", ")}`);
+  });
+  const reference = new Webhook(made.body.secret);
+  for (const r of rx.requests) {
+    const body = JSON.parse(r.body);
+    const verified = reference.verify(r.body, r.headers);
+    assert.deepEqual(verified, body);
+    assert.equal(body.data.customer, c);
+    assert.equal(body.timestamp, body.data.at);
+  }
+  // The ones an event caused name it.
+  const byType = (t) => rx.requests.map((r) => JSON.parse(r.body)).filter((b) => b.type === t);
+  assert.equal(byType("usage_event.dropped")[0].data.event, "all-drop");
+  assert.equal(byType("credits.low_balance")[0].data.event, "all-gen");
+  assert.ok(byType("allowance.threshold_reached").every((b) => b.data.event.startsWith("all-api-")));
+  assert.deepEqual(byType("allowance.threshold_reached").map((b) => b.data.threshold).sort(), ["100", "50"]);
+  // One delivery per record: no webhook-id twice.
+  const ids = rx.requests.map((r) => r.headers["webhook-id"]);
+  assert.equal(new Set(ids).size, ids.length);
   await rx.stop();
 });
