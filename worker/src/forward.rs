@@ -24,7 +24,7 @@ use wasm_bindgen::JsValue;
 use worker::*;
 
 /// Largest message body (the Queue's limit is 128 KB).
-const MAX_MESSAGE_BYTES: usize = 100_000;
+pub const MAX_MESSAGE_BYTES: usize = 100_000;
 /// Largest batch for `sendBatch` (the Queue's limits: 100 messages, 256 KB).
 pub const MAX_BATCH_BYTES: usize = 200_000;
 /// Most messages in one `sendBatch`.
@@ -102,6 +102,22 @@ pub fn documents_body(tenant: &str, customer: &str, invoices: &[&str], records: 
         invoices.join(","),
         records.join(",")
     )
+}
+
+/// A Queue message: several outbox messages of one customer
+/// (`{"parts": [...]}`), or one (as earlier versions sent).
+#[derive(Deserialize)]
+struct Envelope {
+    parts: Vec<Message>,
+}
+
+/// The outbox messages a Queue message carries.
+fn read_parts(text: &str) -> serde_json::Result<Vec<Message>> {
+    if text.starts_with("{\"parts\"") {
+        Ok(serde_json::from_str::<Envelope>(text)?.parts)
+    } else {
+        Ok(vec![serde_json::from_str::<Message>(text)?])
+    }
 }
 
 /// A stored body with its number: `{"n":N,` then the body's members.
@@ -270,44 +286,56 @@ pub async fn consume(batch: MessageBatch<Value>, env: Env) -> Result<()> {
     let bucket = env.bucket(crate::log::BINDING)?;
     let dropped = insert_dropped();
     let mut messages: Vec<Message> = Vec::new();
+    let mut logs: Vec<(String, String, Vec<EventRow>)> = Vec::new();
     let mut statements = Vec::new();
     for raw in batch.raw_iter() {
         let Some(text) = raw.body().as_string() else {
             console_error!("queue: a message that is not text; skipped");
             continue;
         };
-        let m: Message = match serde_json::from_str(&text) {
-            Ok(m) => m,
+        let parts = match read_parts(&text) {
+            Ok(p) => p,
             Err(e) => {
                 console_error!("queue: an unreadable message ({e}); skipped");
                 continue;
             }
         };
-        statements.extend(crate::rollup::statements(&db, &m.tenant, &m.customer, &m.events)?);
-        if m.events.iter().any(|r| r.status == "dropped") {
-            let rows = serde_json::to_string(&m.events).unwrap_or_default();
-            let args = [
-                JsValue::from_str(&m.tenant),
-                JsValue::from_str(&m.customer),
-                JsValue::from_str(&rows),
-            ];
-            statements.push(db.prepare(&dropped).bind(&args)?);
+        // One log write per customer of a Queue message: its parts' rows
+        // together (fewer, larger objects; readers keep each seq once).
+        let mut rows: Vec<EventRow> = Vec::new();
+        for m in &parts {
+            rows.extend(m.events.iter().cloned());
         }
-        if !m.invoices.is_empty() {
-            let invoices = serde_json::to_string(&m.invoices).unwrap_or_default();
-            let args = [
-                JsValue::from_str(&m.tenant),
-                JsValue::from_str(&m.customer),
-                JsValue::from_f64(m.n as f64),
-                JsValue::from_str(&invoices),
-            ];
-            statements.push(db.prepare(INSERT_INVOICES).bind(&args)?);
+        if let Some(m) = parts.first().filter(|_| !rows.is_empty()) {
+            logs.push((m.tenant.clone(), m.customer.clone(), rows));
         }
-        messages.push(m);
+        for m in parts {
+            statements.extend(crate::rollup::statements(&db, &m.tenant, &m.customer, &m.events)?);
+            if m.events.iter().any(|r| r.status == "dropped") {
+                let rows = serde_json::to_string(&m.events).unwrap_or_default();
+                let args = [
+                    JsValue::from_str(&m.tenant),
+                    JsValue::from_str(&m.customer),
+                    JsValue::from_str(&rows),
+                ];
+                statements.push(db.prepare(&dropped).bind(&args)?);
+            }
+            if !m.invoices.is_empty() {
+                let invoices = serde_json::to_string(&m.invoices).unwrap_or_default();
+                let args = [
+                    JsValue::from_str(&m.tenant),
+                    JsValue::from_str(&m.customer),
+                    JsValue::from_f64(m.n as f64),
+                    JsValue::from_str(&invoices),
+                ];
+                statements.push(db.prepare(INSERT_INVOICES).bind(&args)?);
+            }
+            messages.push(m);
+        }
     }
-    let logged = messages
+    let logged = logs
         .iter()
-        .map(|m| crate::log::write(&bucket, &m.tenant, &m.customer, &m.events));
+        .map(|(tenant, customer, rows)| crate::log::write(&bucket, tenant, customer, rows));
     let (log_bytes, log_objects) = match futures_util::future::try_join_all(logged).await {
         Ok(sizes) => sizes.into_iter().fold((0, 0), |(b, n), (b1, n1)| (b + b1, n + n1)),
         Err(e) => {

@@ -163,11 +163,14 @@ impl Outbox {
         self.flushing = false;
     }
 
-    /// Up to a Queue batch of messages due at `now`, as sent: `{"n": N,
-    /// ...body}`. Bodies no longer in memory are read back from SQLite
-    /// (a message gone from the table was confirmed meanwhile).
-    fn due(&mut self, sql: &SqlStorage, now: i64) -> Result<Vec<(i64, String)>, ApiError> {
-        let mut out = Vec::new();
+    /// Up to a Queue batch of what is due at `now`: Queue messages of
+    /// `{"parts": [{"n": N, ...body}, ...]}`, each holding as many outbox
+    /// messages as fit in 100 KB, with their numbers. Bodies no longer in
+    /// memory are read back from SQLite (a message gone from the table was
+    /// confirmed meanwhile). Each part is written on its own by the
+    /// consumer, so how parts are grouped never changes what is written.
+    fn due(&mut self, sql: &SqlStorage, now: i64) -> Result<Vec<(Vec<i64>, String)>, ApiError> {
+        let mut out: Vec<(Vec<i64>, String)> = Vec::new();
         let mut bytes = 0;
         let mut gone = Vec::new();
         for e in self.entries.iter_mut() {
@@ -184,7 +187,23 @@ impl Outbox {
                     }
                 },
             };
-            let text = forward::numbered(e.n, &body);
+            let part = forward::numbered(e.n, &body);
+            let fits = out
+                .last()
+                .is_some_and(|(_, m)| m.len() + part.len() < forward::MAX_MESSAGE_BYTES);
+            if fits {
+                if let Some((ns, m)) = out.last_mut() {
+                    bytes += part.len() + 1;
+                    ns.push(e.n);
+                    // Drop the closing "]}", add the part, close again.
+                    m.truncate(m.len() - 2);
+                    m.push(',');
+                    m.push_str(&part);
+                    m.push_str("]}");
+                }
+                continue;
+            }
+            let text = format!("{{\"parts\":[{part}]}}");
             if !out.is_empty()
                 && (out.len() >= forward::MAX_BATCH_MESSAGES || bytes + text.len() > forward::MAX_BATCH_BYTES)
             {
@@ -192,7 +211,7 @@ impl Outbox {
                 break;
             }
             bytes += text.len();
-            out.push((e.n, text));
+            out.push((vec![e.n], text));
         }
         self.confirmed(&gone);
         Ok(out)
@@ -216,7 +235,7 @@ pub async fn flush(env: &Env, sql: &SqlStorage, outbox: &RefCell<Outbox>, now: i
         if due.is_empty() {
             return Ok(());
         }
-        let ns: Vec<i64> = due.iter().map(|(n, _)| *n).collect();
+        let ns: Vec<i64> = due.iter().flat_map(|(n, _)| n.iter().copied()).collect();
         forward::send(&queue, due.into_iter().map(|(_, m)| m).collect()).await?;
         outbox.borrow_mut().sent(&ns, now, resend);
     }
