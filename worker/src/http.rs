@@ -48,6 +48,13 @@ pub fn media_type(header: Option<&str>) -> String {
 /// Reads a request body of at most [`MAX_BODY_BYTES`] as UTF-8 text:
 /// 413 when larger (checked on `Content-Length` first, then on the bytes).
 pub async fn read_body(req: &mut Request) -> Result<String, ApiError> {
+    let bytes = read_bytes(req).await?;
+    String::from_utf8(bytes).map_err(|_| ApiError::new(400, "invalid_json", "the body is not UTF-8 text"))
+}
+
+/// Reads a request body of at most [`MAX_BODY_BYTES`], whatever it holds:
+/// 413 when larger (checked on `Content-Length` first, then on the bytes).
+pub async fn read_bytes(req: &mut Request) -> Result<Vec<u8>, ApiError> {
     let too_large = || {
         ApiError::new(
             413,
@@ -67,7 +74,7 @@ pub async fn read_body(req: &mut Request) -> Result<String, ApiError> {
     if bytes.len() > MAX_BODY_BYTES {
         return Err(too_large());
     }
-    String::from_utf8(bytes).map_err(|_| ApiError::new(400, "invalid_json", "the body is not UTF-8 text"))
+    Ok(bytes)
 }
 
 /// Checks that a request body is JSON by its content type (none, or any

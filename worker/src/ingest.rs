@@ -1,12 +1,14 @@
-//! `POST /v1/events` in the front Worker: limits, content types, one
-//! validation per event, then one call per customer to the customer's
-//! Durable Object, whose receipts are put back in input order.
+//! `POST /v1/events` in the front Worker: limits, content modes
+//! (structured, batch, binary), one validation per event, then one call
+//! per customer to the customer's Durable Object, whose receipts are put
+//! back in input order.
 
 use crate::auth::Caller;
+use crate::binary::{self, Binary};
 use crate::books;
 use crate::clock;
 use crate::customer::{H_BOOK, H_CUSTOMER, H_TENANT};
-use crate::http::{call, json_text, media_type, read_body};
+use crate::http::{call, json_text, media_type, read_body, read_bytes};
 use crate::problem::ApiError;
 use futures_util::future::join_all;
 use rating::meter::read_event_within;
@@ -76,7 +78,7 @@ pub fn events_of(shape: Shape, body: &str) -> Result<Vec<&RawValue>, ApiError> {
 }
 
 /// The engine's own message for text that is not JSON.
-fn invalid_json(body: &str) -> ApiError {
+pub(crate) fn invalid_json(body: &str) -> ApiError {
     match rating::json::parse_json(body) {
         Err(p) => ApiError::problem(400, p),
         Ok(_) => ApiError::new(400, "invalid_json", "not valid JSON"),
@@ -127,18 +129,41 @@ struct Answer<'a> {
 
 /// Handles `POST /v1/events`.
 pub async fn post(env: &Env, caller: &Caller, req: &mut Request) -> Result<Response, ApiError> {
-    let ct = media_type(req.headers().get("content-type").ok().flatten().as_deref());
-    let Some(shape) = shape(&ct) else {
-        return Err(ApiError::new(
-            400,
-            "unsupported_content_type",
-            format!(
-                "content type {ct:?}: use application/cloudevents+json, application/cloudevents-batch+json or application/json"
-            ),
-        ));
+    let content_type = req.headers().get("content-type").ok().flatten();
+    let ct = media_type(content_type.as_deref());
+    let is_binary = binary::is_binary(&ct, req.headers().has(binary::SPECVERSION).unwrap_or(false));
+    let shape = if is_binary {
+        Shape::Single
+    } else {
+        shape(&ct).ok_or_else(|| {
+            ApiError::new(
+                400,
+                "unsupported_content_type",
+                format!(
+                    "content type {ct:?}: use application/cloudevents+json, application/cloudevents-batch+json or application/json, or send one event in binary mode (ce-* headers)"
+                ),
+            )
+        })?
     };
     let dev_now = clock::forwarded(env, req)?;
-    let body = read_body(req).await?;
+    let body = if is_binary {
+        // Binary mode: the event is assembled from the headers and the
+        // body, then goes the way of a structured one.
+        let data = read_bytes(req).await?;
+        let headers: Vec<(String, String)> = req.headers().entries().collect();
+        match binary::event(&headers, content_type.as_deref(), &data)? {
+            Binary::Event(text) => text,
+            Binary::Rejected(receipt) => {
+                // As for any event that cannot be routed: its receipt, once
+                // the tenant has a book.
+                books::active(env, &caller.tenant).await?;
+                let r = serde_json::to_string(&receipt).unwrap_or_else(|_| "null".into());
+                return Ok(json_text(200, format!("{{\"results\":[{r}]}}"))?);
+            }
+        }
+    } else {
+        read_body(req).await?
+    };
     let events = events_of(shape, &body)?;
     let active = books::active(env, &caller.tenant).await?;
 

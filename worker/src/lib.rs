@@ -1,7 +1,8 @@
 //! The Cloudflare Worker of the rating engine (docs/contract.md §6-7).
 //!
 //! - The front Worker ([`routes`]) authenticates every request, validates
-//!   and splits event batches ([`ingest`]) and answers stateless quotes.
+//!   and splits event batches ([`ingest`]; a binary-mode CloudEvent is
+//!   assembled from its headers by [`binary`]) and answers stateless quotes.
 //! - A [`customer::Customer`] Durable Object per (tenant, customer) owns
 //!   the customer's meter: it deduplicates, rates and commits events with
 //!   their dedup keys and the meter in one SQLite transaction, then
@@ -17,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod binary;
 pub mod books;
 pub mod clock;
 pub mod customer;

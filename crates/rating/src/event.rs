@@ -475,16 +475,33 @@ fn event_time(s: &str) -> Result<Timestamp, Problem> {
     parse_timestamp(s).ok_or_else(|| Problem::at(codes::INVALID_TIMESTAMP, "time", "time is not an RFC 3339 timestamp"))
 }
 
-/// `datacontenttype`, when given, must be JSON (`None`: not a string).
+/// `datacontenttype`, when given, must be a JSON media type (`None`: not
+/// a string).
 fn check_content_type(ct: Option<&str>) -> Result<(), Problem> {
     match ct {
-        Some(c) if c.starts_with("application/json") => Ok(()),
-        _ => Err(Problem::at(
+        Some(c) if is_json_media_type(c) => Ok(()),
+        Some(c) => {
+            let shown: String = c.chars().take(80).collect();
+            Err(Problem::at(
+                codes::INVALID_VALUE,
+                "datacontenttype",
+                format!("datacontenttype {shown:?}: usage data must be JSON (application/json or a +json type)"),
+            ))
+        }
+        None => Err(Problem::at(
             codes::INVALID_VALUE,
             "datacontenttype",
-            "data must be JSON (application/json)",
+            "datacontenttype must be a media type string, such as application/json",
         )),
     }
+}
+
+/// Whether a media type (parameters allowed, any case) is JSON:
+/// `application/json` or a structured-syntax `+json` type.
+pub fn is_json_media_type(media_type: &str) -> bool {
+    let m = media_type.split(';').next().unwrap_or("").trim().as_bytes();
+    m.eq_ignore_ascii_case(b"application/json")
+        || (m.len() > 5 && m.contains(&b'/') && m[m.len() - 5..].eq_ignore_ascii_case(b"+json"))
 }
 
 /// The fast path's `data` (with its quantity and amount text) and the

@@ -77,6 +77,40 @@ fn data_lookup_reads_strings_and_numbers() {
     );
 }
 
+#[test]
+fn datacontenttype_is_any_json_media_type() {
+    use rating::event::is_json_media_type;
+    for ct in [
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON",
+        "application/vnd.acme.usage+json",
+        "application/cloudevents+JSON ; charset=utf-8",
+    ] {
+        assert!(is_json_media_type(ct), "{ct}");
+        let text = format!(
+            r#"{{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c","datacontenttype":"{ct}","data":{{"quantity":"1"}}}}"#
+        );
+        let (fast, general) = both(&text);
+        assert_eq!(fast, general, "{ct}");
+        assert!(fast.is_ok(), "{ct}");
+    }
+    for ct in [
+        "text/plain",
+        "application/octet-stream",
+        "application/jsonl",
+        "+json",
+        "",
+        "é+json",
+    ] {
+        assert!(!is_json_media_type(ct), "{ct}");
+    }
+    let text = r#"{"specversion":"1.0","id":"e","source":"s","type":"t","subject":"c","datacontenttype":"text/plain","data":"1"}"#;
+    let p = parse_event_text(text).unwrap_err();
+    assert_eq!(p.path.as_deref(), Some("datacontenttype"));
+    assert!(p.message.contains("\"text/plain\""), "{}", p.message);
+}
+
 fn attr() -> impl Strategy<Value = Option<serde_json::Value>> {
     prop_oneof![
         Just(None),
