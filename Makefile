@@ -13,18 +13,21 @@ test:
 	scripts/ci
 
 # Release build of every artifact: the crates, and the npm package
-# (npm/pkg-web, npm/pkg-node; scripts/wasm).
+# (npm/pkg-web, npm/pkg-node; scripts/wasm). Like every target, it first
+# installs what it needs (scripts/setup skips what is there).
 build:
+	scripts/setup
 	cargo build --release --workspace
 	scripts/wasm
 
 bench:
+	scripts/setup
 	cargo bench -p rating
 
 # Serves the pricing-page calculator (npm/examples/pricing-page) on
 # http://127.0.0.1:${PORT:-8080}/ with the package built by `make build`.
 page:
-	@test -f npm/pkg-web/rating_wasm.js || scripts/wasm
+	@test -f npm/pkg-web/rating_wasm.js || { scripts/setup && scripts/wasm; }
 	node npm/examples/serve.js
 
 # Checks formatting; `cargo fmt --all` applies it.
