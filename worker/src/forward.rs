@@ -23,6 +23,9 @@ use std::collections::BTreeMap;
 use wasm_bindgen::JsValue;
 use worker::*;
 
+/// How long the consumer waits for an object it calls (the webhooks
+/// object, the customers' reports) before giving up on that call.
+const CALL_DEADLINE_MS: u64 = 10_000;
 /// Largest message body (the Queue's limit is 128 KB).
 pub const MAX_MESSAGE_BYTES: usize = 100_000;
 /// Largest batch for `sendBatch` (the Queue's limits: 100 messages, 256 KB).
@@ -398,7 +401,14 @@ async fn hand_records(env: &Env, messages: &[Message]) -> std::result::Result<()
     for (tenant, items) in by_tenant {
         let stub = crate::webhooks::stub(env, tenant)?;
         let text = serde_json::to_string(&items).map_err(|e| ApiError::unavailable("serializing", e))?;
-        let (status, answer) = crate::http::call(&stub, Method::Post, "/enqueue", &[], Some(text)).await?;
+        let call = Box::pin(crate::http::call(&stub, Method::Post, "/enqueue", &[], Some(text)));
+        let deadline = Box::pin(Delay::from(std::time::Duration::from_millis(CALL_DEADLINE_MS)));
+        let (status, answer) = match futures_util::future::select(call, deadline).await {
+            futures_util::future::Either::Left((r, _)) => r?,
+            futures_util::future::Either::Right(_) => {
+                return Err(ApiError::unavailable("the webhooks object", "no answer in time"));
+            }
+        };
         if status != 200 {
             return Err(ApiError::unavailable("the webhooks object", answer));
         }
@@ -435,7 +445,21 @@ async fn confirm(env: &Env, messages: &[Message]) {
             Ok::<(), Error>(())
         }
     });
-    for r in futures_util::future::join_all(calls).await {
+    // A consumer that never returns holds the Queue's delivery (a local
+    // Queue delivers one batch at a time): the reports get a deadline, and
+    // what misses it is sent again by the objects.
+    let all = Box::pin(futures_util::future::join_all(calls));
+    let deadline = Box::pin(Delay::from(std::time::Duration::from_millis(CALL_DEADLINE_MS)));
+    let results = match futures_util::future::select(all, deadline).await {
+        futures_util::future::Either::Left((r, _)) => r,
+        futures_util::future::Either::Right(_) => {
+            console_error!(
+                "queue: reporting logged messages took over {CALL_DEADLINE_MS} ms; the objects will send them again"
+            );
+            return;
+        }
+    };
+    for r in results {
         if let Err(e) = r {
             console_error!("queue: reporting logged messages failed ({e}); the object will send them again");
         }
