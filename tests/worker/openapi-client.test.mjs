@@ -56,8 +56,6 @@ function run(cmd, args, { cwd = ROOT, env = process.env, timeout = 120_000 } = {
 // document's `{allOf: [{$ref: X}], required: [...]}`: X with more required).
 const ajv = new Ajv2020({ strict: true, strictRequired: false, allowUnionTypes: true, allErrors: true });
 addFormats(ajv);
-// schemars' integer format in the embedded price-book schema.
-ajv.addFormat("uint32", { type: "number", validate: (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32 });
 // The OpenAPI document's own members are not schema keywords.
 ajv.addVocabulary(["openapi", "info", "servers", "security", "paths", "webhooks", "components"]);
 ajv.addSchema(DOC, "openapi.json");

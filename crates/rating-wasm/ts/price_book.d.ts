@@ -10,7 +10,7 @@
  */
 export interface PriceBookDoc {
   /** Always `"price-book/v1"`. */
-  format: string;
+  format: "price-book/v1";
   /** The price book's id. */
   id: string;
   /** A display name. */
@@ -152,7 +152,7 @@ export interface Plan {
 
 /** Pay `periods` periods ahead for `percent` off. */
 export interface AdvanceDiscount {
-  /** Number of periods paid ahead. */
+  /** Number of periods paid ahead (1-1200). */
   periods: number;
   /** Percent off (0-100). */
   percent: string | number;
@@ -225,8 +225,8 @@ export type PriceModel = "flat" | "per_unit" | "graduated" | "volume" | "package
 
 /** One tier of a graduated or volume price. */
 export interface Tier {
-  /** Inclusive upper bound; `null` for the last, open tier. */
-  up_to?: string | number | null;
+  /** Inclusive upper bound; `null` for the last, open tier. Always present. */
+  up_to: string | number | null;
   /** Price per unit in this tier. */
   unit_amount?: string | number | null;
   /** Charged once when the quantity reaches into this tier. */

@@ -57,6 +57,7 @@ pub struct CustomUnit {
     /// The unit's code, used wherever a currency code may stand (`"credits"`).
     pub code: String,
     /// Decimal places amounts in this unit are rounded to (0-12).
+    #[schemars(range(max = 12))]
     pub scale: u32,
     /// A display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]

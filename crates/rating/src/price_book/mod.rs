@@ -2,10 +2,12 @@
 
 mod model;
 mod parse;
+mod schema;
 mod validate;
 
 pub use model::*;
 pub use parse::{read_thresholds, MAX_THRESHOLDS};
+pub use schema::{json_schema, NON_NEGATIVE_DECIMAL_PATTERN, SCHEMA_ID};
 pub use validate::model_name;
 
 use crate::error::{codes, Error, Problem};

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 #[serde(deny_unknown_fields)]
 pub struct PriceBookDoc {
     /// Always `"price-book/v1"`.
+    #[schemars(extend("const" = "price-book/v1"))]
     pub format: String,
     /// The price book's id.
     pub id: String,
@@ -199,6 +200,7 @@ pub struct Plan {
     pub setup_fee: Option<Decimal>,
     /// Free days before the first paid period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 3650))]
     pub trial_days: Option<u32>,
     /// Percent off recurring and seat charges when paying N periods ahead.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -281,7 +283,8 @@ pub struct AutoTopUp {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdvanceDiscount {
-    /// Number of periods paid ahead.
+    /// Number of periods paid ahead (1-1200).
+    #[schemars(range(min = 1, max = 1200))]
     pub periods: u32,
     /// Percent off (0-100).
     pub percent: Decimal,
@@ -345,6 +348,30 @@ pub enum PriceModel {
     Percentage,
 }
 
+impl PriceModel {
+    /// Every model, in declaration order.
+    pub const ALL: [PriceModel; 6] = [
+        PriceModel::Flat,
+        PriceModel::PerUnit,
+        PriceModel::Graduated,
+        PriceModel::Volume,
+        PriceModel::Package,
+        PriceModel::Percentage,
+    ];
+
+    /// The amount fields the model requires, and those it also allows; a
+    /// price of the model has no other amount field.
+    pub fn fields(self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            PriceModel::Flat => (&["amount"], &[]),
+            PriceModel::PerUnit => (&["unit_amount"], &[]),
+            PriceModel::Graduated | PriceModel::Volume => (&["tiers"], &[]),
+            PriceModel::Package => (&["package_size", "package_amount"], &[]),
+            PriceModel::Percentage => (&["percent"], &["fixed_amount", "min_amount", "max_amount"]),
+        }
+    }
+}
+
 /// The schema lists the `staircase` alias too (schemars leaves serde
 /// aliases out), so books written with it validate against it.
 fn staircase_alias(schema: &mut schemars::Schema) {
@@ -393,6 +420,7 @@ pub struct PriceAmounts {
 /// A price: a model, its amounts, and options in other currencies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = super::schema::model_fields)]
 pub struct Price {
     /// The price model.
     pub model: PriceModel,
@@ -413,8 +441,9 @@ pub struct Price {
 /// One tier of a graduated or volume price.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = up_to_required)]
 pub struct Tier {
-    /// Inclusive upper bound; `null` for the last, open tier.
+    /// Inclusive upper bound; `null` for the last, open tier. Always present.
     pub up_to: Option<Decimal>,
     /// Price per unit in this tier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -425,6 +454,12 @@ pub struct Tier {
     /// Instead of `unit_amount`, on amount-aggregated products: percent of the amount in this tier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<Decimal>,
+}
+
+/// `up_to` must be present, `null` included: the engine refuses a tier
+/// without it (schemars' own `required` would also forbid the `null`).
+fn up_to_required(schema: &mut schemars::Schema) {
+    schema.insert("required".into(), serde_json::json!(["up_to"]));
 }
 
 /// A prepaid credit pack.
@@ -451,6 +486,7 @@ pub struct CreditPack {
     pub expires_after: Option<Period>,
     /// Drawdown order (0-100, lower first). Default 50.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 100))]
     pub priority: Option<u32>,
     /// Credits at or below which the wallet of a customer who bought this
     /// pack is low: `credits.low_balance` is recorded when its balance in the

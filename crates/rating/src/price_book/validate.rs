@@ -29,13 +29,7 @@ fn check_amounts(r: &mut Reader, model: PriceModel, a: &PriceAmounts, path: &str
         ("min_amount", a.min_amount.is_some()),
         ("max_amount", a.max_amount.is_some()),
     ];
-    let (required, optional): (&[&str], &[&str]) = match model {
-        PriceModel::Flat => (&["amount"], &[]),
-        PriceModel::PerUnit => (&["unit_amount"], &[]),
-        PriceModel::Graduated | PriceModel::Volume => (&["tiers"], &[]),
-        PriceModel::Package => (&["package_size", "package_amount"], &[]),
-        PriceModel::Percentage => (&["percent"], &["fixed_amount", "min_amount", "max_amount"]),
-    };
+    let (required, optional) = model.fields();
     let model_name = model_name(model);
     for (field, is) in present {
         if required.contains(&field) && !is {
