@@ -15,26 +15,18 @@ pub mod target;
 
 use crate::http::{json, query};
 use crate::problem::ApiError;
+use rating::meter::RecordKind;
 use schedule::{Outcome, Schedule};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use wasm_bindgen::JsCast;
 use worker::*;
 
-/// The record types an endpoint may ask for (docs/webhooks.md).
-pub const TYPES: &[&str] = &[
-    "invoice.issued",
-    "allowance.threshold_reached",
-    "spend.threshold_reached",
-    "allowance.rolled_over",
-    "subscription.created",
-    "subscription.plan_changed",
-    "subscription.canceled",
-    "usage_event.dropped",
-    "credits.low_balance",
-    "credits.topped_up",
-    "credits.expired",
-];
+/// Whether `s` names a record type an endpoint may ask for: the engine's
+/// types (`RecordKind::ALL`, docs/webhooks.md).
+fn is_record_type(s: &str) -> bool {
+    RecordKind::ALL.iter().any(|k| k.as_str() == s)
+}
 
 /// Internal header naming the tenant.
 pub const H_TENANT: &str = "x-rating-tenant";
@@ -259,7 +251,7 @@ pub fn read_endpoint(body: &str, allow_local_http: bool) -> std::result::Result<
             let mut out = Vec::new();
             for (i, t) in list.iter().enumerate() {
                 match t.as_str() {
-                    Some(s) if TYPES.contains(&s) => {
+                    Some(s) if is_record_type(s) => {
                         if !out.iter().any(|o: &String| o == s) {
                             out.push(s.to_string());
                         }
@@ -267,7 +259,10 @@ pub fn read_endpoint(body: &str, allow_local_http: bool) -> std::result::Result<
                     _ => {
                         return Err(invalid(
                             &format!("events[{i}]"),
-                            format!("not a record type; one of {}", TYPES.join(", ")),
+                            format!(
+                                "not a record type; one of {}",
+                                RecordKind::ALL.map(RecordKind::as_str).join(", ")
+                            ),
                         ))
                     }
                 }
