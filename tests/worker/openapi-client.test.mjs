@@ -423,6 +423,10 @@ describe("against wrangler dev", () => {
     await call("GET", "/v1/customers/{customer}/allowance-state", { key: R, params: customer });
     await call("GET", "/v1/customers/{customer}/allowance-state", { key: R, params: customer, query: "?at=yesterday" });
     await call("GET", "/v1/customers/{customer}/allowance-state", { key: R, params: { customer: "oc_nobody" } });
+    await call("POST", "/v1/customers/{customer}/estimate", {
+      key: R, params: customer, body: event("oc-est", "api_calls", customer.customer, { quantity: "3" }),
+    });
+    await call("POST", "/v1/customers/{customer}/estimate", { key: R, params: customer, raw: "{" });
     await call("GET", "/v1/customers/{customer}/invoice-preview", { key: R, params: customer, query: "?at=2099-01-01T00:00:00Z" });
     await call("GET", "/v1/customers/{customer}/invoice-preview", { key: R, params: customer });
     await call("PUT", "/v1/customers/{customer}/subscription", {

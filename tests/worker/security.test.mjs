@@ -58,6 +58,7 @@ function bodyOf(op) {
     case "putPriceBook": return JSON.parse(BOOK_TEXT);
     case "quote": return { plan: "pro" };
     case "compare": return { usage: {} };
+    case "estimate": return event("sec-est", "api_calls", "sec_none", { quantity: "1" });
     case "putSubscription": return { plan: "pro" };
     case "createWebhookEndpoint": return { url: "https://hooks.example.com/acme" };
     default: return undefined;
@@ -351,6 +352,19 @@ describe("tenant isolation: acme's keys on every route never reach dev's data", 
       assert.ok(theirs.body.dimensions.every((d) => d.used === "0"), text(theirs));
       return r;
     },
+  };
+  // An estimate for dev's customer, with acme's key, is acme's customer of
+  // that name: not subscribed there.
+  checks.estimate = async (op) => {
+    const body = event("sec-est", "api_calls", "sec_only_dev", { quantity: "1" });
+    const mine = await call(op, KEYS.devRead, { customer: "sec_only_dev", body });
+    assert.equal(mine.status, 200, "positive control");
+    assert.equal(mine.body.would_be, "accepted", text(mine));
+    const r = await call(op, KEYS.acmeAdmin, { customer: "sec_only_dev", body });
+    assert.equal(r.status, 200, text(r));
+    assert.equal(r.body.would_be, "rejected", text(r));
+    assert.equal(r.body.error.code, "unknown_customer", text(r));
+    return r;
   };
   // The customer reads: dev's customer does not exist for acme.
   for (const id of ["getSubscription", "allowanceState", "invoicePreview", "invoices"]) {

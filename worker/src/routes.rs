@@ -60,6 +60,8 @@ pub enum Op {
     InvoicePreview,
     /// Issued invoices.
     Invoices,
+    /// What an event would do now, without doing it.
+    Estimate,
     /// The tenant's event log (R2) as NDJSON.
     Export,
     /// A customer's usage by hour or day, from the rollups (D1).
@@ -164,6 +166,12 @@ pub const ROUTES: &[Route] = &[
         "/v1/customers/{customer}/invoices",
         Some(Role::Read),
         Op::Invoices,
+    ),
+    r(
+        Method::Post,
+        "/v1/customers/{customer}/estimate",
+        Some(Role::Read),
+        Op::Estimate,
     ),
 ];
 
@@ -331,16 +339,30 @@ async fn to_customer(
     path: &str,
     body: Option<String>,
 ) -> Result<Response, ApiError> {
+    to_customer_with(env, caller, customer, method, path, body, &[]).await
+}
+
+/// [`to_customer`], with more headers.
+async fn to_customer_with(
+    env: &Env,
+    caller: &Caller,
+    customer: &str,
+    method: Method,
+    path: &str,
+    body: Option<String>,
+    more: &[(&str, &str)],
+) -> Result<Response, ApiError> {
     let active = books::active(env, &caller.tenant).await?;
     let stub = env
         .durable_object("CUSTOMER")?
         .id_from_name(&ingest::object_name(&caller.tenant, customer))?
         .get_stub()?;
-    let headers = [
+    let mut headers = vec![
         (H_TENANT, caller.tenant.as_str()),
         (H_CUSTOMER, customer),
         (H_BOOK, active.hash.as_str()),
     ];
+    headers.extend_from_slice(more);
     let (status, text) = call(&stub, method, path, &headers, body).await?;
     Ok(relay(status, text)?)
 }
@@ -490,6 +512,15 @@ async fn dispatch(req: &mut Request, env: &Env) -> Result<Response, ApiError> {
         Op::Invoices => {
             let customer = customer_id(customer)?;
             to_customer(env, tenant()?, &customer, Method::Get, "/invoices", None).await
+        }
+        Op::Estimate => {
+            // One event, read and rated by the customer's object against a
+            // copy of its meter (docs/worker.md "Estimates").
+            let customer = customer_id(customer)?;
+            let dev_now = crate::clock::forwarded(env, req)?;
+            let body = read_body(req).await?;
+            let now: Vec<(&str, &str)> = dev_now.iter().map(|t| (crate::clock::H_NOW, t.as_str())).collect();
+            to_customer_with(env, tenant()?, &customer, Method::Post, "/estimate", Some(body), &now).await
         }
     }
 }

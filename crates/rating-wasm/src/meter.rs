@@ -93,6 +93,26 @@ impl Meter {
         json_out(&self.record_value(&value, at))
     }
 
+    /// What recording `event` at `at` (default: now) would do, without
+    /// doing it: `would_be` (the receipt's status), the `error` it would
+    /// get, the `receipt`, the `allowance` of its product and the
+    /// `credits` left after it (docs/metering.md "Estimates"). Changes
+    /// nothing: recording the same event next gives that receipt.
+    #[wasm_bindgen(unchecked_return_type = "Estimate")]
+    pub fn estimate(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "UsageEvent | string")] event: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "string | Date")] at: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let at = time_or_now(&at, "at")?;
+        let value = json_in(&event, "the event")?;
+        let estimate = match rating::meter::read_event_value(&value) {
+            Ok(ev) => self.meter.estimate(&self.book, &ev, at).map_err(|e| error::to_js(&e))?,
+            Err(rejected) => self.meter.estimate_unread(*rejected, at),
+        };
+        json_out(&estimate)
+    }
+
     /// Rates a batch of events in order, one receipt per event.
     #[wasm_bindgen(js_name = recordBatch, unchecked_return_type = "Receipt[]")]
     pub fn record_batch(

@@ -359,6 +359,28 @@ export interface Receipt {
   error?: Problem;
 }
 
+/** What recording an event would do now, without doing it (`meter.estimate`). */
+export interface Estimate {
+  /** The status its receipt would have. */
+  would_be: ReceiptStatus;
+  /** The error it would get, when `rejected`. */
+  error?: Problem;
+  /** The receipt it would get: the one recording it next returns. */
+  receipt: Receipt;
+  /** The allowance of the event's product after it, when the plans meter that product. */
+  allowance?: AllowanceDimension;
+  /** Credits left after it, per credit unit held, in first-grant order. */
+  credits: CreditBalance[];
+}
+
+/** The balance of one credit unit. */
+export interface CreditBalance {
+  /** Credit unit. */
+  unit: string;
+  /** Credits left (unexpired), exact. */
+  balance: Decimal;
+}
+
 /** A `[start, end)` period. */
 export interface Span {
   /** Start (inclusive). */

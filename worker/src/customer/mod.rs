@@ -19,7 +19,7 @@ use crate::http::{json, json_text, millis, now, query_time};
 use crate::problem::ApiError;
 use outbox::Outbox;
 use rating::event::UsageEvent;
-use rating::meter::{dedup_window_start, no_subscription, read_event, Meter, Receipt};
+use rating::meter::{dedup_window_start, no_subscription, read_event, read_event_within, Estimate, Meter, Receipt};
 use rating::period::{fmt_timestamp, Timestamp};
 use rating::PriceBook;
 use serde_json::value::RawValue;
@@ -275,6 +275,31 @@ impl Customer {
     /// The engine decides every receipt and counts it; this loads the
     /// batch's dedup keys, lends them to the engine, and stores each event
     /// whose key the engine puts (docs/worker.md, "Deduplication").
+    /// What one event (CloudEvents JSON) would do now: the engine rates it
+    /// against a copy of the meter, with the event's stored dedup key
+    /// (docs/worker.md "Estimates"). Nothing is written.
+    fn estimate(
+        &self,
+        book: &PriceBook,
+        body: &str,
+        now: Timestamp,
+        customer: &str,
+    ) -> std::result::Result<String, ApiError> {
+        self.load()?;
+        let ev = match read_event_within(body, crate::ingest::MAX_EVENT_BYTES) {
+            Ok(ev) => ev,
+            Err(r) => return to_text(&Estimate::refused(*r)),
+        };
+        let since = dedup_window_start(book, now).saturating_mul(1000);
+        let tables = self.cache.borrow().as_ref().map(|l| l.keys.clone()).unwrap_or_default();
+        let keys = store::batch_keys(&self.sql(), &tables, &[(ev.source.as_str(), ev.id.as_str())], since)?;
+        let cache = self.cache.borrow();
+        let Some(meter) = cache.as_ref().and_then(|l| l.meter.as_ref()) else {
+            return to_text(&Estimate::refused(no_subscription(&ev, customer)));
+        };
+        to_text(&meter.estimate_with(book, &ev, now, &keys)?)
+    }
+
     fn ingest(
         &self,
         book: &PriceBook,
@@ -568,6 +593,10 @@ impl Customer {
                 };
                 self.commit(c)?;
                 json(if created { 201 } else { 200 }, &view)?
+            }
+            (Method::Post, "/estimate") => {
+                let body = req.text().await?;
+                json_text(200, self.estimate(&book, &body, now, &customer)?)?
             }
             (Method::Get, "/subscription") => {
                 let v = self.meter_or_404(&customer, |m| Ok(subscription::view(m, &book)))?;

@@ -1,6 +1,7 @@
 //! Stateful rating of one customer's subscription (docs/metering.md), by
 //! concept: `state` (what a meter holds), `record` (rating one event),
-//! `receipt` and `dedup` (answers and repeats), `cycle` (subscribe, close,
+//! `receipt` and `dedup` (answers and repeats), `estimate` (an event's
+//! receipt without recording it), `cycle` (subscribe, close,
 //! change, cancel), `invoice` (invoice lines), `views` (read-only views),
 //! `wallet` (credits), `usage` (a period's usage and its repricing),
 //! `records` (the typed records a meter emits) and `alerts` (thresholds).
@@ -14,6 +15,7 @@
 mod alerts;
 mod cycle;
 mod dedup;
+mod estimate;
 mod invoice;
 mod receipt;
 mod record;
@@ -27,6 +29,7 @@ pub use alerts::{Alerts, Fired};
 pub use dedup::{
     key as dedup_key, window_start as dedup_window_start, Dedup, DedupKey, DedupStore, Seen, DEFAULT_MAX_ENTRIES,
 };
+pub use estimate::{CreditBalance, Estimate};
 pub use receipt::{no_subscription, read_event, read_event_value, read_event_within, Counts, Receipt, Status};
 pub use records::{Record, RecordHead, RecordKind};
 pub use state::{
