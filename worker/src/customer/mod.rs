@@ -271,10 +271,6 @@ impl Customer {
         }
     }
 
-    /// Rates a batch of events at `now`; answers each receipt as JSON text.
-    /// The engine decides every receipt and counts it; this loads the
-    /// batch's dedup keys, lends them to the engine, and stores each event
-    /// whose key the engine puts (docs/worker.md, "Deduplication").
     /// What one event (CloudEvents JSON) would do now: the engine rates it
     /// against a copy of the meter, with the event's stored dedup key
     /// (docs/worker.md "Estimates"). Nothing is written.
@@ -300,6 +296,10 @@ impl Customer {
         to_text(&meter.estimate_with(book, &ev, now, &keys)?)
     }
 
+    /// Rates a batch of events at `now`; answers each receipt as JSON text.
+    /// The engine decides every receipt and counts it; this loads the
+    /// batch's dedup keys, lends them to the engine, and stores each event
+    /// whose key the engine puts (docs/worker.md, "Deduplication").
     fn ingest(
         &self,
         book: &PriceBook,
