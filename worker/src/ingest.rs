@@ -7,7 +7,7 @@ use crate::auth::Caller;
 use crate::binary::{self, Binary};
 use crate::books;
 use crate::clock;
-use crate::customer::{H_BOOK, H_CUSTOMER, H_TENANT};
+use crate::customer::{H_BOOK, H_BOOK_FROM, H_CUSTOMER, H_TENANT};
 use crate::http::{call, json_text, media_type, read_body, read_bytes};
 use crate::problem::ApiError;
 use futures_util::future::join_all;
@@ -165,7 +165,8 @@ pub async fn post(env: &Env, caller: &Caller, req: &mut Request) -> Result<Respo
         read_body(req).await?
     };
     let events = events_of(shape, &body)?;
-    let active = books::active(env, &caller.tenant).await?;
+    let active = books::active_at(env, &caller.tenant, clock::dev_time(env, req)?).await?;
+    let active_from = rating::period::fmt_timestamp(active.effective_from);
 
     // Route each event by its subject; an event that cannot be routed (or
     // is too large) gets its rejection here, with the engine's problem.
@@ -208,6 +209,7 @@ pub async fn post(env: &Env, caller: &Caller, req: &mut Request) -> Result<Respo
             (H_TENANT, caller.tenant.as_str()),
             (H_CUSTOMER, customer.as_str()),
             (H_BOOK, active.hash.as_str()),
+            (H_BOOK_FROM, active_from.as_str()),
         ];
         if let Some(t) = &dev_now {
             headers.push((clock::H_NOW, t.as_str()));

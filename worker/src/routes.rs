@@ -4,10 +4,11 @@
 
 use crate::auth::{authorize, keys, Caller, Role};
 use crate::books;
-use crate::customer::{H_BOOK, H_CUSTOMER, H_TENANT};
+use crate::customer::{H_BOOK, H_BOOK_FROM, H_CUSTOMER, H_TENANT};
 use crate::http::{call, decode_segment, json, json_type, query, read_body, read_json, relay};
 use crate::ingest;
 use crate::problem::ApiError;
+use rating::period::{fmt_timestamp, Timestamp};
 use serde_json::json;
 use worker::{Env, Headers, Method, Request, Response};
 
@@ -330,29 +331,20 @@ fn customer_id(c: Option<String>) -> Result<String, ApiError> {
     Ok(c)
 }
 
-/// Calls a customer's object with the active price book.
+/// Calls a customer's object with the price book version active at the
+/// request's time; the dev clock, where set, is passed on.
 async fn to_customer(
     env: &Env,
+    dev: Option<Timestamp>,
     caller: &Caller,
     customer: &str,
     method: Method,
     path: &str,
     body: Option<String>,
 ) -> Result<Response, ApiError> {
-    to_customer_with(env, caller, customer, method, path, body, &[]).await
-}
-
-/// [`to_customer`], with more headers.
-async fn to_customer_with(
-    env: &Env,
-    caller: &Caller,
-    customer: &str,
-    method: Method,
-    path: &str,
-    body: Option<String>,
-    more: &[(&str, &str)],
-) -> Result<Response, ApiError> {
-    let active = books::active(env, &caller.tenant).await?;
+    let active = books::active_at(env, &caller.tenant, dev).await?;
+    let dev_text = dev.map(fmt_timestamp);
+    let from = fmt_timestamp(active.effective_from);
     let stub = env
         .durable_object("CUSTOMER")?
         .id_from_name(&ingest::object_name(&caller.tenant, customer))?
@@ -361,8 +353,11 @@ async fn to_customer_with(
         (H_TENANT, caller.tenant.as_str()),
         (H_CUSTOMER, customer),
         (H_BOOK, active.hash.as_str()),
+        (H_BOOK_FROM, from.as_str()),
     ];
-    headers.extend_from_slice(more);
+    if let Some(t) = &dev_text {
+        headers.push((crate::clock::H_NOW, t.as_str()));
+    }
     let (status, text) = call(&stub, method, path, &headers, body).await?;
     Ok(relay(status, text)?)
 }
@@ -402,20 +397,27 @@ async fn dispatch(req: &mut Request, env: &Env) -> Result<Response, ApiError> {
     };
     let caller = caller.as_ref();
     let tenant = || caller.ok_or_else(|| ApiError::new(401, "unauthorized", "no key"));
+    // The dev clock (crate::clock), where allowed: which price book version
+    // is active, and the customer objects' time, follow it.
+    let dev = crate::clock::dev_time(env, req)?;
     match rt.op {
         Op::Home => Ok(Response::from_html(HOME)?),
         Op::Healthz => Ok(json(200, &json!({"status": "ok"}))?),
         Op::OpenApi => Ok(crate::http::json_text(200, OPENAPI.to_string())?),
         Op::Events => ingest::post(env, tenant()?, req).await,
-        Op::GetPriceBook => books::get(env, &tenant()?.tenant, query(req, "version")).await,
+        Op::GetPriceBook => {
+            let which = books::Which::of(req, dev)?;
+            books::get(env, &tenant()?.tenant, which).await
+        }
         Op::PutPriceBook => {
+            let effective_from = books::effective_from(req, dev)?;
             json_type(req)?;
             let body = read_body(req).await?;
-            books::put(env, &tenant()?.tenant, body).await
+            books::put(env, &tenant()?.tenant, body, effective_from, dev).await
         }
         Op::Quote | Op::Compare => {
             let body = read_json(req).await?;
-            let active = books::active(env, &tenant()?.tenant).await?;
+            let active = books::active_at(env, &tenant()?.tenant, dev).await?;
             let out = if rt.op == Op::Quote {
                 rating::quote::quote_value(&active.book, &body)?
             } else {
@@ -487,6 +489,7 @@ async fn dispatch(req: &mut Request, env: &Env) -> Result<Response, ApiError> {
             let body = read_json(req).await?;
             to_customer(
                 env,
+                dev,
                 tenant()?,
                 &customer,
                 Method::Put,
@@ -497,7 +500,7 @@ async fn dispatch(req: &mut Request, env: &Env) -> Result<Response, ApiError> {
         }
         Op::GetSubscription => {
             let customer = customer_id(customer)?;
-            to_customer(env, tenant()?, &customer, Method::Get, "/subscription", None).await
+            to_customer(env, dev, tenant()?, &customer, Method::Get, "/subscription", None).await
         }
         Op::AllowanceState | Op::InvoicePreview => {
             let customer = customer_id(customer)?;
@@ -507,20 +510,18 @@ async fn dispatch(req: &mut Request, env: &Env) -> Result<Response, ApiError> {
                 "/invoice-preview"
             };
             let path = with_query(req, base, &["at"]);
-            to_customer(env, tenant()?, &customer, Method::Get, &path, None).await
+            to_customer(env, dev, tenant()?, &customer, Method::Get, &path, None).await
         }
         Op::Invoices => {
             let customer = customer_id(customer)?;
-            to_customer(env, tenant()?, &customer, Method::Get, "/invoices", None).await
+            to_customer(env, dev, tenant()?, &customer, Method::Get, "/invoices", None).await
         }
         Op::Estimate => {
             // One event, read and rated by the customer's object against a
             // copy of its meter (docs/worker.md "Estimates").
             let customer = customer_id(customer)?;
-            let dev_now = crate::clock::forwarded(env, req)?;
             let body = read_body(req).await?;
-            let now: Vec<(&str, &str)> = dev_now.iter().map(|t| (crate::clock::H_NOW, t.as_str())).collect();
-            to_customer_with(env, tenant()?, &customer, Method::Post, "/estimate", Some(body), &now).await
+            to_customer(env, dev, tenant()?, &customer, Method::Post, "/estimate", Some(body)).await
         }
     }
 }

@@ -274,6 +274,10 @@ export interface SubscriptionChange {
   /** The subscription's own spend alert thresholds (besides its plans'),
    * in the book's currency; they replace the ones in force. */
   spend_alert_thresholds?: DecimalInput[];
+  /** Keep (or stop keeping) the price book version in force (see SubscriptionRequest). */
+  pin_price_book?: boolean;
+  /** Move to the active price book version (see SubscriptionRequest). */
+  price_book?: "latest";
 }
 
 /** What a subscription starts with (`book.meter(...)`): the first request, with its customer and start. */
@@ -298,6 +302,14 @@ export interface SubscriptionRequest {
   purchase_credits?: string;
   /** The subscription's own spend alert thresholds (besides its plans'), in the book's currency. */
   spend_alert_thresholds?: DecimalInput[];
+  /**
+   * Keep the price book version in force when newer ones become active
+   * (where versions are kept: the Worker; a meter in JS is priced with the
+   * book each call is given).
+   */
+  pin_price_book?: boolean;
+  /** Move to the active price book version (the Worker; unpins). */
+  price_book?: "latest";
 }
 
 /** A subscription as it is (`meter.subscription()`, `meter.apply(...)`). */
@@ -330,6 +342,8 @@ export interface SubscriptionView {
   trial_end?: Timestamp;
   /** The subscription's own spend alert thresholds, when it has any. */
   spend_alert_thresholds?: Decimal[];
+  /** Present when the subscription keeps its price book version. */
+  pin_price_book?: true;
 }
 
 /** Status of an event's receipt. */

@@ -54,6 +54,28 @@ pub struct Request {
     /// The subscription's own spend alert thresholds (besides its plans'),
     /// in the book's currency; given, they replace the ones in force.
     pub spend_alert_thresholds: Option<Vec<Decimal>>,
+    /// Keep the price book version in force when newer ones become active
+    /// (grandfathered), or stop keeping it (`false`).
+    pub pin_price_book: Option<bool>,
+    /// Move to the latest active version of the price book: at the next
+    /// period start, or at once with proration under `transition:
+    /// "immediate"`. Unpins.
+    pub price_book: Option<Follow>,
+}
+
+/// Which price book version a subscription moves to (`price_book`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follow {
+    /// The tenant's active version.
+    Latest,
+}
+
+impl Follow {
+    const ALLOWED: &'static str = "latest";
+
+    fn parse(s: &str) -> Option<Follow> {
+        (s == "latest").then_some(Follow::Latest)
+    }
 }
 
 /// A subscription document: a request that names its customer and start,
@@ -141,6 +163,17 @@ impl Request {
         let spend_alert_thresholds = o
             .opt("spend_alert_thresholds")
             .and_then(|v| crate::price_book::read_thresholds(r, v, &o.path("spend_alert_thresholds")));
+        let pin_price_book = o.opt_bool(r, "pin_price_book");
+        let price_book = o
+            .opt("price_book")
+            .and_then(|v| r.choice(v, &o.path("price_book"), Follow::parse, Follow::ALLOWED));
+        if price_book.is_some() && pin_price_book == Some(true) {
+            r.err(
+                codes::INVALID_VALUE,
+                &o.path("pin_price_book"),
+                "pin_price_book: true keeps the version that price_book: \"latest\" leaves",
+            );
+        }
         Request {
             plan,
             start,
@@ -151,6 +184,8 @@ impl Request {
             cancel,
             purchase_credits,
             spend_alert_thresholds,
+            pin_price_book,
+            price_book,
         }
     }
 }
@@ -220,6 +255,7 @@ pub fn subscribe(book: &PriceBook, customer: &str, req: &Request, at: Timestamp)
         spend_alert_thresholds: req.spend_alert_thresholds.clone().unwrap_or_default(),
     };
     let mut m = meter::subscribe(book, &sub)?;
+    m.pin_price_book = req.pin_price_book.unwrap_or(false);
     let at = start.max(at);
     if let Some(pack) = &req.purchase_credits {
         m.purchase_credits(book, pack, at)?;
@@ -298,6 +334,12 @@ fn change_steps(book: &PriceBook, m: &mut Meter, req: &Request, at: Timestamp) -
     if let Some(mode) = req.cancel {
         m.cancel(book, at, mode.is_immediate())?;
     }
+    if let Some(pin) = req.pin_price_book {
+        m.pin_price_book = pin;
+    }
+    if req.price_book == Some(Follow::Latest) {
+        m.pin_price_book = false;
+    }
     Ok(())
 }
 
@@ -319,6 +361,48 @@ pub fn apply(
             Ok(true)
         }
     }
+}
+
+/// Applies a request where price book versions are kept (the Worker;
+/// docs/subscriptions.md "Price book versions"). `current` is the version
+/// the open period is priced with (for a new subscription, the active
+/// one) and `latest` the active version. After [`apply`] with `current`, a
+/// request with `price_book: "latest"` moves the subscription to `latest`:
+/// at once with proration ([`Meter::migrate`]) under `transition:
+/// "immediate"` (the default, as for a plan change), else at its next
+/// period start (it is unpinned, so the period boundary moves it). All or
+/// nothing. Answers whether it subscribed and whether it moved to `latest`
+/// now.
+pub fn apply_versioned(
+    current: &PriceBook,
+    latest: &PriceBook,
+    customer: &str,
+    meter: &mut Option<Meter>,
+    req: &Request,
+    at: Timestamp,
+) -> Result<(bool, bool), Error> {
+    let now = req.price_book == Some(Follow::Latest)
+        && req.transition.unwrap_or(Mode::DEFAULT_TRANSITION).is_immediate()
+        && current.hash() != latest.hash();
+    if !now {
+        return apply(current, customer, meter, req, at).map(|s| (s, false));
+    }
+    // The steps run on a copy, the dedup keys set aside (as in `change`).
+    let dedup = meter
+        .as_mut()
+        .map(|m| std::mem::replace(&mut m.dedup, meter::Dedup::new(0, 0)));
+    let mut copy = meter.clone();
+    let done = apply(current, customer, &mut copy, req, at).and_then(|subscribed| match copy.as_mut() {
+        Some(m) => m.migrate(current, latest, at).map(|moved| (subscribed, moved)),
+        None => Ok((subscribed, false)),
+    });
+    if done.is_ok() {
+        *meter = copy;
+    }
+    if let (Some(m), Some(d)) = (meter.as_mut(), dedup) {
+        m.dedup = d;
+    }
+    done
 }
 
 /// Refuses a request whose `start` or `anchor` is more than `days` from
@@ -383,6 +467,9 @@ pub struct View {
     /// The subscription's own spend alert thresholds (besides its plans').
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub spend_alert_thresholds: Vec<Decimal>,
+    /// Kept on its price book version when newer ones become active.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pin_price_book: bool,
 }
 
 impl View {
@@ -406,6 +493,7 @@ impl View {
             ended_at: m.ended_at.map(fmt_timestamp),
             trial_end: m.trial_end.map(fmt_timestamp),
             spend_alert_thresholds: m.spend_alert_thresholds.clone(),
+            pin_price_book: m.pin_price_book,
         }
     }
 }

@@ -57,9 +57,11 @@ fn the_open_period_keeps_its_version_and_the_next_takes_the_new_one() {
     // Book B lacks `builds`; the open period is still invoiced with A.
     assert!(m.fits(&b));
     assert!(!m
-        .advance_across(&a, &b, t("2026-01-20T00:00:00Z"))
+        .advance_across(&a, &b, t("2026-01-10T00:00:00Z"), t("2026-01-20T00:00:00Z"))
         .expect("nothing to close"));
-    assert!(m.advance_across(&a, &b, t("2026-02-01T00:00:00Z")).expect("close"));
+    assert!(m
+        .advance_across(&a, &b, t("2026-01-10T00:00:00Z"), t("2026-02-01T00:00:00Z"))
+        .expect("close"));
     let invoices = m.take_invoices();
     assert_eq!(invoices.len(), 1);
     let inv = &invoices[0];
@@ -97,7 +99,7 @@ fn a_version_without_the_plan_leaves_the_subscription_where_it_is() {
     m.take_invoices();
     assert!(!m.fits(&other));
     assert!(!m
-        .advance_across(&a, &other, t("2026-03-01T00:00:00Z"))
+        .advance_across(&a, &other, t("2026-01-10T00:00:00Z"), t("2026-03-01T00:00:00Z"))
         .expect("close on A"));
     let fees: Vec<String> = m
         .take_invoices()
@@ -122,8 +124,104 @@ fn moving_to_the_same_version_is_advancing() {
         build(m, &a, "b2", "2026-01-04T00:00:00Z");
     }
     one.advance_to(&a, t("2026-04-01T00:00:00Z")).expect("advance");
-    two.advance_across(&a, &a, t("2026-04-01T00:00:00Z")).expect("advance");
+    two.advance_across(&a, &a, t("2026-01-10T00:00:00Z"), t("2026-04-01T00:00:00Z"))
+        .expect("advance");
     assert_eq!(one, two);
     let total = |m: &mut Meter| m.take_invoices().iter().map(|i| i.total_value).sum::<Decimal>();
     assert_eq!(total(&mut one), total(&mut two));
+}
+
+#[test]
+fn periods_that_ended_before_the_new_version_stay_on_the_old_one() {
+    // B became active on March 10: January and February renew with A, the
+    // period open on March 10 is closed with A and April opens with B.
+    let a = book("10.00", true);
+    let b = book("15.00", true);
+    let mut m = meter(&a);
+    m.take_invoices();
+    assert!(m
+        .advance_across(&a, &b, t("2026-03-10T00:00:00Z"), t("2026-04-02T00:00:00Z"))
+        .expect("close"));
+    let fees: Vec<(String, String)> = m
+        .take_invoices()
+        .iter()
+        .flat_map(|i| i.lines.iter().filter(|l| l.product == "platform"))
+        .map(|l| (l.period.start.clone(), l.amount.clone()))
+        .collect();
+    assert_eq!(
+        fees,
+        [
+            ("2026-02-01T00:00:00Z".to_string(), "10.00".to_string()),
+            ("2026-03-01T00:00:00Z".to_string(), "10.00".to_string()),
+            ("2026-04-01T00:00:00Z".to_string(), "15.00".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn a_pinned_subscription_keeps_its_version() {
+    let a = book("10.00", true);
+    let b = book("15.00", true);
+    let mut pinned = meter(&a);
+    pinned.pin_price_book = true;
+    pinned.take_invoices();
+    assert!(!pinned
+        .advance_across(&a, &b, t("2026-01-10T00:00:00Z"), t("2026-03-02T00:00:00Z"))
+        .expect("close on A"));
+    let fees: Vec<String> = pinned
+        .take_invoices()
+        .iter()
+        .flat_map(|i| i.lines.iter().filter(|l| l.product == "platform"))
+        .map(|l| l.amount.clone())
+        .collect();
+    assert_eq!(fees, ["10.00", "10.00"]);
+    // The flag is part of the state, and only written when set.
+    let state = serde_json::to_value(&pinned).expect("state");
+    assert_eq!(state["pin_price_book"], true);
+    let unpinned = serde_json::to_value(meter(&a)).expect("state");
+    assert!(unpinned.get("pin_price_book").is_none());
+}
+
+#[test]
+fn migrating_mid_period_bills_each_version_what_it_priced() {
+    let a = book("10.00", true);
+    let mut b = book("15.00", true);
+    b = PriceBook::from_value(&{
+        let mut v = serde_json::to_value(b.doc()).expect("doc");
+        v["plans"][0]["items"][1]["price"]["unit_amount"] = json!("30.00");
+        v
+    })
+    .expect("valid book");
+    let mut m = meter(&a);
+    m.take_invoices();
+    let before = build(&mut m, &a, "b1", "2026-01-05T00:00:00Z");
+    assert_eq!(before.amount.as_deref(), Some("20.00"));
+    // Half of January's 31 days are left on the 16th at 12:00.
+    assert!(m.migrate(&a, &b, t("2026-01-16T12:00:00Z")).expect("migrate"));
+    let invoices = m.take_invoices();
+    assert_eq!(invoices.len(), 2);
+    let (old, new) = (&invoices[0], &invoices[1]);
+    assert_eq!(old.price_book, a.hash());
+    let line = |inv: &rating::meter::Invoice, product: &str| {
+        inv.lines
+            .iter()
+            .find(|l| l.product == product)
+            .map(|l| l.amount.clone())
+            .unwrap_or_default()
+    };
+    // The receipt's 20.00, and half of A's fee credited.
+    assert_eq!(line(old, "builds"), "20.00");
+    assert_eq!(line(old, "platform"), "-5.00");
+    assert_eq!(new.price_book, b.hash());
+    assert_eq!(line(new, "platform"), "7.50");
+    assert_eq!(
+        (new.period.start.as_str(), new.period.end.as_str()),
+        ("2026-01-16T12:00:00Z", "2026-02-01T00:00:00Z")
+    );
+    let after = build(&mut m, &b, "b2", "2026-01-20T00:00:00Z");
+    assert_eq!(after.amount.as_deref(), Some("30.00"));
+    assert_eq!(after.price_book.as_deref(), Some(b.hash()));
+    // Migrating to the version it is on is no move.
+    assert!(!m.migrate(&b, &b, t("2026-01-21T00:00:00Z")).expect("no-op"));
+    assert!(m.take_invoices().is_empty());
 }

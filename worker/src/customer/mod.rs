@@ -38,6 +38,9 @@ pub const H_TENANT: &str = "x-rating-tenant";
 pub const H_CUSTOMER: &str = "x-rating-customer";
 /// Hash of the price book to use.
 pub const H_BOOK: &str = "x-rating-book";
+/// When the version [`H_BOOK`] names became active (RFC 3339): the
+/// period boundaries before it stay on the version they had.
+pub const H_BOOK_FROM: &str = "x-rating-book-from";
 
 /// What the object keeps in memory between requests.
 #[derive(Default)]
@@ -236,7 +239,13 @@ impl Customer {
     /// tenant's active one: the meter moves to `active` at the first
     /// period start (docs/metering.md "Price book versions"). Answers
     /// whether it moved.
-    fn catch_up(&self, book: &PriceBook, active: &PriceBook, now: Timestamp) -> std::result::Result<bool, ApiError> {
+    fn catch_up(
+        &self,
+        book: &PriceBook,
+        active: &PriceBook,
+        active_from: Timestamp,
+        now: Timestamp,
+    ) -> std::result::Result<bool, ApiError> {
         self.load()?;
         let mut c = Commit::default();
         let moved = {
@@ -246,7 +255,7 @@ impl Customer {
             if m.period.end > now || m.ended_at.is_some() {
                 return Ok(false);
             }
-            let moved = m.advance_across(book, active, now)?;
+            let moved = m.advance_across(book, active, active_from, now)?;
             Self::meter_commit(l, if moved { active } else { book }, None, &mut c)?;
             moved
         };
@@ -478,9 +487,11 @@ impl Customer {
         }
     }
 
-    async fn book(&self, req: &Request) -> std::result::Result<(Rc<PriceBook>, String, String), ApiError> {
+    async fn book(&self, req: &Request) -> std::result::Result<(Rc<PriceBook>, Timestamp, String, String), ApiError> {
         let h = |n: &str| req.headers().get(n).ok().flatten().unwrap_or_default();
         let (tenant, customer, hash) = (h(H_TENANT), h(H_CUSTOMER), h(H_BOOK));
+        // Without the header (a caller that predates it): active all along.
+        let from = rating::period::parse_timestamp(&h(H_BOOK_FROM)).unwrap_or_default();
         if tenant.is_empty() || customer.is_empty() || hash.is_empty() {
             return Err(ApiError::new(
                 400,
@@ -489,7 +500,7 @@ impl Customer {
             ));
         }
         let book = crate::books::by_hash(&self.env, &tenant, &hash).await?;
-        Ok((book, tenant, customer))
+        Ok((book, from, tenant, customer))
     }
 
     fn meter_or_404<T>(
@@ -543,7 +554,7 @@ impl Customer {
             (Method::Get, "/storage") => return self.storage_stats(),
             _ => {}
         }
-        let (active, tenant, customer) = self.book(&req).await?;
+        let (active, active_from, tenant, customer) = self.book(&req).await?;
         // The runtime's clock, or the dev clock where allowed (crate::clock).
         let now = crate::clock::request_time(&self.env, &req)?;
         let path = req.path();
@@ -551,8 +562,8 @@ impl Customer {
         // A new version applies from the next period: the open period keeps
         // the version its receipts named.
         let mut book = self.period_book(&tenant, &active).await?;
-        if self.catch_up(&book, &active, now)? {
-            book = active;
+        if self.catch_up(&book, &active, active_from, now)? {
+            book = active.clone();
         }
         let resp = match (method, path.as_str()) {
             (Method::Post, "/ingest") => {
@@ -578,7 +589,9 @@ impl Customer {
                     let Some(l) = cache.as_mut() else {
                         return Err(ApiError::unavailable("loading the meter", "no state"));
                     };
-                    let created = subscription::apply(&book, &customer, &mut l.meter, &r, now)?;
+                    let (created, moved) = subscription::apply(&book, &active, &customer, &mut l.meter, &r, now)?;
+                    // After a move the open period is priced with the active version.
+                    let book = if moved { &active } else { &book };
                     let Some(m) = l.meter.as_mut() else {
                         return Err(ApiError::unavailable("applying the subscription", "no meter"));
                     };
@@ -586,9 +599,9 @@ impl Customer {
                     for inv in &issued {
                         c.invoices.push((inv.issued_at.clone(), to_text(inv)?));
                     }
-                    let mut view = subscription::view(m, &book);
+                    let mut view = subscription::view(m, book);
                     view["invoices"] = serde_json::to_value(&issued).unwrap_or(Value::Null);
-                    Self::meter_commit(l, &book, Some((&tenant, &customer)), &mut c)?;
+                    Self::meter_commit(l, book, Some((&tenant, &customer)), &mut c)?;
                     (view, created)
                 };
                 self.commit(c)?;
@@ -672,14 +685,14 @@ impl DurableObject for Customer {
         if let (Some(hash), Some(tenant)) = (hash, tenant) {
             let books = match crate::books::by_hash(&self.env, &tenant, &hash).await {
                 Ok(book) => match crate::books::active(&self.env, &tenant).await {
-                    Ok(active) => Ok((book, active.book)),
+                    Ok(active) => Ok((book, active)),
                     Err(e) => Err(e),
                 },
                 Err(e) => Err(e),
             };
             match books {
                 Ok((book, active)) => {
-                    if let Err(e) = self.catch_up(&book, &active, now()) {
+                    if let Err(e) = self.catch_up(&book, &active.book, active.effective_from, now()) {
                         console_error!("alarm: closing periods failed: {}", e.detail);
                     }
                 }

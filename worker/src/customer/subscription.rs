@@ -19,17 +19,20 @@ pub fn read(v: &Value) -> Result<Request, Error> {
 }
 
 /// Applies a request at `now` to the customer's meter, if any (the first
-/// request subscribes). A failed request changes nothing. Answers whether
-/// it subscribed.
+/// request subscribes), with `book` the version its open period is priced
+/// with and `active` the tenant's active version (`price_book: "latest"`
+/// moves to it). A failed request changes nothing. Answers whether it
+/// subscribed and whether it moved to `active` now.
 pub fn apply(
     book: &PriceBook,
+    active: &PriceBook,
     customer: &str,
     meter: &mut Option<Meter>,
     req: &Request,
     now: Timestamp,
-) -> Result<bool, Error> {
+) -> Result<(bool, bool), Error> {
     subscription::check_reach(req, now, MAX_START_DISTANCE_DAYS)?;
-    subscription::apply(book, customer, meter, req, now)
+    subscription::apply_versioned(book, active, customer, meter, req, now)
 }
 
 /// The subscription as `GET`/`PUT .../subscription` show it.

@@ -146,6 +146,7 @@ pub(crate) fn subscribe(book: &PriceBook, sub: &Subscription) -> Result<Meter, E
         wallet: Default::default(),
         spend_alert_thresholds: sub.spend_alert_thresholds.clone(),
         alerts: Default::default(),
+        pin_price_book: false,
         records: Vec::new(),
         issued: Vec::new(),
         slots: Default::default(),
@@ -366,17 +367,30 @@ impl Meter {
     }
 
     /// Closes every period that ends at or before `t` when a new version
-    /// of the price book, `new`, became active during the open period: the
-    /// open period is closed (its usage invoiced) with `old`, the version
-    /// its receipts named, and the periods after it are opened and billed
-    /// with `new`. Answers whether the meter moved to `new`: it does not
-    /// when no period ends by `t`, or when `new` lacks the subscription's
-    /// plans (it then stays on `old`).
-    pub fn advance_across(&mut self, old: &PriceBook, new: &PriceBook, t: Timestamp) -> Result<bool, Error> {
+    /// of the price book, `new`, became active at `new_from`: periods that
+    /// ended before `new_from` are closed and renewed with `old`; the open
+    /// period at `new_from` is closed (its usage invoiced) with `old`, the
+    /// version its receipts named, and the periods after it are opened and
+    /// billed with `new`. Answers whether the meter moved to `new`: it does not
+    /// when no period ends by `t`, when the subscription is pinned to its
+    /// version, or when `new` lacks the subscription's plans (it then
+    /// stays on `old`).
+    pub fn advance_across(
+        &mut self,
+        old: &PriceBook,
+        new: &PriceBook,
+        new_from: Timestamp,
+        t: Timestamp,
+    ) -> Result<bool, Error> {
+        // Periods that ended before `new` became active stay with `old`.
+        if new_from > self.period.end {
+            let before = new_from - chrono::Duration::nanoseconds(1);
+            self.advance_to(old, t.min(before))?;
+        }
         if self.ended_at.is_some() || self.period.end > t {
             return Ok(false);
         }
-        if !self.fits(new) {
+        if self.pin_price_book || !self.fits(new) {
             self.advance_to(old, t)?;
             return Ok(false);
         }
@@ -871,5 +885,76 @@ impl Meter {
         self.issue(inv);
         self.spend_alerts(book, at, None);
         Ok(())
+    }
+
+    /// Moves the subscription from version `old` of the price book to
+    /// `new` at `at`, with proration (docs/metering.md "Price book
+    /// versions"): the open period's usage so far is invoiced under `old`,
+    /// the version its receipts named, with the unused part of what was
+    /// paid in advance credited; the rest of the period is opened and
+    /// charged under `new`, its allowances pro rata plus what is left of
+    /// the old ones. Two invoices, one per version. A trial has nothing to
+    /// prorate: it moves when it ends. Answers whether it moved now.
+    pub fn migrate(&mut self, old: &PriceBook, new: &PriceBook, at: Timestamp) -> Result<bool, Error> {
+        self.advance_to(old, at)?;
+        if self.ended_at.is_some() {
+            return Err(err(codes::SUBSCRIPTION_ENDED, "at", "the subscription has ended"));
+        }
+        if !self.fits(new) {
+            let message = format!(
+                "the latest price book version lacks plan {:?}, one of its add-ons or the plan it switches to",
+                self.plan
+            );
+            return Err(err(codes::UNKNOWN_PLAN, "price_book", message));
+        }
+        if self.period.trial || old.hash() == new.hash() {
+            return Ok(false);
+        }
+        let full_end = full_end(self, old);
+        let mode = old.doc().proration;
+        let paid_f = factor(
+            mode,
+            self.period.start,
+            self.period.end,
+            self.period.full_start,
+            full_end,
+        );
+        let unused = factor(mode, at, self.period.end, self.period.full_start, full_end);
+        let mut lines = Vec::new();
+        usage_lines(self, old, at, &mut lines);
+        self.pending.clear();
+        if mode != Proration::None && !paid_f.is_zero() {
+            let share = unused.checked_div(paid_f).unwrap_or(Decimal::ZERO).min(Decimal::ONE);
+            let to = format!("{}, price book {}", self.plan, new.hash());
+            self.unused_credits(old, &to, share, at, &mut lines)?;
+        }
+        let left = self.allowance_left();
+        let old_products = std::mem::take(&mut self.products);
+        if old.doc().late_event_grace.is_some() {
+            self.closed.push_back(Closed {
+                start: self.period.start,
+                end: at,
+                products: old_products,
+            });
+        }
+        let inv = invoice(self, old, at, span(self.period.start, at), lines);
+        self.issue(inv);
+        // The rest of the period under the new version.
+        let (end, full_start) = (self.period.end, self.period.full_start);
+        self.period = OpenPeriod {
+            start: at,
+            end,
+            full_start,
+            trial: false,
+        };
+        let f_new = factor(new.doc().proration, at, end, full_start, full_end);
+        self.products = self.switched_products(new, f_new, &left)?;
+        self.alerts.new_period();
+        let mut lines = Vec::new();
+        advance_lines(self, new, &mut lines)?;
+        let inv = invoice(self, new, at, span(at, end), lines);
+        self.issue(inv);
+        self.spend_alerts(new, at, None);
+        Ok(true)
     }
 }

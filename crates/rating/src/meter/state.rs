@@ -216,6 +216,11 @@ pub struct Meter {
     /// What the alerts have said (thresholds reached, readings kept).
     #[serde(default, skip_serializing_if = "Alerts::is_empty")]
     pub alerts: Alerts,
+    /// Keeps the price book version it is on when a newer one becomes
+    /// active (grandfathered), until it is moved explicitly
+    /// (docs/metering.md "Price book versions").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pin_price_book: bool,
     /// Records not yet taken.
     #[serde(default, deserialize_with = "super::records::read_untaken")]
     pub records: Vec<Record>,
