@@ -170,21 +170,21 @@ function dimensionsOf(doc, plans, addons) {
       const mins = items.map((i) => decimalText(i.min_quantity)).filter(Boolean);
       const floor = mins.reduce((a, b) => maxDecimal(a, b), "1");
       const start = compareDecimals(floor, "5") > 0 ? floor : "5";
-      dims.push(dim(product, "seats", null, items, start));
+      dims.push(dim(product, "seats", null, items, plans, addons, start));
     } else if (product.type === "metered" && product.aggregation === "amount") {
-      dims.push({ ...dim(product, "amount", null, items, everywhere ? "100" : "0"), average: "50" });
+      dims.push({ ...dim(product, "amount", null, items, plans, addons, everywhere ? "100" : "0"), average: "50" });
     } else if (product.type === "metered" && product.price_key_label) {
       const keys = [...new Set(items.flatMap((i) => Object.keys(i.prices ?? {})))];
       const first = product.default_price_key && keys.includes(product.default_price_key) ? product.default_price_key : keys[0];
-      for (const key of keys) dims.push(dim(product, "usage", key, items, null, key === first && everywhere));
+      for (const key of keys) dims.push(dim(product, "usage", key, items, plans, addons, null, key === first && everywhere));
     } else if (product.type === "metered") {
-      dims.push(dim(product, "usage", null, items, null, everywhere));
+      dims.push(dim(product, "usage", null, items, plans, addons, null, everywhere));
     }
   }
   return dims;
 }
 
-function dim(product, kind, key, items, start, withDefault = true) {
+function dim(product, kind, key, items, plans, addons, start, withDefault = true) {
   const prices = items.flatMap((i) => (key === null ? [i.price] : [i.prices?.[key]])).filter(Boolean);
   const marks = [];
   for (const i of items) {
@@ -194,15 +194,26 @@ function dim(product, kind, key, items, start, withDefault = true) {
     for (const t of p.tiers ?? []) if (t.up_to !== null && t.up_to !== undefined) marks.push(Number(t.up_to));
     if (p.package_size) marks.push(Number(p.package_size) * 4);
   }
-  const limits = items.map((i) => i.limit ?? i.max_quantity).filter((v) => v !== undefined).map(Number);
+  // Hard caps: an item's `limit`/`max_quantity`, or its plan's named limit of
+  // the product, unless an add-on unlocks more (docs/contract.md §3).
+  const caps = plans.map((p) => {
+    const item = p.items.find((i) => i.product === product.id);
+    const caps = [item?.limit, item?.max_quantity, p.limits?.[product.id]].filter((c) => c !== undefined).map(Number);
+    return Math.min(Infinity, ...caps);
+  });
+  const unlocked = addons.some((a) => a.unlocks?.[product.id] !== undefined);
+  const limits = unlocked || caps.includes(Infinity) ? [] : caps;
   let max = niceCeil(Math.max(1000, ...marks.filter(Number.isFinite).map((m) => m * 1.5)));
   if (kind === "amount") max = 1000;
   if (kind === "seats") max = niceCeil(Math.max(50, ...marks.filter(Number.isFinite)) * 2);
   if (limits.length) max = Math.min(max, Math.max(...limits));
   const included = items.map((i) => Number(i.included_quantity ?? 0)).filter((v) => v > 0);
   if (start === null) start = withDefault ? String(included.length ? Math.round(Math.min(...included) * 1.5) : Math.round(max / 10)) : "0";
+  // Defaults every plan can serve: within the smallest cap.
+  const smallest = Math.min(...caps);
+  if (Number.isFinite(smallest) && Number(start) > smallest) start = String(Math.floor(smallest));
   const id = key === null ? product.id : `${product.id}.${key}`;
-  return { id, product, kind, key, max, step: max > 5000 ? Math.max(1, Math.round(max / 1000)) : 1, value: start };
+  return { id, product, kind, key, max, cap: smallest, step: max > 5000 ? Math.max(1, Math.round(max / 1000)) : 1, value: start };
 }
 
 // --------------------------------------------------------------- styles
@@ -409,7 +420,8 @@ export class RatingCalculator extends Base {
         void engine;
       } else {
         text = this.querySelector('script[type="application/json"]')?.textContent;
-        if (!text) throw new Error('no price book: give a "book" URL or a <script type="application/json"> child');
+        // No book yet: wait for one (the `book` attribute or `bookData`).
+        if (!text) return;
       }
     } catch (e) {
       if (generation === this.#loading) this.#showProblems([{ code: "book_unavailable", message: e.message }]);
@@ -426,6 +438,13 @@ export class RatingCalculator extends Base {
     this.#book = null;
     this.#currency = this.getAttribute("currency");
     this.#period = this.getAttribute("period") ?? "1";
+    if (doc?.id !== this.#doc?.id) {
+      // Another book: its own defaults.
+      this.#dims = [];
+      this.#checked.clear();
+      this.#selected = null;
+      this.#chartDim = null;
+    }
     if (doc && Array.isArray(doc.plans) && Array.isArray(doc.products)) {
       this.#doc = doc;
       this.#layout();
@@ -474,7 +493,9 @@ export class RatingCalculator extends Base {
     this.#dims = dimensionsOf(doc, this.#plans, this.#addons);
     for (const d of this.#dims) {
       const before = old.get(d.id);
-      if (before) Object.assign(d, { value: before.value, average: before.average });
+      // Inputs survive a re-layout (currency, period, the same book edited)
+      // unless the new book caps them lower.
+      if (before && !(Number(before.value) > d.cap)) Object.assign(d, { value: before.value, average: before.average });
     }
     this.#checked = new Set([...this.#checked].filter((id) => this.#addons.some((a) => a.id === id)));
     if (!this.#plans.some((p) => p.id === this.#selected)) this.#selected = null;
@@ -660,7 +681,7 @@ export class RatingCalculator extends Base {
       </section>` : ""}
       <section class="breakdown" part="breakdown" aria-labelledby="lines-h">
         <h2 id="lines-h">What <span data-role="breakdown-plan">the plan</span> costs</h2>
-        <div class="table" tabindex="0" role="region" aria-labelledby="lines-h">
+        <div class="table" tabindex="0" role="region" aria-label="The quote's lines (scrolls sideways on small screens)">
         <table data-role="lines">
           <thead><tr><th scope="col">Item</th><th scope="col" class="num">Quantity</th><th scope="col" class="num opt">Included</th><th scope="col" class="num opt">Billable</th><th scope="col" class="num">Amount</th></tr></thead>
           <tbody></tbody>

@@ -41,7 +41,7 @@ function locate(text, path) {
     }
     while (i < text.length && !/[\s,}\]]/.test(text[i])) i++;
   };
-  for (const step of want) {
+  for (const [n, step] of want.entries()) {
     ws();
     if (typeof step === "number" && text[i] === "[") {
       i++;
@@ -49,15 +49,20 @@ function locate(text, path) {
       ws();
     } else if (typeof step === "string" && text[i] === "{") {
       i++;
+      let found = false;
       for (ws(); text[i] === '"'; ws()) {
         const keyAt = i;
         const key = str();
-        ws(); i++;
-        if (key === step) { i = keyAt; break; }
+        ws(); i++; // the colon
+        if (key === step) {
+          if (n === want.length - 1) return keyAt; // a field: select its name
+          found = true;
+          break;
+        }
         skip(); ws();
         if (text[i] === ",") i++;
       }
-      if (text[i] === '"') { str(); ws(); i++; ws(); }
+      if (!found) return null;
     } else return null;
   }
   ws();
