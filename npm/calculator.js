@@ -325,6 +325,7 @@ export class RatingCalculator extends Base {
   #bookData = null;
   #result = null;
   #renders = 0;
+  #html = null;
   #currency = null;
   #period = "1";
   #ready;
@@ -333,6 +334,7 @@ export class RatingCalculator extends Base {
   constructor() {
     super();
     this.#root = this.attachShadow({ mode: "open" });
+    this.#wire();
     this.#ready = new Promise((r) => (this.#resolveReady = r));
   }
 
@@ -466,6 +468,7 @@ export class RatingCalculator extends Base {
 
   #showProblems(problems) {
     this.#doc = this.#doc ?? null;
+    this.#html = null;
     this.#root.innerHTML = `<style>${css}</style>
       <div class="problems" part="error" role="alert">
         <h2>This price book cannot be priced</h2>
@@ -660,7 +663,7 @@ export class RatingCalculator extends Base {
     const chartPick = dims.length > 1
       ? `<label for="chart-dim">Cost as usage of</label><select id="chart-dim" data-control="chart">${dims.map((d) => `<option value="${escapeHtml(d.id)}"${d.id === this.#chartDim ? " selected" : ""}>${escapeHtml(d.key === null ? d.product.name : `${d.product.name} (${d.key})`)}</option>`).join("")}</select><span>grows</span>`
       : `<span>Cost as usage of ${escapeHtml(dims[0] ? dims[0].product.name : "")} grows</span>`;
-    this.#root.innerHTML = `<style>${css}</style>
+    const html = `<style>${css}</style>
       <div part="calculator">
       ${currencySelect || periodSelect ? `<div class="controls">${currencySelect}${periodSelect}</div>` : ""}
       ${dims.length || this.#addons.length ? `<section class="usage" part="inputs" aria-labelledby="usage-h">
@@ -690,7 +693,11 @@ export class RatingCalculator extends Base {
       </section>
       </div>`;
     void fmt;
-    this.#wire();
+    // The engine's reading of a book usually lays out as its raw JSON did:
+    // then the page stays as it is (no work, nothing moves).
+    if (html === this.#html) return;
+    this.#html = html;
+    this.#root.innerHTML = html;
   }
 
   #perText(plan) {
@@ -698,50 +705,49 @@ export class RatingCalculator extends Base {
     return periodText(plan.period);
   }
 
+  /** One listener per event type on the shadow root, reading the inputs
+   * by their data attributes: the markup can be replaced (or kept) freely. */
   #wire() {
     const root = this.#root;
-    for (const d of this.#dims) {
-      const range = root.querySelector(`[data-range="${CSS.escape(d.id)}"]`);
-      const num = root.querySelector(`[data-num="${CSS.escape(d.id)}"]`);
-      range.addEventListener("input", () => {
-        d.value = range.value;
-        num.value = range.value;
-        this.#update();
-      });
-      num.addEventListener("input", () => {
-        d.value = num.value.trim();
-        if (d.value !== "" && Number(d.value) <= d.max && Number(d.value) >= 0) range.value = d.value;
-        this.#update();
-      });
-      const avg = root.querySelector(`[data-avg="${CSS.escape(d.id)}"]`);
-      avg?.addEventListener("input", () => {
-        d.average = avg.value.trim();
-        this.#update();
-      });
-    }
-    for (const box of root.querySelectorAll("[data-addon]")) {
-      box.addEventListener("change", () => {
-        box.checked ? this.#checked.add(box.dataset.addon) : this.#checked.delete(box.dataset.addon);
-        this.#update();
-      });
-    }
-    for (const b of root.querySelectorAll("[data-select]")) {
-      b.addEventListener("click", () => {
-        this.#selected = b.dataset.select;
-        this.#update();
-      });
-    }
-    root.querySelector('[data-control="currency"]')?.addEventListener("change", (e) => {
-      this.#currency = e.target.value;
-      this.#layout();
+    const dimOf = (id) => this.#dims.find((d) => d.id === id);
+    root.addEventListener("input", (e) => {
+      const t = e.target;
+      const d = dimOf(t.dataset.range ?? t.dataset.num ?? t.dataset.avg);
+      if (!d) return;
+      if (t.dataset.avg !== undefined) {
+        d.average = t.value.trim();
+      } else if (t.dataset.range !== undefined) {
+        d.value = t.value;
+        const num = root.querySelector(`[data-num="${CSS.escape(d.id)}"]`);
+        if (num) num.value = t.value;
+      } else {
+        d.value = t.value.trim();
+        const range = root.querySelector(`[data-range="${CSS.escape(d.id)}"]`);
+        if (range && d.value !== "" && Number(d.value) <= d.max && Number(d.value) >= 0) range.value = d.value;
+      }
+      this.#update();
     });
-    root.querySelector('[data-control="period"]')?.addEventListener("change", (e) => {
-      this.#period = e.target.value;
-      this.#layout();
+    root.addEventListener("change", (e) => {
+      const t = e.target;
+      if (t.dataset.addon !== undefined) {
+        t.checked ? this.#checked.add(t.dataset.addon) : this.#checked.delete(t.dataset.addon);
+        this.#update();
+      } else if (t.dataset.control === "currency") {
+        this.#currency = t.value;
+        this.#layout();
+      } else if (t.dataset.control === "period") {
+        this.#period = t.value;
+        this.#layout();
+      } else if (t.dataset.control === "chart") {
+        this.#chartDim = t.value;
+        this.#drawChart();
+      }
     });
-    root.querySelector('[data-control="chart"]')?.addEventListener("change", (e) => {
-      this.#chartDim = e.target.value;
-      this.#drawChart();
+    root.addEventListener("click", (e) => {
+      const b = e.target.closest?.("[data-select]");
+      if (!b) return;
+      this.#selected = b.dataset.select;
+      this.#update();
     });
   }
 
@@ -931,8 +937,8 @@ export class RatingCalculator extends Base {
     const samples = [];
     let sliceStart = performance.now();
     const slice = async () => {
-      if (performance.now() - sliceStart > 12) {
-        await new Promise((r) => setTimeout(r, 0));
+      if (performance.now() - sliceStart > 6) {
+        await (globalThis.scheduler?.yield?.() ?? new Promise((r) => setTimeout(r, 0)));
         sliceStart = performance.now();
       }
       return run === this.#chartRun;
