@@ -1,6 +1,6 @@
 // Types of `rating-engine/calculator`: the <rating-calculator> custom
 // element (docs/calculator.md in the repository).
-import type { Quote, Problem } from "./pkg-quote/rating_wasm.js";
+import type { Quote, QuoteRequest, Problem } from "./pkg-quote/rating_wasm.js";
 
 /** The `quote-change` event's detail: what the calculator shows now. */
 export interface QuoteChangeDetail {
@@ -17,6 +17,9 @@ export interface QuoteChangeDetail {
   currency?: string;
   /** Periods paid ahead (1, or the `periods` of an advance discount). */
   periods?: number;
+  /** The request each plan was quoted with (the same request gives the same
+   * quote from `POST /v1/quote` or `rating quote`). */
+  requests?: { [plan: string]: QuoteRequest };
   /** Set instead when the price book itself cannot be priced. */
   problems?: Problem[];
 }

@@ -805,8 +805,10 @@ export class RatingCalculator extends Base {
   #priceAll(values) {
     const quotes = {};
     const errors = {};
+    const requests = {};
     for (const plan of this.#plans) {
       const { request, unavailable } = this.#requestFor(plan, values);
+      if (request) requests[plan.id] = request;
       if (unavailable) {
         errors[plan.id] = { code: "product_not_in_plan", message: unavailable };
         continue;
@@ -823,7 +825,7 @@ export class RatingCalculator extends Base {
       const q = quotes[plan.id];
       if (q && (cheapest === null || compareDecimals(q.total, quotes[cheapest].total) < 0)) cheapest = plan.id;
     }
-    return { quotes, errors, cheapest };
+    return { quotes, errors, cheapest, requests };
   }
 
   /** An input the engine refused (a negative or non-numeric quantity). */
@@ -854,7 +856,7 @@ export class RatingCalculator extends Base {
       return;
     }
     if (errorBox) errorBox.textContent = "";
-    const { quotes, errors, cheapest } = result;
+    const { quotes, errors, cheapest, requests } = result;
     root.querySelector('[data-role="plans"]')?.removeAttribute("aria-busy");
     const selected = this.#selected ?? cheapest ?? this.#plans[0]?.id;
     for (const card of root.querySelectorAll(".card")) {
@@ -881,7 +883,7 @@ export class RatingCalculator extends Base {
       card.querySelector("[data-select]").setAttribute("aria-pressed", String(id === selected));
     }
     this.#showLines(selected, quotes[selected], errors[selected], fmt);
-    this.#result = { quotes, errors, cheapest, selected, currency: this.#currency, periods: Number(this.#period) };
+    this.#result = { quotes, errors, cheapest, selected, currency: this.#currency, periods: Number(this.#period), requests };
     this.#renders++;
     this.dispatchEvent(new CustomEvent("quote-change", { detail: this.#result, bubbles: true, composed: true }));
     this.#resolveReady();
