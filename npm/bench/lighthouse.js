@@ -5,8 +5,10 @@
 // not a test: scores move with the machine. Targets: performance >= 95,
 // accessibility, best practices and SEO 100, CLS < 0.05.
 //
-//   node npm/bench/lighthouse.js [--runs N] [--json]
+//   node npm/bench/lighthouse.js [--runs N] [--json] [--url URL ...]
 //
+// --url scores those pages instead (e.g. an older tree's page, served by
+// its own serve.js).
 // Scores the page as the Worker serves it at `/` (scripts/build-worker
 // --assets, the book inlined), the page in the tree (the book fetched by
 // URL) and the playground; each the median of N runs (default 3) by
@@ -26,16 +28,19 @@ const chromeLauncher = require("chrome-launcher");
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf("--runs") + 1] || 3) || 3;
 const json = args.includes("--json");
+const urls = args.flatMap((a, i) => (a === "--url" ? [args[i + 1]] : []));
 
 const built = spawnSync(join(root, "scripts/build-worker"), ["--assets"], { encoding: "utf8" });
 if (built.status !== 0) throw new Error(`scripts/build-worker --assets: ${built.stderr}`);
 
 const server = await serve({ port: 0 });
-const pages = {
-  "worker /": `${server.origin}/target/worker-assets/`,
-  "pricing page": server.url,
-  playground: server.playground,
-};
+const pages = urls.length
+  ? Object.fromEntries(urls.map((u) => [u.replace(/^https?:\/\/[^/]+/, ""), u]))
+  : {
+      "worker /": `${server.origin}/target/worker-assets/`,
+      "pricing page": server.url,
+      playground: server.playground,
+    };
 const chrome = await chromeLauncher.launch({
   chromePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   chromeFlags: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
@@ -82,7 +87,7 @@ console.log(`Lighthouse ${Object.values(results)[0].lighthouse} (mobile preset),
 console.log("page            perf  a11y  best  seo   CLS     LCP     FCP    TBT   SI");
 for (const [name, r] of Object.entries(results)) {
   console.log(
-    `${name.padEnd(15)} ${String(r.performance).padStart(4)}  ${String(r.accessibility).padStart(4)}  ${String(r.best_practices).padStart(4)}  ${String(r.seo).padStart(4)}  ${r.cls.toFixed(3).padStart(5)}  ${String(r.lcp_ms).padStart(5)}ms ${String(r.fcp_ms).padStart(5)}ms ${String(r.tbt_ms).padStart(4)}ms ${String(r.speed_index_ms).padStart(5)}ms`,
+    `${name.slice(0, 15).padEnd(15)} ${String(r.performance).padStart(4)}  ${String(r.accessibility).padStart(4)}  ${String(r.best_practices).padStart(4)}  ${String(r.seo).padStart(4)}  ${r.cls.toFixed(3).padStart(5)}  ${String(r.lcp_ms).padStart(5)}ms ${String(r.fcp_ms).padStart(5)}ms ${String(r.tbt_ms).padStart(4)}ms ${String(r.speed_index_ms).padStart(5)}ms`,
   );
   if (r.below_full_marks.length) console.log(`                audits below full marks: ${r.below_full_marks.join(", ")}`);
 }
