@@ -297,7 +297,7 @@ th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid var(--
 .num { text-align: right; white-space: nowrap; }
 tfoot th, tfoot td { font-weight: 700; border-bottom: 0; }
 .tiers { display: block; color: var(--rating-muted); font-size: .8rem; }
-@container (max-width: 30rem) { .opt { display: none; } }
+@container (max-width: 30rem) { .opt { display: none; } .chart text { font-size: 22px; } }
 .problems { border: 2px solid var(--rating-error); border-radius: var(--rating-radius); padding: 1rem; }
 .problems code { font-size: .85em; word-break: break-all; }
 @media (prefers-reduced-motion: no-preference) { .card, button { transition: border-color .15s, background-color .15s; } }
@@ -467,7 +467,6 @@ export class RatingCalculator extends Base {
   }
 
   #showProblems(problems) {
-    this.#doc = this.#doc ?? null;
     this.#html = null;
     this.#root.innerHTML = `<style>${css}</style>
       <div class="problems" part="error" role="alert">
