@@ -381,6 +381,13 @@ test("money is formatted from the engine's strings, never through a double", asy
   await page.waitForFunction(() => document.querySelector("rating-calculator").quotes.currency === "EUR");
   s = await shown();
   assert.equal(s.cards[0].text, "€98,765,432,109,876,543.21");
+  // The locale attribute: German grouping and decimal comma, still exact.
+  const before = s.renders;
+  await page.evaluate(() => document.querySelector("rating-calculator").setAttribute("locale", "de-DE"));
+  await page.waitForFunction((b) => document.querySelector("rating-calculator").renders > b, before);
+  s = await shown();
+  assert.equal(s.cards[0].text.replace(/\s/g, " "), "98.765.432.109.876.543,21 €");
+  await page.evaluate(() => document.querySelector("rating-calculator").removeAttribute("locale"));
 });
 
 test("the pay-ahead switch quotes the advance discount's periods", async () => {
@@ -438,6 +445,8 @@ test("axe-core finds no violations on the page and the playground, light and dar
       await p.emulateMedia({ colorScheme: scheme });
       await p.goto(url);
       await p.waitForFunction(() => document.querySelector("rating-calculator")?.quotes?.quotes, null, { timeout: 20000 });
+      // Colours after their transitions (0.15 s), as a visitor sees them.
+      await p.waitForTimeout(400);
       await p.addScriptTag({ path: axePath });
       const result = await p.evaluate(() => window.axe.run(document));
       assert.deepEqual(result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`), [], `${url} (${scheme})`);
