@@ -845,8 +845,13 @@ export class RatingCalculator extends Base {
     const errorBox = root.querySelector('[data-role="input-error"]');
     for (const input of root.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
     const empty = this.#dims.find((d) => d.value === "" || (d.kind === "amount" && d.average === ""));
-    const result = empty ? null : this.#priceAll();
-    const bad = empty ? { dim: empty, message: "enter a number", avg: empty.value !== "" } : this.#inputError(result.errors);
+    const fractional = this.#dims.find((d) => d.kind === "amount" && d.value !== "" && !/^\d+$/.test(d.value));
+    const result = empty || fractional ? null : this.#priceAll();
+    const bad = empty
+      ? { dim: empty, message: "enter a number", avg: empty.value !== "" }
+      : fractional
+        ? { dim: fractional, message: "enter a whole number of transactions", avg: false }
+        : this.#inputError(result.errors);
     if (bad) {
       const field = root.querySelector(bad.avg ? `[data-avg="${CSS.escape(bad.dim.id)}"]` : `[data-num="${CSS.escape(bad.dim.id)}"]`);
       field?.setAttribute("aria-invalid", "true");
