@@ -120,7 +120,12 @@ describe("public routes", () => {
     const home = await fetch(`${dev.url}/`);
     assert.equal(home.status, 200);
     assert.match(home.headers.get("content-type"), /text\/html/);
-    assert.match(await home.text(), /<html|<!doctype/i);
+    assert.match(await home.text(), /<rating-calculator>/);
+    // The playground is a static asset too (playground.html at /playground).
+    const playground = await fetch(`${dev.url}/playground`);
+    assert.equal(playground.status, 200);
+    assert.match(playground.headers.get("content-type"), /text\/html/);
+    assert.match(await playground.text(), /<title>Price book playground/);
   });
 
   test("every documented route exists, and is public or needs a key as documented", async () => {
