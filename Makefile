@@ -24,8 +24,9 @@ bench:
 	scripts/setup
 	cargo bench -p rating
 
-# Serves the pricing-page calculator (npm/examples/pricing-page) on
-# http://127.0.0.1:${PORT:-8080}/ with the package built by `make build`.
+# Serves the pricing page (npm/examples/pricing-page, <rating-calculator>)
+# on http://127.0.0.1:${PORT:-8080}/ and the price book playground on
+# /playground, with the package built by `make build`.
 page:
 	@test -f npm/pkg-web/rating_wasm.js || { scripts/setup && scripts/wasm; }
 	node npm/examples/serve.js

@@ -140,9 +140,12 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage();
   await page.goto(server.url);
-  await page.waitForFunction(() => document.body.dataset.ready === "true");
-  results.chromium = await page.evaluate(() => {
-    const { book } = window.pricing;
+  await page.waitForFunction(() => document.querySelector("rating-calculator")?.quotes?.quotes);
+  results.chromium = await page.evaluate(async (hybrid) => {
+    // The engine module the page's <rating-calculator> loaded (already
+    // initialised: the same module instance), with the hybrid book.
+    const { PriceBook } = await import(new URL("../../pkg-quote/rating_wasm.js", location.href).href);
+    const book = PriceBook.parse(hybrid);
     const plans = ["starter", "professional", "enterprise"];
     const run = (f) => {
       const t0 = performance.now();
@@ -167,7 +170,7 @@ try {
       text_ms: med(times.text.slice(1)),
       userAgent: navigator.userAgent,
     };
-  });
+  }, hybridText);
 } finally {
   await browser.close();
   await server.close();

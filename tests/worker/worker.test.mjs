@@ -120,7 +120,12 @@ describe("public routes", () => {
     const home = await fetch(`${dev.url}/`);
     assert.equal(home.status, 200);
     assert.match(home.headers.get("content-type"), /text\/html/);
-    assert.match(await home.text(), /<html|<!doctype/i);
+    assert.match(await home.text(), /<rating-calculator>/);
+    // The playground is a static asset too (playground.html at /playground).
+    const playground = await fetch(`${dev.url}/playground`);
+    assert.equal(playground.status, 200);
+    assert.match(playground.headers.get("content-type"), /text\/html/);
+    assert.match(await playground.text(), /<title>Price book playground/);
   });
 
   test("every documented route exists, and is public or needs a key as documented", async () => {
@@ -252,7 +257,7 @@ describe("quote and compare", () => {
 
 describe("the pricing page at /", () => {
   const chromium = "/usr/bin/chromium";
-  test("renders in a browser from the Worker's assets, with the totals of POST /v1/compare", { skip: !existsSync(chromium) && "no chromium" }, async () => {
+  test("renders in a browser from the Worker's assets: every plan priced, with the totals of POST /v1/quote", { skip: !existsSync(chromium) && "no chromium" }, async () => {
     const require = createRequire(join(ROOT, "npm/package.json"));
     const { chromium: browserType } = require("playwright-core");
     // TOOLCHAIN.md: Chromium on this network needs its background traffic off.
@@ -267,23 +272,23 @@ describe("the pricing page at /", () => {
       page.on("console", (m) => m.type() === "error" && problems.push(`console: ${m.text()}`));
       await page.goto(`${dev.url}/`);
       await page
-        .waitForFunction(() => document.body.dataset.ready === "true", null, { timeout: 20000 })
-        .catch((e) => assert.fail(`the page never got ready: ${e.message}; ${problems.join("; ")}`));
+        .waitForFunction(() => document.querySelector("rating-calculator")?.quotes?.quotes, null, { timeout: 20000 })
+        .catch((e) => assert.fail(`the page never priced: ${e.message}; ${problems.join("; ")}`));
+      // <rating-calculator> (docs/calculator.md): each card's total, and the
+      // request each plan was quoted with (seats only for plans with seats).
       const shown = await page.evaluate(() => {
-        const usage = {};
-        for (const input of document.querySelectorAll("input[type=number]")) usage[input.id.replace(/^num-/, "")] = input.value;
-        return { usage, cards: [...document.querySelectorAll(".plan")].map((c) => [c.dataset.plan, c.dataset.total]) };
+        const el = document.querySelector("rating-calculator");
+        const cards = [...el.shadowRoot.querySelectorAll(".card")].map((c) => [c.dataset.plan, c.dataset.total]);
+        return { cards, requests: el.quotes.requests, errors: el.quotes.errors };
       });
       assert.deepEqual(problems, []);
-      assert.deepEqual(shown.cards.map(([p]) => p), BOOK.plans.map((p) => p.id));
-      // The page's fields hold seat quantities and metered usage alike.
-      const request = { usage: {}, quantities: {} };
-      for (const [k, v] of Object.entries(shown.usage)) {
-        request[BOOK.products.find((p) => p.id === k)?.type === "seat" ? "quantities" : "usage"][k] = v;
+      assert.deepEqual(shown.errors, {}, "every plan is priced for the default inputs");
+      assert.deepEqual(shown.cards.map(([p]) => p), BOOK.plans.filter((p) => !p.addon).map((p) => p.id));
+      for (const [plan, total] of shown.cards) {
+        const q = await dev.call("POST", "/v1/quote", { key: KEYS.devRead, body: shown.requests[plan] });
+        assert.equal(q.status, 200, JSON.stringify(q.body));
+        assert.equal(total, q.body.total, plan);
       }
-      const c = await dev.call("POST", "/v1/compare", { key: KEYS.devRead, body: request });
-      assert.equal(c.status, 200, JSON.stringify(c.body));
-      assert.deepEqual(shown.cards, BOOK.plans.map((p) => [p.id, c.body.plans.find((e) => e.plan === p.id).total]));
     } finally {
       await browser.close();
     }
