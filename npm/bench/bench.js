@@ -30,7 +30,9 @@ const results = {};
 function files(dir) {
   return readdirSync(dir, { recursive: true })
     .map((f) => join(dir, f))
-    .filter((f) => statSync(f).isFile() && /\.(js|wasm)$/.test(f));
+    // *_inline.js is the .wasm again as base64, downloaded only when a
+    // bundler cannot serve the .wasm (docs/package.md "Bundlers").
+    .filter((f) => statSync(f).isFile() && /\.(js|wasm)$/.test(f) && !f.endsWith("_inline.js"));
 }
 function bundle(dir) {
   let raw = 0;
