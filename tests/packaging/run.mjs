@@ -25,6 +25,7 @@ import { createRequire } from "node:module";
 import { extname, join, normalize, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { gzipSync } from "node:zlib";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const repo = join(here, "../..");
@@ -213,8 +214,14 @@ async function checkPage(what, url, app, fileOnly) {
   const problems = [];
   const seen = new Set();
   const bodies = [];
+  let gzipped = 0;
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  page.on("response", (r) => bodies.push(r.body().then((b) => classify(b, fp, seen), () => {})));
+  page.on("response", (r) =>
+    bodies.push(r.body().then((b) => {
+      classify(b, fp, seen);
+      gzipped += gzipSync(b, { level: 9 }).length;
+    }, () => {})),
+  );
   try {
     await page.goto(url);
     let result;
@@ -230,7 +237,7 @@ async function checkPage(what, url, app, fileOnly) {
       }
     }
     await Promise.all(bodies);
-    const downloads = [...seen].sort().join(", ") || "none recognised";
+    const downloads = `${[...seen].sort().join(", ") || "none recognised"}; ${(gzipped / 1024).toFixed(1)} KB gzipped in all`;
     const detail = [];
     if (result.quote !== want) detail.push(`quote differs from the CLI's:\n  CLI:  ${want}\n  page: ${result.quote}`);
     if (app === "quote") {
