@@ -5,7 +5,8 @@
 // - Vite 5 and Vite 8 (dev server and build), webpack 5 (production
 //   build) and esbuild (`--bundle --format=esm`): a page importing
 //   `rating-engine/quote` + `rating-engine/calculator`, and one importing
-//   `rating-engine`, each in Chromium, must print exactly the CLI's quote.
+//   `rating-engine`, each in Chromium, must print exactly the CLI's quote;
+//   a `<rating-calculator>` on the same book must price every plan.
 //   What each page downloads is checked by content: the quote page never
 //   gets the whole engine's .wasm (nor its inlined copy), and where the
 //   bundler serves the .wasm file (Vite 8, Vite 5's build, webpack) the
@@ -224,11 +225,16 @@ async function checkPage(what, url, app, fileOnly) {
   );
   try {
     await page.goto(url);
-    let result;
+    let result, calc;
     // Vite 5's dev server may reload the page once after optimizing dependencies.
     for (let attempt = 0; ; attempt++) {
       try {
         await page.waitForFunction(() => typeof window.ratingQuote === "function", null, { timeout: 30000 });
+        // The calculator first, so that it loads the engine itself.
+        calc = app !== "quote" ? null : await page.evaluate((b) =>
+          typeof window.ratingCalculator !== "function" || customElements.get("rating-calculator") === undefined
+            ? { error: "customElements.get('rating-calculator') is undefined" }
+            : window.ratingCalculator(b).catch((e) => ({ error: String(e) })), book);
         result = await page.evaluate(async ([b, r]) => ({ quote: await window.ratingQuote(b, r), ...window.ratingChecks() }), [book, request]);
         break;
       } catch (e) {
@@ -242,6 +248,7 @@ async function checkPage(what, url, app, fileOnly) {
     if (result.quote !== want) detail.push(`quote differs from the CLI's:\n  CLI:  ${want}\n  page: ${result.quote}`);
     if (app === "quote") {
       if (!result.calculator) detail.push("customElements.get('rating-calculator') is undefined");
+      if (calc.error || calc.plans.length === 0 || !calc.agree) detail.push(`<rating-calculator> did not price the book: ${JSON.stringify(calc)}`);
       if (result.meter) detail.push("PriceBook has meter(): the quote entry loaded the whole engine");
       if (!seen.has("quote file") && !seen.has("quote inline")) detail.push(`the quote build was not downloaded (${downloads})`);
       if (seen.has("full file") || seen.has("full inline")) detail.push(`the whole engine was downloaded (${downloads})`);
