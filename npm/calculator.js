@@ -9,7 +9,7 @@
 //
 // The engine build is imported here, in one place: the quote-only browser
 // build of this package, relative to this file.
-import initEngine, { PriceBook, RatingError } from "./pkg-quote/rating_wasm.js";
+import initEngine, { PriceBook, RatingError } from "./quote.js";
 
 // ------------------------------------------------------------------ engine
 

@@ -8,4 +8,4 @@ initSync({ module: wasmModule });
 
 export * from "./pkg-web/rating_wasm.js";
 // Already initialised: `await init()` resolves at once.
-export { default } from "./pkg-web/rating_wasm.js";
+export { default, default as init } from "./pkg-web/rating_wasm.js";

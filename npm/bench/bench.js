@@ -30,7 +30,9 @@ const results = {};
 function files(dir) {
   return readdirSync(dir, { recursive: true })
     .map((f) => join(dir, f))
-    .filter((f) => statSync(f).isFile() && /\.(js|wasm)$/.test(f));
+    // *_inline.js is the .wasm again as base64, downloaded only when a
+    // bundler cannot serve the .wasm (docs/package.md "Bundlers").
+    .filter((f) => statSync(f).isFile() && /\.(js|wasm)$/.test(f) && !f.endsWith("_inline.js"));
 }
 function bundle(dir) {
   let raw = 0;
@@ -144,7 +146,7 @@ try {
   results.chromium = await page.evaluate(async (hybrid) => {
     // The engine module the page's <rating-calculator> loaded (already
     // initialised: the same module instance), with the hybrid book.
-    const { PriceBook } = await import(new URL("../../pkg-quote/rating_wasm.js", location.href).href);
+    const { PriceBook } = await import(new URL("../../pkg-quote/rating_quote.js", location.href).href);
     const book = PriceBook.parse(hybrid);
     const plans = ["starter", "professional", "enterprise"];
     const run = (f) => {

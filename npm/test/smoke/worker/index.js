@@ -1,13 +1,17 @@
 // Packaging smoke test, workerd: a Worker importing the installed tarball
 // (wrangler picks its `workerd` entry and bundles the .wasm as a module).
-// POST /quote quotes the body against book.txt; GET /error shows that a
+// POST /quote quotes the body against book.txt, POST /quote-only does the
+// same with `rating-engine/quote` (its own workerd entry, the quote build's
+// .wasm as a module); GET /error shows that a
 // bad request throws a RatingError. POST /webhook verifies a webhook with
 // `rating-engine/webhooks` (WebCrypto under workerd).
 import { PriceBook, RatingError } from "rating-engine";
+import { PriceBook as QuoteBook } from "rating-engine/quote";
 import { verifyWebhook, WebhookVerificationError } from "rating-engine/webhooks";
 import bookText from "./book.txt";
 
 const book = PriceBook.parse(bookText);
+const quoteBook = QuoteBook.parse(bookText);
 // The secret test/smoke/webhooks.mjs signs with: "whsec_" + base64 of 32 test bytes.
 const WEBHOOK_SECRET = "whsec_cmF0aW5nLWVuZ2luZSBwYWNrYWdlIHNtb2tlIHRlc3Q=";
 
@@ -16,6 +20,9 @@ export default {
     const url = new URL(request.url);
     if (url.pathname === "/quote" && request.method === "POST") {
       return new Response(book.quoteJson(await request.text()), { headers: { "content-type": "application/json" } });
+    }
+    if (url.pathname === "/quote-only" && request.method === "POST") {
+      return new Response(quoteBook.quoteJson(await request.text()), { headers: { "content-type": "application/json" } });
     }
     if (url.pathname === "/webhook" && request.method === "POST") {
       try {
