@@ -1,6 +1,6 @@
 // Types of `rating-engine/calculator`: the <rating-calculator> custom
 // element (docs/calculator.md in the repository).
-import type { Quote, QuoteRequest, Problem } from "./pkg-quote/rating_wasm.js";
+import type { Quote, QuoteRequest, Problem } from "./quote.js";
 
 /** The `quote-change` event's detail: what the calculator shows now. */
 export interface QuoteChangeDetail {
