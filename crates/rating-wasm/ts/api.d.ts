@@ -75,6 +75,10 @@ export interface QuoteRequest {
 /** A compare request: a quote request without `plan`. */
 export type CompareRequest = Omit<QuoteRequest, "plan">;
 
+/** What `book.quoter()` takes (docs/quote.md "Prepared quotes"): a quote
+ * request whose `usage` is usually left out and set with `quoter.set()`. */
+export type QuoterRequest = QuoteRequest;
+
 /** The kind of a line. */
 export type LineKind = "recurring" | "seat" | "usage" | "setup" | "discount" | "proration" | "credit";
 
