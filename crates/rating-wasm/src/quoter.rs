@@ -3,6 +3,12 @@
 //! decimal strings and the total and lines read as strings, without JSON
 //! crossing the boundary. `quote()` gives the very object `book.quote()`
 //! gives for the same request.
+//!
+//! `book.quoter()` returns the JS class of `js/quoter.js` around the
+//! `QuoterCore` defined here: after a change it fetches the total and every
+//! line's amount in one string (`refresh`), and the lines' products and
+//! kinds only when they change (`layout`), so reading a quote decodes one
+//! string instead of one per value.
 
 use crate::convert::{json_in, text_out};
 use crate::error;
@@ -10,62 +16,33 @@ use crate::price_book::PriceBook;
 use rating::json::join;
 use rating::money::fmt_money;
 use rating::quote::LineKind;
-use rating::quote::Money;
-use rating::quoter::{unsafe_number, Priced, PricedLine};
+use rating::quoter::{unsafe_number, PricedLine};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
+#[wasm_bindgen(module = "/js/quoter.js")]
+extern "C" {
+    /// The JS face of a quoter (`js/quoter.js`; its TypeScript declaration
+    /// is `Quoter` in `ts/api.d.ts`).
+    #[wasm_bindgen(js_name = Quoter)]
+    type QuoterJs;
+
+    #[wasm_bindgen(constructor, js_class = "Quoter")]
+    fn new(core: Quoter) -> QuoterJs;
+}
+
 /// A quote request kept in the WebAssembly instance and priced again only
-/// when something changed. Create one with `book.quoter(request)`.
-#[wasm_bindgen]
+/// when something changed: the engine side of the `Quoter` that
+/// `book.quoter(request)` returns (`js/quoter.js`), which keeps the strings
+/// of the last pricing in JS.
+#[wasm_bindgen(js_name = QuoterCore)]
 pub struct Quoter {
     book: Rc<rating::PriceBook>,
     q: rating::quoter::Quoter,
-    shown: Shown,
-}
-
-/// The JS strings last handed out, kept while what they show is unchanged:
-/// a string made in WebAssembly is copied into a new JS string on every
-/// return, and most lines (flat fees, usage within the allowance) keep
-/// their amount from one quote to the next.
-#[derive(Default)]
-struct Shown {
-    total: Option<(Money, JsValue)>,
-    lines: Vec<ShownLine>,
-}
-
-#[derive(Default)]
-struct ShownLine {
-    amount: Option<(Money, JsValue)>,
-    product: Option<(String, JsValue)>,
-}
-
-/// A short ASCII string (an amount, an id) made in JS by
-/// `String.fromCharCode` rather than decoded from UTF-8 by the glue's
-/// `TextDecoder`, whose fixed cost per call is several times that of
-/// pricing one line in Chromium; anything else is decoded as usual.
-fn js_string(s: &str) -> JsValue {
-    const SHORT: usize = 32;
-    if s.len() > SHORT || !s.is_ascii() {
-        return JsValue::from_str(s);
-    }
-    let mut units = [0u16; SHORT];
-    for (u, b) in units.iter_mut().zip(s.bytes()) {
-        *u = u16::from(b);
-    }
-    js_sys::JsString::from_char_code(&units[..s.len()]).into()
-}
-
-/// `money` as a JS string, from `cache` when it shows the same amount.
-fn money_js(cache: &mut Option<(Money, JsValue)>, money: Money) -> JsValue {
-    match cache {
-        Some((m, js)) if *m == money => js.clone(),
-        _ => {
-            let js = js_string(&fmt_money(money.value, money.scale));
-            *cache = Some((money, js.clone()));
-            js
-        }
-    }
+    /// The lines' products, kinds and units as last given by `refresh`,
+    /// and how many times they changed.
+    layout: Vec<(String, LineKind, Option<String>)>,
+    layout_version: u32,
 }
 
 #[wasm_bindgen]
@@ -74,6 +51,7 @@ impl PriceBook {
     /// change: a quote request as `quote()` takes it, `usage` optional.
     /// Throws a `RatingError` for a bad request, an unknown plan or
     /// currency, with the code and path `quote()` would give.
+    #[wasm_bindgen(unchecked_return_type = "Quoter")]
     pub fn quoter(
         &self,
         #[wasm_bindgen(
@@ -81,14 +59,16 @@ impl PriceBook {
             param_description = "`{plan, currency?, addons?, customer?, at?, quantities?, periods?, include_setup?, usage?}`: JSON text or an object"
         )]
         request: JsValue,
-    ) -> Result<Quoter, JsValue> {
+    ) -> Result<JsValue, JsValue> {
         let value = json_in(&request, "the request")?;
         let q = rating::quoter::Quoter::new(&self.book, &value).map_err(|e| error::to_js(&e))?;
-        Ok(Quoter {
+        let core = Quoter {
             book: Rc::clone(&self.book),
             q,
-            shown: Shown::default(),
-        })
+            layout: Vec::new(),
+            layout_version: 0,
+        };
+        Ok(QuoterJs::new(core).into())
     }
 }
 
@@ -105,7 +85,7 @@ fn safe_integer(v: &JsValue, path: impl Fn() -> String) -> Result<Option<String>
     }
 }
 
-#[wasm_bindgen]
+#[wasm_bindgen(js_class = QuoterCore)]
 impl Quoter {
     /// Sets the usage of a metered product: a decimal string (`"12500"`,
     /// `"0.5"`) or a safe integer; for a keyed or amount-aggregated product,
@@ -130,6 +110,54 @@ impl Quoter {
             }
         };
         r.map_err(|e| error::to_js(&e))
+    }
+
+    /// `set` for a string: the JS side knows the type, so the text comes
+    /// in as an argument without a second call to read it.
+    #[wasm_bindgen(js_name = setText)]
+    pub fn set_text(&mut self, product: &str, usage: &str) -> Result<(), JsValue> {
+        self.q
+            .set_usage_text(&self.book, product, usage)
+            .map_err(|e| error::to_js(&e))
+    }
+
+    /// Prices the request if it changed and returns, space-separated, the
+    /// layout version (see `layout`), the total and every line's amount.
+    /// Throws the quote's `RatingError` when it cannot be priced.
+    pub fn refresh(&mut self) -> Result<String, JsValue> {
+        let p = self.q.priced(&self.book).map_err(error::to_js)?;
+        let same = self.layout.len() == p.lines.len()
+            && self
+                .layout
+                .iter()
+                .zip(&p.lines)
+                .all(|((product, kind, unit), l)| *product == l.product && *kind == l.kind && *unit == l.currency);
+        if !same {
+            self.layout = p
+                .lines
+                .iter()
+                .map(|l| (l.product.clone(), l.kind, l.currency.clone()))
+                .collect();
+            self.layout_version = self.layout_version.wrapping_add(1);
+        }
+        let mut out = String::with_capacity(16 + 12 * p.lines.len());
+        out.push_str(&self.layout_version.to_string());
+        for m in std::iter::once(&p.total).chain(p.lines.iter().map(|l| &l.amount)) {
+            out.push(' ');
+            out.push_str(&fmt_money(m.value, m.scale));
+        }
+        Ok(out)
+    }
+
+    /// The lines' products, kinds and units as last given by `refresh`, as
+    /// JSON text: `[[product, kind, unit or null], ...]`.
+    pub fn layout(&self) -> Result<String, JsValue> {
+        let rows: Vec<(&str, &str, Option<&str>)> = self
+            .layout
+            .iter()
+            .map(|(p, k, u)| (p.as_str(), kind_name(*k), u.as_deref()))
+            .collect();
+        text_out(&rows)
     }
 
     /// Removes a product's usage, as if the request did not name it.
@@ -191,53 +219,30 @@ impl Quoter {
         self.q.request().plan.clone()
     }
 
-    /// The total, a decimal string with the currency's digits (`"74.00"`):
-    /// the `total` of `quote()`. Throws the `RatingError` `quote()` would
-    /// (`limit_exceeded`, `product_not_in_plan`, ...).
-    #[wasm_bindgen(getter, unchecked_return_type = "string")]
-    pub fn total(&mut self) -> Result<JsValue, JsValue> {
-        let p = self.q.priced(&self.book).map_err(error::to_js)?;
-        Ok(money_js(&mut self.shown.total, p.total))
-    }
-
-    /// The number of lines of the quote.
-    #[wasm_bindgen(getter, js_name = lineCount)]
-    pub fn line_count(&mut self) -> Result<usize, JsValue> {
-        Ok(self.priced()?.lines.len())
-    }
-
     /// Line `i`'s rounded amount, as in `quote().lines[i].amount`.
-    #[wasm_bindgen(js_name = lineAmount, unchecked_return_type = "string")]
-    pub fn line_amount(&mut self, i: usize) -> Result<JsValue, JsValue> {
-        let (l, shown) = self.line(i)?;
-        Ok(money_js(&mut shown.amount, l.amount))
+    #[wasm_bindgen(js_name = lineAmount)]
+    pub fn line_amount(&mut self, i: usize) -> Result<String, JsValue> {
+        let l = self.line(i)?;
+        Ok(fmt_money(l.amount.value, l.amount.scale))
     }
 
     /// Line `i`'s product id (the plan id for setup-fee and discount lines).
-    #[wasm_bindgen(js_name = lineProduct, unchecked_return_type = "string")]
-    pub fn line_product(&mut self, i: usize) -> Result<JsValue, JsValue> {
-        let (l, shown) = self.line(i)?;
-        Ok(match &shown.product {
-            Some((p, js)) if *p == l.product => js.clone(),
-            _ => {
-                let js = js_string(&l.product);
-                shown.product = Some((l.product.clone(), js.clone()));
-                js
-            }
-        })
+    #[wasm_bindgen(js_name = lineProduct)]
+    pub fn line_product(&mut self, i: usize) -> Result<String, JsValue> {
+        Ok(self.line(i)?.product.clone())
     }
 
     /// Line `i`'s kind (`"recurring"`, `"seat"`, `"usage"`, ...).
     #[wasm_bindgen(js_name = lineKind, unchecked_return_type = "LineKind")]
     pub fn line_kind(&mut self, i: usize) -> Result<String, JsValue> {
-        Ok(kind_name(self.line(i)?.0.kind).to_string())
+        Ok(kind_name(self.line(i)?.kind).to_string())
     }
 
     /// Line `i`'s unit when it is not the quote currency (credits), else
     /// `undefined`.
     #[wasm_bindgen(js_name = lineCurrency)]
     pub fn line_currency(&mut self, i: usize) -> Result<Option<String>, JsValue> {
-        Ok(self.line(i)?.0.currency.clone())
+        Ok(self.line(i)?.currency.clone())
     }
 
     /// The quote's lines, as `quote().lines`.
@@ -263,23 +268,16 @@ impl Quoter {
 }
 
 impl Quoter {
-    fn priced(&mut self) -> Result<&Priced, JsValue> {
-        self.q.priced(&self.book).map_err(error::to_js)
-    }
-
-    /// Line `i` of the pricing, with the JS strings last shown for it.
-    fn line(&mut self, i: usize) -> Result<(&PricedLine, &mut ShownLine), JsValue> {
+    /// Line `i` of the pricing.
+    fn line(&mut self, i: usize) -> Result<&PricedLine, JsValue> {
         let p = self.q.priced(&self.book).map_err(error::to_js)?;
-        let Some(l) = p.lines.get(i) else {
-            return Err(error::problem_to_js(rating::Problem::general(
+        let n = p.lines.len();
+        p.lines.get(i).ok_or_else(|| {
+            error::problem_to_js(rating::Problem::general(
                 rating::error::codes::OUT_OF_RANGE,
-                format!("no line {i}: the quote has {}", p.lines.len()),
-            )));
-        };
-        if self.shown.lines.len() <= i {
-            self.shown.lines.resize_with(i + 1, ShownLine::default);
-        }
-        Ok((l, &mut self.shown.lines[i]))
+                format!("no line {i}: the quote has {n}"),
+            ))
+        })
     }
 }
 

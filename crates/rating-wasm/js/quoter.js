@@ -1,0 +1,121 @@
+/**
+ * A prepared quote, made by `book.quoter(request)` (docs/quote.md
+ * "Prepared quotes"). A thin layer over the engine's `QuoterCore`: every
+ * value is read and priced by the engine; this class only keeps the
+ * strings of the last pricing, fetched in one call after a change, so that
+ * reading the total and each line does not cross into WebAssembly and
+ * decode a string every time.
+ */
+export class Quoter {
+  #core;
+  #dirty = true;
+  // [layout version, total, amount of line 0, amount of line 1, ...]
+  #amounts = null;
+  #layoutVersion = -1;
+  // [[product, kind, currency or null], ...]
+  #layout = null;
+
+  constructor(core) {
+    this.#core = core;
+  }
+
+  #sync() {
+    if (!this.#dirty) return;
+    // Throws the quote's RatingError when the request cannot be priced.
+    const a = this.#core.refresh().split(" ");
+    const v = Number(a[0]);
+    if (v !== this.#layoutVersion) {
+      this.#layout = JSON.parse(this.#core.layout());
+      this.#layoutVersion = v;
+    }
+    this.#amounts = a;
+    this.#dirty = false;
+  }
+
+  /** `i` when it names a line, else -1 (the engine then throws). */
+  #line(i) {
+    this.#sync();
+    return Number.isInteger(i) && i >= 0 && i < this.#layout.length ? i : -1;
+  }
+
+  set(product, usage) {
+    if (typeof usage === "string") this.#core.setText(product, usage);
+    else this.#core.set(product, usage);
+    this.#dirty = true;
+  }
+
+  unset(product) {
+    this.#core.unset(product);
+    this.#dirty = true;
+  }
+
+  setQuantity(product, quantity) {
+    this.#core.setQuantity(product, quantity);
+    this.#dirty = true;
+  }
+
+  unsetQuantity(product) {
+    this.#core.unsetQuantity(product);
+    this.#dirty = true;
+  }
+
+  setAddon(addon, on) {
+    this.#core.setAddon(addon, on);
+    this.#dirty = true;
+  }
+
+  get currency() {
+    return this.#core.currency;
+  }
+
+  get plan() {
+    return this.#core.plan;
+  }
+
+  get total() {
+    this.#sync();
+    return this.#amounts[1];
+  }
+
+  get lineCount() {
+    this.#sync();
+    return this.#layout.length;
+  }
+
+  lineAmount(i) {
+    const j = this.#line(i);
+    return j < 0 ? this.#core.lineAmount(i) : this.#amounts[j + 2];
+  }
+
+  lineProduct(i) {
+    const j = this.#line(i);
+    return j < 0 ? this.#core.lineProduct(i) : this.#layout[j][0];
+  }
+
+  lineKind(i) {
+    const j = this.#line(i);
+    return j < 0 ? this.#core.lineKind(i) : this.#layout[j][1];
+  }
+
+  lineCurrency(i) {
+    const j = this.#line(i);
+    return j < 0 ? this.#core.lineCurrency(i) : (this.#layout[j][2] ?? undefined);
+  }
+
+  lines() {
+    return this.#core.lines();
+  }
+
+  quote() {
+    return this.#core.quote();
+  }
+
+  quoteJson() {
+    return this.#core.quoteJson();
+  }
+
+  free() {
+    this.#core.free();
+  }
+}
+if (Symbol.dispose) Quoter.prototype[Symbol.dispose] = Quoter.prototype.free;
