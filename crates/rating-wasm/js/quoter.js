@@ -8,6 +8,8 @@
  */
 export class Quoter {
   #core;
+  #plan;
+  #currency;
   #dirty = true;
   // [layout version, total, amount of line 0, amount of line 1, ...]
   #amounts = null;
@@ -15,8 +17,10 @@ export class Quoter {
   // [[product, kind, currency or null], ...]
   #layout = null;
 
-  constructor(core) {
+  constructor(core, plan, currency) {
     this.#core = core;
+    this.#plan = plan;
+    this.#currency = currency;
   }
 
   #sync() {
@@ -32,10 +36,11 @@ export class Quoter {
     this.#dirty = false;
   }
 
-  /** `i` when it names a line, else -1 (the engine then throws). */
+  /** Checks that line `i` exists (else the engine throws `out_of_range`). */
   #line(i) {
     this.#sync();
-    return Number.isInteger(i) && i >= 0 && i < this.#layout.length ? i : -1;
+    if (!(Number.isInteger(i) && i >= 0 && i < this.#layout.length)) this.#core.checkLine(typeof i === "number" ? i : NaN);
+    return i;
   }
 
   set(product, usage) {
@@ -65,11 +70,11 @@ export class Quoter {
   }
 
   get currency() {
-    return this.#core.currency;
+    return this.#currency;
   }
 
   get plan() {
-    return this.#core.plan;
+    return this.#plan;
   }
 
   get total() {
@@ -83,31 +88,27 @@ export class Quoter {
   }
 
   lineAmount(i) {
-    const j = this.#line(i);
-    return j < 0 ? this.#core.lineAmount(i) : this.#amounts[j + 2];
+    return this.#amounts[this.#line(i) + 2];
   }
 
   lineProduct(i) {
-    const j = this.#line(i);
-    return j < 0 ? this.#core.lineProduct(i) : this.#layout[j][0];
+    return this.#layout[this.#line(i)][0];
   }
 
   lineKind(i) {
-    const j = this.#line(i);
-    return j < 0 ? this.#core.lineKind(i) : this.#layout[j][1];
+    return this.#layout[this.#line(i)][1];
   }
 
   lineCurrency(i) {
-    const j = this.#line(i);
-    return j < 0 ? this.#core.lineCurrency(i) : (this.#layout[j][2] ?? undefined);
+    return this.#layout[this.#line(i)][2] ?? undefined;
   }
 
   lines() {
-    return this.#core.lines();
+    return this.quote().lines;
   }
 
   quote() {
-    return this.#core.quote();
+    return JSON.parse(this.#core.quoteJson());
   }
 
   quoteJson() {

@@ -16,7 +16,7 @@ use crate::price_book::PriceBook;
 use rating::json::join;
 use rating::money::fmt_money;
 use rating::quote::LineKind;
-use rating::quoter::{unsafe_number, PricedLine};
+use rating::quoter::unsafe_number;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -28,7 +28,7 @@ extern "C" {
     type QuoterJs;
 
     #[wasm_bindgen(constructor, js_class = "Quoter")]
-    fn new(core: Quoter) -> QuoterJs;
+    fn new(core: Quoter, plan: &str, currency: &str) -> QuoterJs;
 }
 
 /// A quote request kept in the WebAssembly instance and priced again only
@@ -62,13 +62,16 @@ impl PriceBook {
     ) -> Result<JsValue, JsValue> {
         let value = json_in(&request, "the request")?;
         let q = rating::quoter::Quoter::new(&self.book, &value).map_err(|e| error::to_js(&e))?;
+        // Neither changes once the quoter is made.
+        let plan = q.request().plan.clone();
+        let currency = q.currency(&self.book).to_string();
         let core = Quoter {
             book: Rc::clone(&self.book),
             q,
             layout: Vec::new(),
             layout_version: 0,
         };
-        Ok(QuoterJs::new(core).into())
+        Ok(QuoterJs::new(core, &plan, &currency).into())
     }
 }
 
@@ -207,56 +210,27 @@ impl Quoter {
         self.q.set_addon(addon, on)
     }
 
-    /// The quote's currency.
-    #[wasm_bindgen(getter)]
-    pub fn currency(&self) -> String {
-        self.q.currency(&self.book).to_string()
-    }
-
-    /// The base plan id.
-    #[wasm_bindgen(getter)]
-    pub fn plan(&self) -> String {
-        self.q.request().plan.clone()
-    }
-
-    /// Line `i`'s rounded amount, as in `quote().lines[i].amount`.
-    #[wasm_bindgen(js_name = lineAmount)]
-    pub fn line_amount(&mut self, i: usize) -> Result<String, JsValue> {
-        let l = self.line(i)?;
-        Ok(fmt_money(l.amount.value, l.amount.scale))
-    }
-
-    /// Line `i`'s product id (the plan id for setup-fee and discount lines).
-    #[wasm_bindgen(js_name = lineProduct)]
-    pub fn line_product(&mut self, i: usize) -> Result<String, JsValue> {
-        Ok(self.line(i)?.product.clone())
-    }
-
-    /// Line `i`'s kind (`"recurring"`, `"seat"`, `"usage"`, ...).
-    #[wasm_bindgen(js_name = lineKind, unchecked_return_type = "LineKind")]
-    pub fn line_kind(&mut self, i: usize) -> Result<String, JsValue> {
-        Ok(kind_name(self.line(i)?.kind).to_string())
-    }
-
-    /// Line `i`'s unit when it is not the quote currency (credits), else
-    /// `undefined`.
-    #[wasm_bindgen(js_name = lineCurrency)]
-    pub fn line_currency(&mut self, i: usize) -> Result<Option<String>, JsValue> {
-        Ok(self.line(i)?.currency.clone())
-    }
-
-    /// The quote's lines, as `quote().lines`.
-    #[wasm_bindgen(unchecked_return_type = "QuoteLine[]")]
-    pub fn lines(&self) -> Result<JsValue, JsValue> {
-        let q = self.q.quote(&self.book).map_err(|e| error::to_js(&e))?;
-        js_sys::JSON::parse(&text_out(&q.lines)?)
-    }
-
-    /// The whole quote: the same object as `book.quote(request)` for the
-    /// request as it stands.
-    #[wasm_bindgen(unchecked_return_type = "Quote")]
-    pub fn quote(&self) -> Result<JsValue, JsValue> {
-        js_sys::JSON::parse(&self.quote_json()?)
+    /// Throws the `RatingError` of reading line `i`: the quote's own error
+    /// when it cannot be priced, else `out_of_range` when there is no line
+    /// `i` (the JS side reads lines that exist without calling in).
+    #[wasm_bindgen(js_name = checkLine)]
+    pub fn check_line(&mut self, i: f64) -> Result<(), JsValue> {
+        let p = self.q.priced(&self.book).map_err(error::to_js)?;
+        let n = p.lines.len();
+        if i.fract() == 0.0 && i >= 0.0 && i < n as f64 {
+            return Ok(());
+        }
+        // Not `{i}` of an f64: that would bring float formatting into the
+        // bundle for one message.
+        let which = if i.fract() == 0.0 && (0.0..1e9).contains(&i) {
+            format!("no line {}", i as u32)
+        } else {
+            "no such line".to_string()
+        };
+        Err(error::problem_to_js(rating::Problem::general(
+            rating::error::codes::OUT_OF_RANGE,
+            format!("{which}: the quote has {n} lines"),
+        )))
     }
 
     /// The quote as the engine's compact JSON text (as `book.quoteJson()`).
@@ -264,20 +238,6 @@ impl Quoter {
     pub fn quote_json(&self) -> Result<String, JsValue> {
         let q = self.q.quote(&self.book).map_err(|e| error::to_js(&e))?;
         text_out(&q)
-    }
-}
-
-impl Quoter {
-    /// Line `i` of the pricing.
-    fn line(&mut self, i: usize) -> Result<&PricedLine, JsValue> {
-        let p = self.q.priced(&self.book).map_err(error::to_js)?;
-        let n = p.lines.len();
-        p.lines.get(i).ok_or_else(|| {
-            error::problem_to_js(rating::Problem::general(
-                rating::error::codes::OUT_OF_RANGE,
-                format!("no line {i}: the quote has {n}"),
-            ))
-        })
     }
 }
 
