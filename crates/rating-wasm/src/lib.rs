@@ -13,10 +13,10 @@
 //! always decimal strings.
 //!
 //! The `meter` feature (default) adds the stateful API: `Meter` and
-//! `validateEvent`. Without it only `PriceBook` (parse, quote, compare)
+//! `validateEvent`. Without it only `PriceBook` (parse, quote, compare, quoter)
 //! is built: the package's smaller `rating-engine/quote` browser bundle.
 //!
-//! One module per JS-facing area, as in `ywasm`: `price_book`, `quote`,
+//! One module per JS-facing area, as in `ywasm`: `price_book`, `quote`, `quoter`,
 //! `meter`, `event`, `error`; `convert` holds the JSON and timestamp
 //! conversions they share and `types` the TypeScript declarations.
 #![forbid(unsafe_code)]
@@ -31,4 +31,5 @@ pub mod event;
 pub mod meter;
 pub mod price_book;
 pub mod quote;
+pub mod quoter;
 mod types;

@@ -75,6 +75,58 @@ export interface QuoteRequest {
 /** A compare request: a quote request without `plan`. */
 export type CompareRequest = Omit<QuoteRequest, "plan">;
 
+/** What `book.quoter()` takes (docs/quote.md "Prepared quotes"): a quote
+ * request whose `usage` is usually left out and set with `quoter.set()`. */
+export type QuoterRequest = QuoteRequest;
+
+/**
+ * A prepared quote, made by `book.quoter(request)` (docs/quote.md
+ * "Prepared quotes"): the request is kept in the engine, usage and
+ * quantities change one at a time, and the quote is priced again only when
+ * something changed. Every reader gives what `book.quote(request)` gives
+ * for the request as it stands, and throws its `RatingError` when it
+ * cannot be priced.
+ */
+export interface Quoter {
+  /** Sets a metered product's usage: a decimal string, a safe integer, or
+   * (keyed, amount-aggregated products) what the request's `usage` takes.
+   * Throws as `quote()` would for `usage.<product>`, keeping the old value. */
+  set(product: string, usage: string | number | UsageInput): void;
+  /** Removes a product's usage. */
+  unset(product: string): void;
+  /** Sets a seat, recurring or one-time product's quantity. */
+  setQuantity(product: string, quantity: string | number): void;
+  /** Removes a product's quantity (the plan's default applies). */
+  unsetQuantity(product: string): void;
+  /** Adds an add-on plan (after those already there) or removes it. */
+  setAddon(addon: string, on: boolean): void;
+  /** The quote's currency. */
+  readonly currency: string;
+  /** The base plan id. */
+  readonly plan: string;
+  /** The total, as `quote().total`. */
+  readonly total: string;
+  /** The number of lines. */
+  readonly lineCount: number;
+  /** Line `i`'s rounded amount, as `quote().lines[i].amount`. */
+  lineAmount(i: number): string;
+  /** Line `i`'s product (the plan id for setup-fee and discount lines). */
+  lineProduct(i: number): string;
+  /** Line `i`'s kind. */
+  lineKind(i: number): LineKind;
+  /** Line `i`'s unit when it is not the quote currency (credits). */
+  lineCurrency(i: number): string | undefined;
+  /** The lines, as `quote().lines`. */
+  lines(): QuoteLine[];
+  /** The quote, as `book.quote(request)`. */
+  quote(): Quote;
+  /** The quote's JSON text, as `book.quoteJson(request)`. */
+  quoteJson(): string;
+  /** Releases its WebAssembly memory now. */
+  free(): void;
+  [Symbol.dispose](): void;
+}
+
 /** The kind of a line. */
 export type LineKind = "recurring" | "seat" | "usage" | "setup" | "discount" | "proration" | "credit";
 

@@ -358,16 +358,7 @@ fn read_request_inner(r: &mut Reader, book: &PriceBook, v: &Value, with_plan: bo
         let u = r.object(v, "usage")?;
         let mut out = IndexMap::new();
         for (k, v) in u.map() {
-            let p = join("usage", k);
-            let Some(product) = book.product(k) else {
-                r.err(
-                    codes::UNKNOWN_PRODUCT,
-                    &p,
-                    format!("no product {k:?} in the price book"),
-                );
-                continue;
-            };
-            if let Some(u) = read_usage(r, product, v, &p, true) {
+            if let Some(u) = read_usage_of(r, book, k, v) {
                 out.insert(k.clone(), u);
             }
         }
@@ -390,6 +381,20 @@ fn read_request_inner(r: &mut Reader, book: &PriceBook, v: &Value, with_plan: bo
         periods: periods?,
         include_setup,
     })
+}
+
+/// Reads the usage of product `k` (the request's `usage.k`).
+pub(crate) fn read_usage_of(r: &mut Reader, book: &PriceBook, k: &str, v: &Value) -> Option<Usage> {
+    let p = join("usage", k);
+    let Some(product) = book.product(k) else {
+        r.err(
+            codes::UNKNOWN_PRODUCT,
+            &p,
+            format!("no product {k:?} in the price book"),
+        );
+        return None;
+    };
+    read_usage(r, product, v, &p, true)
 }
 
 fn read_usage(r: &mut Reader, product: &Product, v: &Value, path: &str, allow_keyed: bool) -> Option<Usage> {
@@ -569,7 +574,10 @@ pub fn quote<'a>(book: &'a PriceBook, req: &'a QuoteRequest) -> Result<Quote<'a>
 }
 
 /// The quote's currency (with its scale) and base plan.
-fn currency_and_base<'a>(book: &'a PriceBook, req: &'a QuoteRequest) -> Result<(&'a str, u32, &'a Plan), Error> {
+pub(crate) fn currency_and_base<'a>(
+    book: &'a PriceBook,
+    req: &'a QuoteRequest,
+) -> Result<(&'a str, u32, &'a Plan), Error> {
     let currency = req.currency.as_deref().unwrap_or(book.doc().currency.as_str());
     let scale = match book.scale_of(currency) {
         Some(s) if !book.is_custom_unit(currency) => s,

@@ -11,3 +11,9 @@ try {
 } catch (e) {
   if (!(e instanceof RatingError) || e.code !== "unknown_plan") process.exit(4);
 }
+// The prepared quoter (its JS face is a snippet the package must ship):
+// the request without usage, then set(), gives the same bytes.
+const { usage = {}, ...rest } = JSON.parse(readFileSync(process.argv[3], "utf8"));
+const quoter = book.quoter(rest);
+for (const [product, value] of Object.entries(usage)) quoter.set(product, value);
+if (quoter.quoteJson() !== book.quoteJson(readFileSync(process.argv[3], "utf8"))) process.exit(5);
