@@ -269,15 +269,17 @@ test("secrets other than whsec_ + base64 fail with invalid_secret, and never sho
 test("no error message holds the secret", async () => {
   const { secret, body, headers } = await delivery();
   const key = secret.slice("whsec_".length);
+  // Each attempt starts only when it is awaited: a rejection nobody awaits
+  // yet would fail the run as an unhandled rejection.
   const attempts = [
-    verifyWebhook(secret, {}, body),
-    verifyWebhook(secret, { ...headers, "webhook-timestamp": "x" }, body),
-    verifyWebhook(secret, { ...headers, "webhook-timestamp": String(now() - 1000) }, body),
-    verifyWebhook(secret, { ...headers, "webhook-signature": `v1,${key}` }, body),
-    verifyWebhook(secret, headers, `${body} `),
+    () => verifyWebhook(secret, {}, body),
+    () => verifyWebhook(secret, { ...headers, "webhook-timestamp": "x" }, body),
+    () => verifyWebhook(secret, { ...headers, "webhook-timestamp": String(now() - 1000) }, body),
+    () => verifyWebhook(secret, { ...headers, "webhook-signature": `v1,${key}` }, body),
+    () => verifyWebhook(secret, headers, `${body} `),
   ];
-  for (const p of attempts) {
-    await assert.rejects(p, (e) => {
+  for (const attempt of attempts) {
+    await assert.rejects(attempt, (e) => {
       assert.ok(e instanceof WebhookVerificationError);
       assert.ok(!String(e.message).includes(key) && !String(e.stack).includes(key));
       return true;
