@@ -553,7 +553,12 @@ impl<'a> Scan<'a> {
         let raw = self.s.get(start..j.min(self.b.len())).unwrap_or_default();
         if escaped {
             let quoted = self.s.get(start - 1..self.i.min(self.b.len())).unwrap_or_default();
-            serde_json::from_str::<String>(quoted).map_or(std::borrow::Cow::Borrowed(raw), std::borrow::Cow::Owned)
+            // Read as a `Value`, the parser `parse_json` already uses, not a
+            // second one for `String`.
+            match serde_json::from_str::<Value>(quoted) {
+                Ok(Value::String(s)) => std::borrow::Cow::Owned(s),
+                _ => std::borrow::Cow::Borrowed(raw),
+            }
         } else {
             std::borrow::Cow::Borrowed(raw)
         }
