@@ -50,6 +50,33 @@ impl Rounding {
     }
 }
 
+/// Decimal arithmetic, checked, out of line: `rust_decimal` inlines its
+/// whole addition, multiplication and division into every caller, which
+/// the WebAssembly bundles pay for at every call site (docs/architecture.md,
+/// "Bundle size"). One copy each, called from the pricing code.
+#[inline(never)]
+pub fn checked_add(a: Decimal, b: Decimal) -> Option<Decimal> {
+    a.checked_add(b)
+}
+
+/// `a - b`, checked, out of line (see [`checked_add`]).
+#[inline(never)]
+pub fn checked_sub(a: Decimal, b: Decimal) -> Option<Decimal> {
+    a.checked_sub(b)
+}
+
+/// `a × b`, checked, out of line (see [`checked_add`]).
+#[inline(never)]
+pub fn checked_mul(a: Decimal, b: Decimal) -> Option<Decimal> {
+    a.checked_mul(b)
+}
+
+/// `a ÷ b`, checked, out of line (see [`checked_add`]).
+#[inline(never)]
+pub fn checked_div(a: Decimal, b: Decimal) -> Option<Decimal> {
+    a.checked_div(b)
+}
+
 /// A custom unit of account declared by a price book (e.g. `credits`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

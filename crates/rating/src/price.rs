@@ -27,15 +27,15 @@ impl From<Overflow> for ChargeError {
 }
 
 pub(crate) fn add(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
-    a.checked_add(b).ok_or(Overflow)
+    crate::money::checked_add(a, b).ok_or(Overflow)
 }
 
 pub(crate) fn sub(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
-    a.checked_sub(b).ok_or(Overflow)
+    crate::money::checked_sub(a, b).ok_or(Overflow)
 }
 
 pub(crate) fn mul(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
-    a.checked_mul(b).ok_or(Overflow)
+    crate::money::checked_mul(a, b).ok_or(Overflow)
 }
 
 /// Powers of ten that fit an `i64`.
@@ -92,7 +92,7 @@ pub(crate) fn dmin(a: Decimal, b: Decimal) -> Decimal {
 }
 
 pub(crate) fn div(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
-    a.checked_div(b).ok_or(Overflow)
+    crate::money::checked_div(a, b).ok_or(Overflow)
 }
 
 fn percent_of(amount: Decimal, percent: Decimal) -> Result<Decimal, Overflow> {
