@@ -192,18 +192,24 @@ pub enum Description<'a> {
     Discount(Decimal, u32),
 }
 
-impl Serialize for Description<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl Description<'_> {
+    /// The text people read.
+    pub fn text(&self) -> String {
         let periods = |n: u32| if n > 1 { format!(", {n} periods") } else { String::new() };
-        let text = match *self {
+        match *self {
             Description::Product(name, n) => format!("{name}{}", periods(n)),
             Description::Seats(name, q, n) => format!("{name} × {}{}", fmt_qty(q), periods(n)),
             Description::Keyed(Some(display), _, _) => display.to_string(),
             Description::Keyed(None, name, key) => format!("{name} {key}"),
             Description::Setup(plan) => format!("{plan} setup fee"),
             Description::Discount(pct, n) => format!("{}% off for paying {n} periods ahead", fmt_qty(pct)),
-        };
-        s.serialize_str(&text)
+        }
+    }
+}
+
+impl Serialize for Description<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text())
     }
 }
 
