@@ -197,7 +197,7 @@ impl Reader {
     /// Reads a whole number in `[min, max]`.
     pub fn integer(&mut self, v: &Value, path: &str, min: u32, max: u32) -> Option<u32> {
         let d = self.decimal(v, path)?;
-        if !d.fract().is_zero() || d < Decimal::from(min) || d > Decimal::from(max) {
+        if d != d.trunc() || d < Decimal::from(min) || d > Decimal::from(max) {
             self.err(
                 codes::INVALID_VALUE,
                 path,
