@@ -48,6 +48,6 @@ impl PriceBook {
     /// The book as JSON (parses back to an equal book with the same hash).
     #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "PriceBookDoc")]
     pub fn to_json(&self) -> Result<JsValue, JsValue> {
-        json_out(&self.book.to_value())
+        json_out(self.book.doc())
     }
 }

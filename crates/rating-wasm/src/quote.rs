@@ -1,11 +1,11 @@
 //! Quotes and plan comparisons (docs/contract.md §4, `docs/quote.md`).
 //!
-//! The engine's typed `Quote` and `Comparison` are serialized straight to
-//! JSON text (as `quote_value`/`compare_value` would through a `Value`,
-//! without building the intermediate map): the same bytes as the CLI,
-//! which the package's vector tests check.
+//! The engine's typed `Quote` and `Comparison` are written straight to
+//! JSON text by `rating::quote_json` (the bytes `serde_json` writes for
+//! them, without serde's machinery in the bundle): the same bytes as the
+//! CLI, which the package's vector tests check.
 
-use crate::convert::{json_in, text_out};
+use crate::convert::json_in;
 use crate::error;
 use crate::price_book::PriceBook;
 use rating::quote::{compare, quote, read_request};
@@ -15,13 +15,15 @@ use wasm_bindgen::prelude::*;
 /// The quote of a request value, as JSON text.
 fn quote_text(book: &rating::PriceBook, request: &Value) -> Result<String, JsValue> {
     let req = read_request(book, request, true).map_err(|e| error::to_js(&e))?;
-    text_out(&quote(book, &req).map_err(|e| error::to_js(&e))?)
+    let q = quote(book, &req).map_err(|e| error::to_js(&e))?;
+    Ok(rating::quote_json::quote_text(&q))
 }
 
 /// The comparison for a request value, as JSON text.
 fn compare_text(book: &rating::PriceBook, request: &Value) -> Result<String, JsValue> {
     let req = read_request(book, request, false).map_err(|e| error::to_js(&e))?;
-    text_out(&compare(book, &req).map_err(|e| error::to_js(&e))?)
+    let c = compare(book, &req).map_err(|e| error::to_js(&e))?;
+    Ok(rating::quote_json::compare_text(&c))
 }
 
 #[wasm_bindgen]

@@ -7,6 +7,7 @@
 //! so a quote (which has the plans of its request) and a meter (which has
 //! the plans of its subscription) get the same answer.
 
+use crate::money;
 use crate::price_book::{Plan, PlanItem, PriceBook, ProductType, Unlock};
 use indexmap::IndexMap;
 use rust_decimal::Decimal;
@@ -31,7 +32,7 @@ pub fn seats(book: &PriceBook, plan: &Plan, quantity: impl Fn(&str) -> Option<De
         .iter()
         .filter(|it| book.product(&it.product).is_some_and(|p| p.kind == ProductType::Seat))
         .map(|it| quantity(&it.product).or(it.min_quantity).unwrap_or(Decimal::ZERO))
-        .fold(Decimal::ZERO, |a, b| a.checked_add(b).unwrap_or(Decimal::MAX))
+        .fold(Decimal::ZERO, |a, b| money::checked_add(a, b).unwrap_or(Decimal::MAX))
 }
 
 /// An item's allowance for one period with `seats` seats:
@@ -44,9 +45,8 @@ pub fn allowance(item: &PlanItem, seats: Decimal) -> Result<Option<Decimal>, cra
     }
     let mut total = item.included_quantity.unwrap_or(Decimal::ZERO);
     if let Some(per) = item.included_per_seat {
-        total = per
-            .checked_mul(seats)
-            .and_then(|v| v.checked_add(total))
+        total = money::checked_mul(per, seats)
+            .and_then(|v| money::checked_add(v, total))
             .ok_or(crate::price::Overflow)?;
     }
     Ok(Some(total))
@@ -68,7 +68,7 @@ pub fn rollover_left(included: Decimal, rolled_over: Decimal, used: Decimal) -> 
 fn unlock(cap: Option<Decimal>, u: &Unlock) -> Option<Decimal> {
     match (cap, u) {
         (None, _) | (_, Unlock::Unlimited(_)) => None,
-        (Some(a), Unlock::By(b)) => Some(a.checked_add(*b).unwrap_or(Decimal::MAX)),
+        (Some(a), Unlock::By(b)) => Some(money::checked_add(a, *b).unwrap_or(Decimal::MAX)),
     }
 }
 

@@ -197,7 +197,7 @@ impl Reader {
     /// Reads a whole number in `[min, max]`.
     pub fn integer(&mut self, v: &Value, path: &str, min: u32, max: u32) -> Option<u32> {
         let d = self.decimal(v, path)?;
-        if !d.fract().is_zero() || d < Decimal::from(min) || d > Decimal::from(max) {
+        if d != d.trunc() || d < Decimal::from(min) || d > Decimal::from(max) {
             self.err(
                 codes::INVALID_VALUE,
                 path,
@@ -553,7 +553,12 @@ impl<'a> Scan<'a> {
         let raw = self.s.get(start..j.min(self.b.len())).unwrap_or_default();
         if escaped {
             let quoted = self.s.get(start - 1..self.i.min(self.b.len())).unwrap_or_default();
-            serde_json::from_str::<String>(quoted).map_or(std::borrow::Cow::Borrowed(raw), std::borrow::Cow::Owned)
+            // Read as a `Value`, the parser `parse_json` already uses, not a
+            // second one for `String`.
+            match serde_json::from_str::<Value>(quoted) {
+                Ok(Value::String(s)) => std::borrow::Cow::Owned(s),
+                _ => std::borrow::Cow::Borrowed(raw),
+            }
         } else {
             std::borrow::Cow::Borrowed(raw)
         }

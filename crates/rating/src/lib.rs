@@ -20,6 +20,7 @@ pub mod pretty;
 pub mod price;
 pub mod price_book;
 pub mod quote;
+pub mod quote_json;
 pub mod quoter;
 pub mod replay;
 pub mod resolve;

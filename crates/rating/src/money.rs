@@ -50,6 +50,33 @@ impl Rounding {
     }
 }
 
+/// Decimal arithmetic, checked, out of line: `rust_decimal` inlines its
+/// whole addition, multiplication and division into every caller, which
+/// the WebAssembly bundles pay for at every call site (docs/architecture.md,
+/// "Bundle size"). One copy each, called from the pricing code.
+#[inline(never)]
+pub fn checked_add(a: Decimal, b: Decimal) -> Option<Decimal> {
+    a.checked_add(b)
+}
+
+/// `a - b`, checked, out of line (see [`checked_add`]).
+#[inline(never)]
+pub fn checked_sub(a: Decimal, b: Decimal) -> Option<Decimal> {
+    a.checked_sub(b)
+}
+
+/// `a × b`, checked, out of line (see [`checked_add`]).
+#[inline(never)]
+pub fn checked_mul(a: Decimal, b: Decimal) -> Option<Decimal> {
+    a.checked_mul(b)
+}
+
+/// `a ÷ b`, checked, out of line (see [`checked_add`]).
+#[inline(never)]
+pub fn checked_div(a: Decimal, b: Decimal) -> Option<Decimal> {
+    a.checked_div(b)
+}
+
 /// A custom unit of account declared by a price book (e.g. `credits`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -68,9 +95,41 @@ pub struct CustomUnit {
 /// `KWD` → 3), or `None` for an unknown code or one without minor units
 /// defined (such as `XAU`).
 pub fn iso_scale(code: &str) -> Option<u32> {
-    let c = iso_currency::Currency::from_code(code)?;
-    c.exponent().map(u32::from)
+    let code = code.as_bytes();
+    if code.len() != 3 {
+        return None;
+    }
+    let records = ISO_SCALES.as_bytes();
+    let n = records.len() / 4;
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        let rec = &records[mid * 4..mid * 4 + 4];
+        match rec[..3].cmp(code) {
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+            std::cmp::Ordering::Equal => return Some(u32::from(rec[3] - b'0')),
+        }
+    }
+    None
 }
+
+/// Every ISO 4217 code with minor units defined (the data of the
+/// `iso_currency` crate, 0.7), sorted, each followed by its minor-unit
+/// digit: four bytes a currency. A table instead of the crate's
+/// per-currency `match`es keeps the WebAssembly bundles small
+/// (docs/architecture.md, "Bundle size"); a test checks it against the
+/// crate for every three-letter code.
+const ISO_SCALES: &str = concat!(
+    "AED2AFN2ALL2AMD2AOA2ARS2AUD2AWG2AZN2BAM2BBD2BDT2BGN2BHD3BIF0BMD2BND2BOB2BOV2BRL2BSD2BTN2BWP2BYN2",
+    "BZD2CAD2CDF2CHE2CHF2CHW2CLF4CLP0CNY2COP2COU2CRC2CUC2CUP2CVE2CZK2DJF0DKK2DOP2DZD2EGP2ERN2ETB2EUR2",
+    "FJD2FKP2GBP2GEL2GHS2GIP2GMD2GNF0GTQ2GYD2HKD2HNL2HRK2HTG2HUF2IDR2ILS2INR2IQD3IRR2ISK0JMD2JOD3JPY0",
+    "KES2KGS2KHR2KMF0KPW2KRW0KWD3KYD2KZT2LAK2LBP2LKR2LRD2LSL2LYD3MAD2MDL2MGA2MKD2MMK2MNT2MOP2MRU2MUR2",
+    "MVR2MWK2MXN2MXV2MYR2MZN2NAD2NGN2NIO2NOK2NPR2NZD2OMR3PAB2PEN2PGK2PHP2PKR2PLN2PYG0QAR2RON2RSD2RUB2",
+    "RWF0SAR2SBD2SCR2SDG2SEK2SGD2SHP2SLE2SLL2SOS2SRD2SSP2STN2SVC2SYP2SZL2THB2TJS2TMT2TND3TOP2TRY2TTD2",
+    "TWD2TZS2UAH2UGX0USD2USN2UYI0UYU2UYW4UZS2VED2VES2VND0VUV0WST2XAD2XAF0XCD2XCG2XOF0XPF0YER2ZAR2ZMW2",
+    "ZWG2ZWL2",
+);
 
 /// The largest number of significant digits an input may carry.
 pub const MAX_SIGNIFICANT_DIGITS: usize = 28;
@@ -543,7 +602,7 @@ mod short_text {
 
 #[cfg(test)]
 mod plain_parse {
-    use super::{parse_general, parse_plain};
+    use super::{iso_scale, parse_general, parse_plain, ISO_SCALES};
     use proptest::prelude::*;
 
     proptest! {
@@ -590,6 +649,27 @@ mod plain_parse {
             " 1",
         ] {
             assert!(parse_plain(t).is_none(), "{t:?} is left to the general path");
+        }
+    }
+
+    #[test]
+    fn iso_scale_table_matches_iso_currency() {
+        let mut known = 0;
+        for a in b'A'..=b'Z' {
+            for b in b'A'..=b'Z' {
+                for c in b'A'..=b'Z' {
+                    let code = String::from_utf8(vec![a, b, c]).unwrap();
+                    let want = iso_currency::Currency::from_code(&code)
+                        .and_then(|c| c.exponent())
+                        .map(u32::from);
+                    assert_eq!(iso_scale(&code), want, "{code}");
+                    known += usize::from(want.is_some());
+                }
+            }
+        }
+        assert_eq!(known, ISO_SCALES.len() / 4);
+        for code in ["usd", "US", "USDD", "", "Usd", "U\u{e9}"] {
+            assert_eq!(iso_scale(code), None, "{code}");
         }
     }
 }

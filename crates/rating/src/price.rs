@@ -27,15 +27,15 @@ impl From<Overflow> for ChargeError {
 }
 
 pub(crate) fn add(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
-    a.checked_add(b).ok_or(Overflow)
+    crate::money::checked_add(a, b).ok_or(Overflow)
 }
 
 pub(crate) fn sub(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
-    a.checked_sub(b).ok_or(Overflow)
+    crate::money::checked_sub(a, b).ok_or(Overflow)
 }
 
 pub(crate) fn mul(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
-    a.checked_mul(b).ok_or(Overflow)
+    crate::money::checked_mul(a, b).ok_or(Overflow)
 }
 
 /// Powers of ten that fit an `i64`.
@@ -92,7 +92,7 @@ pub(crate) fn dmin(a: Decimal, b: Decimal) -> Decimal {
 }
 
 pub(crate) fn div(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
-    a.checked_div(b).ok_or(Overflow)
+    crate::money::checked_div(a, b).ok_or(Overflow)
 }
 
 fn percent_of(amount: Decimal, percent: Decimal) -> Result<Decimal, Overflow> {
@@ -244,7 +244,15 @@ pub fn charge_quantity(model: PriceModel, a: &PriceAmounts, qty: Decimal, breakd
             if qty.is_zero() || size.is_zero() {
                 Charge::plain(zero)
             } else {
-                let packages = div(qty, size)?.ceil();
+                // `ceil`, with its `+ 1` through the out-of-line `add`
+                // (docs/architecture.md, "Bundle size").
+                let exact = div(qty, size)?;
+                let whole = exact.trunc();
+                let packages = if exact > whole {
+                    add(whole, Decimal::ONE)?
+                } else {
+                    whole
+                };
                 Charge::plain(mul(packages, a.package_amount.unwrap_or(zero))?)
             }
         }
@@ -428,5 +436,34 @@ mod fast_compare {
         assert_eq!(dmin(d("1.50"), d("1.5")).to_string(), "1.50");
         assert!(dcmp(&d("-0.005"), &d("0")).is_lt());
         assert!(dcmp(&d("1000"), &d("148.41")).is_gt());
+    }
+
+    #[test]
+    fn package_count_is_ceil() {
+        use super::charge_quantity;
+        use crate::price_book::{PriceAmounts, PriceModel};
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let size = d("3");
+        for q in [
+            "0.001",
+            "1",
+            "2.5",
+            "3",
+            "3.000",
+            "3.0001",
+            "7",
+            "9",
+            "10",
+            "1000000000000000000000000000",
+            "7.9",
+        ] {
+            let a = PriceAmounts {
+                package_size: Some(size),
+                package_amount: Some(Decimal::ONE),
+                ..PriceAmounts::default()
+            };
+            let got = charge_quantity(PriceModel::Package, &a, d(q), false).unwrap().amount;
+            assert_eq!(got.to_string(), (d(q) / size).ceil().to_string(), "{q}");
+        }
     }
 }

@@ -8,7 +8,7 @@
 use crate::entitlements;
 use crate::error::{codes, Error, Problem};
 use crate::json::{index, join, type_name, Obj, Reader};
-use crate::money::{fmt_exact, fmt_money, fmt_qty};
+use crate::money::{self, fmt_exact, fmt_money, fmt_qty};
 use crate::period::{fmt_timestamp, Period, Timestamp};
 use crate::price::{charge_quantity, charge_transactions, ChargeError, Overflow, TierCharge, Transactions};
 use crate::price_book::{Aggregation, Plan, PlanItem, Price, PriceAmounts, PriceBook, Product, ProductType};
@@ -192,18 +192,24 @@ pub enum Description<'a> {
     Discount(Decimal, u32),
 }
 
-impl Serialize for Description<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl Description<'_> {
+    /// The text people read.
+    pub fn text(&self) -> String {
         let periods = |n: u32| if n > 1 { format!(", {n} periods") } else { String::new() };
-        let text = match *self {
+        match *self {
             Description::Product(name, n) => format!("{name}{}", periods(n)),
             Description::Seats(name, q, n) => format!("{name} × {}{}", fmt_qty(q), periods(n)),
             Description::Keyed(Some(display), _, _) => display.to_string(),
             Description::Keyed(None, name, key) => format!("{name} {key}"),
             Description::Setup(plan) => format!("{plan} setup fee"),
             Description::Discount(pct, n) => format!("{}% off for paying {n} periods ahead", fmt_qty(pct)),
-        };
-        s.serialize_str(&text)
+        }
+    }
+}
+
+impl Serialize for Description<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text())
     }
 }
 
@@ -722,14 +728,14 @@ impl<'a> Totals<'a> {
                         value: Decimal::ZERO,
                         scale: l.amount.scale,
                     });
-                    e.value.checked_add(v).map(|x| e.value = x)
+                    money::checked_add(e.value, v).map(|x| e.value = x)
                 }
-                None if l.kind == LineKind::Discount => t.discount.checked_sub(v).map(|x| t.discount = x),
-                None => t.subtotal.checked_add(v).map(|x| t.subtotal = x),
+                None if l.kind == LineKind::Discount => money::checked_sub(t.discount, v).map(|x| t.discount = x),
+                None => money::checked_add(t.subtotal, v).map(|x| t.subtotal = x),
             };
             r.ok_or_else(overflow)?;
         }
-        t.total = t.subtotal.checked_sub(t.discount).ok_or_else(overflow)?;
+        t.total = money::checked_sub(t.subtotal, t.discount).ok_or_else(overflow)?;
         Ok(t)
     }
 }
@@ -785,10 +791,9 @@ fn plan_lines<'a>(
                 .iter()
                 .filter(|l| matches!(l.kind, LineKind::Recurring | LineKind::Seat) && l.currency.is_none())
                 .map(|l| l.amount.value)
-                .fold(Decimal::ZERO, |a, b| a.checked_add(b).unwrap_or(Decimal::MAX));
-            let Some(exact) = base
-                .checked_mul(d.percent)
-                .and_then(|v| v.checked_div(Decimal::ONE_HUNDRED))
+                .fold(Decimal::ZERO, |a, b| money::checked_add(a, b).unwrap_or(Decimal::MAX));
+            let Some(exact) =
+                money::checked_mul(base, d.percent).and_then(|v| money::checked_div(v, Decimal::ONE_HUNDRED))
             else {
                 return cx.overflow("periods");
             };
@@ -873,7 +878,7 @@ fn fixed_line<'a>(
     let Ok(charge) = charge_quantity(price.model, amounts, qty, true) else {
         return cx.overflow(&qpath());
     };
-    let Some(exact) = charge.amount.checked_mul(Decimal::from(periods)) else {
+    let Some(exact) = money::checked_mul(charge.amount, Decimal::from(periods)) else {
         return cx.overflow(&qpath());
     };
     let scale = if unit == cx.currency {
@@ -1040,9 +1045,7 @@ fn within_cap<'a>(cx: &mut Ctx<'a>, m: Metered<'a>, plans: &[&'a Plan], entries:
     let mut total = Decimal::ZERO;
     for (key, u) in entries {
         if priced(cx, m, *key) {
-            total = total
-                .checked_add(usage_quantity(*u).unwrap_or(Decimal::MAX))
-                .unwrap_or(Decimal::MAX);
+            total = money::checked_add(total, usage_quantity(*u).unwrap_or(Decimal::MAX)).unwrap_or(Decimal::MAX);
         }
     }
     if total <= cap {
@@ -1143,9 +1146,7 @@ fn usage_line<'a>(
     let Some((price, source, remapped, amounts, unit)) = usage_price(cx, m, key, qty, dropped) else {
         return Ok(None);
     };
-    let billable = qty
-        .checked_sub(included.unwrap_or(Decimal::ZERO))
-        .ok_or_else(|| overflow(cx))?;
+    let billable = money::checked_sub(qty, included.unwrap_or(Decimal::ZERO)).ok_or_else(|| overflow(cx))?;
     let charge = match u {
         Some(Usage::Transactions(tx)) => charge_transactions(price.model, amounts, tx, billable, true),
         _ => charge_quantity(price.model, amounts, billable, true).map_err(ChargeError::from),

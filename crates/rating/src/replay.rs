@@ -416,17 +416,17 @@ impl<'b> Replay<'b> {
         let (mut invoiced, mut open) = (Decimal::ZERO, Decimal::ZERO);
         for run in self.runs.values() {
             for i in &run.invoices {
-                invoiced = invoiced.checked_add(i.total).unwrap_or(invoiced);
+                invoiced = crate::money::checked_add(invoiced, i.total).unwrap_or(invoiced);
             }
             if let Some(p) = &run.preview {
-                open = open.checked_add(p.total).unwrap_or(open);
+                open = crate::money::checked_add(open, p.total).unwrap_or(open);
             }
         }
         let totals = Totals {
             currency: book.doc().currency.clone(),
             invoiced: fmt_money(invoiced, scale),
             open: fmt_money(open, scale),
-            total: fmt_money(invoiced.checked_add(open).unwrap_or(invoiced), scale),
+            total: fmt_money(crate::money::checked_add(invoiced, open).unwrap_or(invoiced), scale),
         };
         Ok(Finished {
             customers: Customers(self.runs),

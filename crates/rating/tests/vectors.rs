@@ -386,3 +386,56 @@ fn outputs_keep_the_documented_key_order() {
         failures.len()
     );
 }
+
+/// The hand-written JSON writer of the WebAssembly bindings
+/// (`rating::quote_json`) gives exactly serde_json's bytes for every
+/// vector's quote and comparison.
+#[test]
+fn quote_json_writes_the_bytes_serde_json_writes() {
+    use rating::quote::{compare, quote, read_request};
+    use rating::quote_json::{compare_text, quote_text};
+    let mut checked = 0;
+    for file in json_files(&root().join("tests/vectors")) {
+        let Ok(doc) = read_json(&file) else { continue };
+        for case in doc.get("cases").and_then(Value::as_array).into_iter().flatten() {
+            let op = case.get("op").and_then(Value::as_str).unwrap_or_default();
+            if !(op == "quote" || op == "compare") {
+                continue;
+            }
+            let (Ok(book_json), Some(Ok(request))) =
+                (inline_or_file(&case["book"]), case.get("request").map(inline_or_file))
+            else {
+                continue;
+            };
+            let Ok(book) = PriceBook::from_value(&book_json) else {
+                continue;
+            };
+            let what = format!("{} {:?}", file.display(), case.get("name"));
+            let Ok(req) = read_request(&book, &request, op == "quote") else {
+                continue;
+            };
+            if op == "quote" {
+                let Ok(q) = quote(&book, &req) else { continue };
+                assert_eq!(quote_text(&q), serde_json::to_string(&q).unwrap(), "{what}");
+            } else {
+                let Ok(c) = compare(&book, &req) else { continue };
+                assert_eq!(compare_text(&c), serde_json::to_string(&c).unwrap(), "{what}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 150, "only {checked} cases checked");
+}
+
+#[test]
+fn quote_json_escapes_strings_as_serde_json_does() {
+    let mut all = String::new();
+    for c in (0u32..0x250).chain([0x2028, 0x2029, 0xfeff, 0x1f600]) {
+        all.push(char::from_u32(c).unwrap());
+    }
+    for s in [all.as_str(), "", "plain", "a\"b\\c\u{7f}", "\u{0}\u{1f}x"] {
+        let mut out = String::new();
+        rating::quote_json::push_json_str(&mut out, s);
+        assert_eq!(out, serde_json::to_string(s).unwrap());
+    }
+}

@@ -120,12 +120,15 @@ impl Alerts {
 /// Whether `used` is at least `percent` % of `limit` (exactly: `used ×
 /// 100 ≥ percent × limit`).
 fn reached(used: Decimal, limit: Decimal, percent: Decimal) -> bool {
-    match (used.checked_mul(Decimal::ONE_HUNDRED), percent.checked_mul(limit)) {
+    match (
+        crate::money::checked_mul(used, Decimal::ONE_HUNDRED),
+        crate::money::checked_mul(percent, limit),
+    ) {
         (Some(a), Some(b)) => a >= b,
         // Beyond the decimal range: compare the ratio instead.
         _ => used
             .checked_div(limit)
-            .and_then(|r| r.checked_mul(Decimal::ONE_HUNDRED))
+            .and_then(|r| crate::money::checked_mul(r, Decimal::ONE_HUNDRED))
             .is_none_or(|p| p >= percent),
     }
 }
@@ -136,7 +139,7 @@ fn alert_usage(ps: &ProductState, peaks: Option<&IndexMap<String, Decimal>>) -> 
     let Some(peaks) = peaks else { return ps.used() };
     ps.keys.iter().fold(Decimal::ZERO, |s, (k, ks)| {
         let q = peaks.get(k).map_or(ks.quantity, |p| (*p).max(ks.quantity));
-        s.checked_add(q).unwrap_or(Decimal::MAX)
+        crate::money::checked_add(s, q).unwrap_or(Decimal::MAX)
     })
 }
 

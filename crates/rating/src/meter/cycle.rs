@@ -309,8 +309,8 @@ pub(crate) fn add_late(
     if let Some(p) = m.pending.iter_mut().find(|p| {
         p.kind == PendingKind::Late && p.product == product.id && p.price_key == price_key && p.start == start
     }) {
-        p.quantity = p.quantity.checked_add(qty).unwrap_or(p.quantity);
-        p.exact = p.exact.checked_add(amount).unwrap_or(p.exact);
+        p.quantity = crate::money::checked_add(p.quantity, qty).unwrap_or(p.quantity);
+        p.exact = crate::money::checked_add(p.exact, amount).unwrap_or(p.exact);
         return;
     }
     m.pending.push(Pending {
@@ -586,7 +586,7 @@ impl Meter {
         }
         let exact = mul(diff, f).map_err(|_| overflow_err())?;
         if let Some(paid) = self.paid.iter_mut().find(|x| x.product == p.id) {
-            paid.exact = paid.exact.checked_add(exact).unwrap_or(paid.exact);
+            paid.exact = crate::money::checked_add(paid.exact, exact).unwrap_or(paid.exact);
         }
         self.pending.push(Pending {
             plan: plan.id.clone(),
@@ -801,7 +801,7 @@ impl Meter {
         for (pid, ps) in products.iter_mut() {
             let pro_rata = mul(ps.included, f_new).map_err(|_| overflow_err())?;
             let carried = left.get(pid).copied().unwrap_or(Decimal::ZERO);
-            ps.included = pro_rata.checked_add(carried).ok_or_else(overflow_err)?;
+            ps.included = crate::money::checked_add(pro_rata, carried).ok_or_else(overflow_err)?;
             ps.has_allowance = ps.has_allowance || left.contains_key(pid);
         }
         Ok(products)
@@ -852,7 +852,9 @@ impl Meter {
         usage_lines(self, book, at, &mut lines);
         self.pending.clear();
         if mode != Proration::None && !paid_f.is_zero() {
-            let share = unused.checked_div(paid_f).unwrap_or(Decimal::ZERO).min(Decimal::ONE);
+            let share = crate::money::checked_div(unused, paid_f)
+                .unwrap_or(Decimal::ZERO)
+                .min(Decimal::ONE);
             self.unused_credits(book, plan, share, at, &mut lines)?;
         }
         // What is left of the old allowance carries over.

@@ -176,7 +176,7 @@ pub(super) fn invoice(
     let total = lines
         .iter()
         .filter(|l| l.currency.is_none())
-        .fold(Decimal::ZERO, |s, l| s.checked_add(l.value).unwrap_or(s));
+        .fold(Decimal::ZERO, |s, l| crate::money::checked_add(s, l.value).unwrap_or(s));
     Invoice {
         customer: m.customer.clone(),
         issued_at: ts(issued),

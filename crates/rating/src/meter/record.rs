@@ -467,7 +467,7 @@ fn add_usage(
         let new_q = state.keys.get_index(idx).map_or(Decimal::ZERO, |(_, k)| k.quantity);
         let after = used_before
             .checked_sub(undo.quantity)
-            .and_then(|u| u.checked_add(new_q));
+            .and_then(|u| crate::money::checked_add(u, new_q));
         if after.is_none_or(|u| u > cap) {
             undo.restore(state, key, existed, measure);
             let msg = format!("usage of {:?} would pass its limit of {}", product.id, fmt_qty(cap));

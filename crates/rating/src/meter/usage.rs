@@ -60,21 +60,21 @@ impl ProductState {
         if self.rolled_over.is_zero() && self.rolled_over.scale() <= self.included.scale() {
             return self.included;
         }
-        self.included.checked_add(self.rolled_over).unwrap_or(Decimal::MAX)
+        crate::money::checked_add(self.included, self.rolled_over).unwrap_or(Decimal::MAX)
     }
 
     /// Total usage of the product.
     pub fn used(&self) -> Decimal {
-        self.keys
-            .values()
-            .fold(Decimal::ZERO, |s, k| s.checked_add(k.quantity).unwrap_or(Decimal::MAX))
+        self.keys.values().fold(Decimal::ZERO, |s, k| {
+            crate::money::checked_add(s, k.quantity).unwrap_or(Decimal::MAX)
+        })
     }
 
     /// Total exact charge.
     pub fn exact(&self) -> Decimal {
-        self.keys
-            .values()
-            .fold(Decimal::ZERO, |s, k| s.checked_add(k.exact).unwrap_or(Decimal::MAX))
+        self.keys.values().fold(Decimal::ZERO, |s, k| {
+            crate::money::checked_add(s, k.exact).unwrap_or(Decimal::MAX)
+        })
     }
 }
 

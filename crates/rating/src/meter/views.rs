@@ -134,8 +134,8 @@ impl Meter {
                     Decimal::ZERO
                 } else {
                     // used / total first: used × 100 could leave the decimal range.
-                    used.checked_div(total)
-                        .and_then(|r| r.checked_mul(Decimal::ONE_HUNDRED))
+                    crate::money::checked_div(used, total)
+                        .and_then(|r| crate::money::checked_mul(r, Decimal::ONE_HUNDRED))
                         .unwrap_or(Decimal::MAX)
                         .round_dp(2)
                 };
@@ -189,7 +189,9 @@ impl Meter {
             let mut remaining = ps.allowance();
             for (key, ks) in &ps.keys {
                 let projected = if scales {
-                    ks.quantity.checked_mul(ratio).unwrap_or(ks.quantity).round_dp(6)
+                    crate::money::checked_mul(ks.quantity, ratio)
+                        .unwrap_or(ks.quantity)
+                        .round_dp(6)
                 } else {
                     ks.quantity
                 };
@@ -209,7 +211,7 @@ impl Meter {
                 let unit_scale = book.scale_of(&ks.unit).unwrap_or(scale);
                 let rounded = book.doc().rounding.round(amount, unit_scale);
                 if !book.is_custom_unit(&ks.unit) {
-                    total = total.checked_add(rounded).unwrap_or(total);
+                    total = crate::money::checked_add(total, rounded).unwrap_or(total);
                 }
                 dimensions.push(ForecastLine {
                     product: pid.clone(),

@@ -46,7 +46,9 @@ impl Wallet {
         self.grants
             .iter()
             .filter(|g| Self::live(g, unit, at))
-            .fold(Decimal::ZERO, |s, g| s.checked_add(g.remaining).unwrap_or(s))
+            .fold(Decimal::ZERO, |s, g| {
+                crate::money::checked_add(s, g.remaining).unwrap_or(s)
+            })
     }
 
     /// Draws up to `amount` credits; returns the part that could not be drawn.
@@ -94,7 +96,9 @@ impl Wallet {
         self.grants
             .iter()
             .filter(|g| g.unit == unit && !g.expired && g.expires_at.is_none_or(|e| at <= e))
-            .fold(Decimal::ZERO, |s, g| s.checked_add(g.remaining).unwrap_or(s))
+            .fold(Decimal::ZERO, |s, g| {
+                crate::money::checked_add(s, g.remaining).unwrap_or(s)
+            })
     }
 
     /// Drops grants that are spent or expired before `at`.
@@ -140,7 +144,7 @@ fn buy_pack(
     let credits = pack
         .credits
         .checked_add(pack.bonus.unwrap_or(Decimal::ZERO))
-        .and_then(|c| c.checked_mul(count))
+        .and_then(|c| crate::money::checked_mul(c, count))
         .ok_or_else(|| problem(codes::ARITHMETIC_OVERFLOW, "", "too many credits"))?;
     let expires = pack.expires_after.and_then(|p| p.boundary(at, 1));
     m.wallet
@@ -319,7 +323,7 @@ fn charge_overage(
 ) -> Result<(), Problem> {
     let overflow = overflow_problem;
     let rate = plan.overage_rate.unwrap_or(Decimal::ZERO);
-    let exact = short.checked_mul(rate).ok_or_else(overflow)?;
+    let exact = crate::money::checked_mul(short, rate).ok_or_else(overflow)?;
     let (start, end) = (m.period.start, m.period.end);
     let line = m
         .pending
@@ -327,8 +331,8 @@ fn charge_overage(
         .find(|p| p.kind == PendingKind::CreditOverage && p.product == product.id && p.start == start);
     match line {
         Some(p) => {
-            p.quantity = p.quantity.checked_add(short).ok_or_else(overflow)?;
-            p.exact = p.exact.checked_add(exact).ok_or_else(overflow)?;
+            p.quantity = crate::money::checked_add(p.quantity, short).ok_or_else(overflow)?;
+            p.exact = crate::money::checked_add(p.exact, exact).ok_or_else(overflow)?;
         }
         None => m.pending.push(Pending {
             plan: plan.id.clone(),
@@ -373,12 +377,14 @@ fn top_ups_needed(
     let Some(pack) = book.credit_pack(pack_id) else {
         return Err(insufficient("the top-up pack does not exist"));
     };
-    let per_pack = pack.credits.checked_add(pack.bonus.unwrap_or(Decimal::ZERO));
+    let per_pack = crate::money::checked_add(pack.credits, pack.bonus.unwrap_or(Decimal::ZERO));
     let pack_unit = pack.unit.clone().or_else(|| plan_unit(book)).unwrap_or_default();
     match per_pack {
         Some(c) if c > Decimal::ZERO && pack_unit == unit => {
-            let count = short.checked_div(c).map(|n| n.ceil());
-            let fits = count.is_some_and(|n| n.checked_mul(c).is_some() && n.checked_mul(pack.price).is_some());
+            let count = crate::money::checked_div(short, c).map(|n| n.ceil());
+            let fits = count.is_some_and(|n| {
+                crate::money::checked_mul(n, c).is_some() && crate::money::checked_mul(n, pack.price).is_some()
+            });
             match count {
                 Some(n) if fits => Ok(Some(n)),
                 _ => Err(problem(

@@ -137,7 +137,7 @@ impl PriceBook {
 
     /// The book serialized as JSON (parses back to an equal book).
     pub fn to_value(&self) -> Value {
-        serde_json::to_value(&self.doc).unwrap_or(Value::Null)
+        doc_value(&self.doc)
     }
 
     /// A product by id.
@@ -220,8 +220,18 @@ pub fn canonical_json(v: &Value) -> String {
     serde_json::to_string(&sort(v)).unwrap_or_default()
 }
 
+/// The document as a JSON value: written as JSON text and read back, the
+/// same value `serde_json::to_value` builds, without a second serializer
+/// of every book type in the WebAssembly builds (docs/architecture.md).
+fn doc_value(doc: &PriceBookDoc) -> Value {
+    serde_json::to_string(doc)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or(Value::Null)
+}
+
 fn canonical_hash(doc: &PriceBookDoc) -> String {
-    let v = serde_json::to_value(doc).unwrap_or(Value::Null);
+    let v = doc_value(doc);
     let mut hasher = HashWriter(Sha256::new());
     write_canonical(&v, &mut hasher);
     let digest = hasher.0.finalize();
