@@ -237,7 +237,9 @@ impl Quoter {
     #[wasm_bindgen(js_name = quoteJson)]
     pub fn quote_json(&self) -> Result<String, JsValue> {
         let q = self.q.quote(&self.book).map_err(|e| error::to_js(&e))?;
-        text_out(&q)
+        // The same writer as book.quoteJson(): serde's would be a second
+        // copy of the quote's serialization in the bundle.
+        Ok(rating::quote_json::quote_text(&q))
     }
 }
 
