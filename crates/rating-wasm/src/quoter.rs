@@ -252,5 +252,6 @@ fn kind_name(k: LineKind) -> &'static str {
         LineKind::Discount => "discount",
         LineKind::Proration => "proration",
         LineKind::Credit => "credit",
+        LineKind::Minimum => "minimum",
     }
 }

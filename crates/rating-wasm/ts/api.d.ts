@@ -128,7 +128,7 @@ export interface Quoter {
 }
 
 /** The kind of a line. */
-export type LineKind = "recurring" | "seat" | "usage" | "setup" | "discount" | "proration" | "credit";
+export type LineKind = "recurring" | "seat" | "usage" | "setup" | "discount" | "proration" | "credit" | "minimum";
 
 /** One tier of a line's breakdown. */
 export interface TierLine {

@@ -70,6 +70,8 @@ pub enum LineKind {
     Proration,
     /// Credit (cancellations, downgrades, wallet).
     Credit,
+    /// Top-up to a spending minimum (docs/contract.md §4 "Minimums").
+    Minimum,
 }
 
 /// An amount printed with exactly its currency's digits (`"74.00"`).
@@ -190,6 +192,8 @@ pub enum Description<'a> {
     Setup(&'a str),
     /// An advance-payment discount: percent and periods.
     Discount(Decimal, u32),
+    /// A top-up to the spending minimum of a product or plan, by name.
+    Minimum(&'a str),
 }
 
 impl Description<'_> {
@@ -203,6 +207,7 @@ impl Description<'_> {
             Description::Keyed(None, name, key) => format!("{name} {key}"),
             Description::Setup(plan) => format!("{plan} setup fee"),
             Description::Discount(pct, n) => format!("{}% off for paying {n} periods ahead", fmt_qty(pct)),
+            Description::Minimum(name) => format!("{name} minimum"),
         }
     }
 }
@@ -775,16 +780,25 @@ fn plan_lines<'a>(
         let Some(product) = cx.book.product(&item.product) else {
             continue;
         };
+        let first_of_item = lines.len();
         match product.kind {
             ProductType::OneTime if !req.include_setup => {}
             // A product two plans price is metered once, by the first
             // (docs/metering.md "Entitlements"; a plan lists a product once).
             ProductType::Metered
                 if !std::ptr::eq(plan, plans[0]) && !metered_here(cx.book, plans, &product.id, item) => {}
-            ProductType::Metered => usage_lines(cx, Metered { plan, product, item }, seats, plans, lines, dropped),
-            _ => fixed_line(cx, plan, product, item, lines),
+            ProductType::Metered => {
+                usage_lines(cx, Metered { plan, product, item }, seats, plans, lines, dropped);
+                item_minimum(cx, plan, product, item, lines, first_of_item);
+            }
+            ProductType::OneTime => fixed_line(cx, plan, product, item, lines),
+            _ => {
+                fixed_line(cx, plan, product, item, lines);
+                item_minimum(cx, plan, product, item, lines, first_of_item);
+            }
         }
     }
+    plan_minimum(cx, plan, lines, first_advance);
     if req.periods > 1 {
         if let Some(d) = plan.advance_discounts.iter().find(|d| d.periods == req.periods) {
             let base: Decimal = lines[first_advance..]
@@ -811,6 +825,107 @@ fn plan_lines<'a>(
                 -exact,
             ));
         }
+    }
+}
+
+/// One period's share of a line: recurring and seat lines of a quote paid
+/// `periods` ahead cover that many periods, the rest one (docs/quote.md
+/// "Minimums").
+fn period_amount(cx: &Ctx, l: &Line, periods: u32) -> Option<Decimal> {
+    match l.kind {
+        LineKind::Recurring | LineKind::Seat if periods > 1 => {
+            let scale = l.amount.scale;
+            money::checked_div(l.exact, Decimal::from(periods)).map(|v| cx.round(v, scale))
+        }
+        _ => Some(l.amount.value),
+    }
+}
+
+/// The top-up from `charge` to `minimum`, or `None` when the charge
+/// reaches it (a line that rounds to zero is left out too).
+fn top_up(cx: &Ctx, minimum: Decimal, charge: Decimal, scale: u32) -> Option<(Decimal, Money)> {
+    let exact = money::checked_sub(minimum, charge)?;
+    let amount = cx.money(exact, scale);
+    (exact > Decimal::ZERO && amount.value > Decimal::ZERO).then_some((exact, amount))
+}
+
+/// The `minimum` line of an item whose lines (from `first` on) charge less
+/// than its `minimum_amount` for the period (docs/contract.md §4
+/// "Minimums"). The minimum is in the currency of the item's price.
+fn item_minimum<'a>(
+    cx: &mut Ctx<'a>,
+    plan: &'a Plan,
+    product: &'a Product,
+    item: &'a PlanItem,
+    lines: &mut Vec<Line<'a>>,
+    first: usize,
+) {
+    let Some(minimum) = item.minimum_amount else { return };
+    let book_currency = cx.book.doc().currency.as_str();
+    let unit = item.price_unit(book_currency).unwrap_or(book_currency);
+    let currency = if cx.book.is_custom_unit(unit) {
+        Some(unit)
+    } else if unit == cx.currency {
+        None
+    } else {
+        let msg = format!("the minimum of {:?} is in {unit}, not in {}", product.id, cx.currency);
+        return cx
+            .problems
+            .push(Problem::at(codes::CURRENCY_UNAVAILABLE, "currency", msg));
+    };
+    let scale = currency.and_then(|u| cx.book.scale_of(u)).unwrap_or(cx.scale);
+    let mut charge = Decimal::ZERO;
+    for l in lines[first..].iter().filter(|l| l.currency == currency) {
+        let Some(c) = period_amount(cx, l, cx.req.periods).and_then(|v| money::checked_add(charge, v)) else {
+            return cx.overflow("periods");
+        };
+        charge = c;
+    }
+    if let Some((exact, amount)) = top_up(cx, minimum, charge, scale) {
+        let mut line = simple_line(
+            plan,
+            LineKind::Minimum,
+            Description::Minimum(&product.name),
+            Decimal::ONE,
+            amount,
+            exact,
+        );
+        line.product = &product.id;
+        line.currency = currency;
+        lines.push(line);
+    }
+}
+
+/// The `minimum` line of a plan whose lines (from `first` on: its items'
+/// lines and minimums, setup left out) charge less than its
+/// `minimum_amount`, in the book's currency (docs/contract.md §4 "Minimums").
+fn plan_minimum<'a>(cx: &mut Ctx<'a>, plan: &'a Plan, lines: &mut Vec<Line<'a>>, first: usize) {
+    let Some(minimum) = plan.minimum_amount else { return };
+    if cx.currency != cx.book.doc().currency {
+        let msg = format!("the minimum of plan {:?} has no amount in {}", plan.id, cx.currency);
+        return cx
+            .problems
+            .push(Problem::at(codes::CURRENCY_UNAVAILABLE, "currency", msg));
+    }
+    let mut charge = Decimal::ZERO;
+    for l in lines[first..]
+        .iter()
+        .filter(|l| l.currency.is_none() && l.kind != LineKind::Setup)
+    {
+        let Some(c) = period_amount(cx, l, cx.req.periods).and_then(|v| money::checked_add(charge, v)) else {
+            return cx.overflow("periods");
+        };
+        charge = c;
+    }
+    if let Some((exact, amount)) = top_up(cx, minimum, charge, cx.scale) {
+        lines.push(simple_line(
+            plan,
+            LineKind::Minimum,
+            Description::Minimum(&plan.name),
+            Decimal::ONE,
+            amount,
+            exact,
+        ));
     }
 }
 

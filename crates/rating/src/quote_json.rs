@@ -247,6 +247,7 @@ impl Writer {
             LineKind::Discount => "\"discount\"",
             LineKind::Proration => "\"proration\"",
             LineKind::Credit => "\"credit\"",
+            LineKind::Minimum => "\"minimum\"",
         });
         self.field("description", &l.description.text());
         self.field("quantity", &fmt_qty(l.quantity.0));

@@ -4,7 +4,7 @@
 
 use super::dedup::{Dedup, DEFAULT_MAX_ENTRIES};
 use super::invoice::{
-    advance_lines, factor, full_end, invoice, item_price, money_line, plan_period, span, usage_lines,
+    advance_lines, factor, full_end, invoice, item_price, minimum_lines, money_line, plan_period, span, usage_lines,
 };
 use super::receipt::Counts;
 use super::records::Record;
@@ -412,6 +412,7 @@ impl Meter {
         }
         let mut lines = Vec::new();
         usage_lines(self, book, end, &mut lines);
+        minimum_lines(self, book, end, &mut lines)?;
         self.pending.clear();
         let rolled = self.roll_over(book, end);
         let closed_span = span(self.period.start, end);
@@ -678,6 +679,7 @@ impl Meter {
                 ));
             }
         }
+        minimum_lines(self, book, at, &mut lines)?;
         self.ended_at = Some(at);
         let inv = invoice(self, book, at, span(self.period.start, at), lines);
         self.issue(inv);
@@ -857,6 +859,8 @@ impl Meter {
                 .min(Decimal::ONE);
             self.unused_credits(book, plan, share, at, &mut lines)?;
         }
+        // The old plan's minimums, for the part of the period it ran.
+        minimum_lines(self, book, at, &mut lines)?;
         // What is left of the old allowance carries over.
         let left = self.allowance_left();
         let old_products = std::mem::take(&mut self.products);
@@ -930,6 +934,7 @@ impl Meter {
             let to = format!("{}, price book {}", self.plan, new.hash());
             self.unused_credits(old, &to, share, at, &mut lines)?;
         }
+        minimum_lines(self, old, at, &mut lines)?;
         let left = self.allowance_left();
         let old_products = std::mem::take(&mut self.products);
         if old.doc().late_event_grace.is_some() {

@@ -5,7 +5,7 @@ use super::state::*;
 use crate::error::Error;
 use crate::money::{fmt_money, fmt_qty};
 use crate::period::{Period, Timestamp};
-use crate::price::{charge_quantity, mul};
+use crate::price::{add, charge_quantity, mul};
 use crate::price_book::{Aggregation, Plan, PlanItem, PriceBook, PriceModel, Product, ProductType, Proration};
 use crate::quote::{LineKind, TierLine};
 use crate::resolve::{amounts_in, resolve, Resolution};
@@ -163,6 +163,126 @@ pub(super) fn advance_lines(m: &mut Meter, book: &PriceBook, lines: &mut Vec<Inv
         }
     }
     Ok(())
+}
+
+/// The `minimum` lines of the segment `[m.period.start, end)` of the open
+/// period (docs/metering.md "Minimums"), after `lines`, the segment's
+/// closing lines (usage, pending, unused-advance credits): each item's
+/// minimum against what the item charged in the segment (its advance
+/// lines and its lines in `lines`), then each plan's against its charges
+/// (item minimums included, setup left out). Minimums are prorated like
+/// advance lines when the segment is not a whole period; a trial has none.
+pub(super) fn minimum_lines(
+    m: &Meter,
+    book: &PriceBook,
+    end: Timestamp,
+    lines: &mut Vec<InvoiceLine>,
+) -> Result<(), Error> {
+    let plans = m.plans(book);
+    let any = |p: &Plan| p.minimum_amount.is_some() || p.items.iter().any(|it| it.minimum_amount.is_some());
+    if m.period.trial || !plans.iter().any(|p| any(p)) {
+        return Ok(());
+    }
+    let f = if m.period.start == m.period.full_start && end == m.period.end {
+        Decimal::ONE
+    } else {
+        let full_end = full_end(m, book);
+        factor(book.doc().proration, m.period.start, end, m.period.full_start, full_end)
+    };
+    let currency = book.doc().currency.as_str();
+    let round = |v: Decimal, unit: &str| book.doc().rounding.round(v, book.scale_of(unit).unwrap_or(2));
+    // What the segment charged a plan (and product) in `unit`, from the advance
+    // lines paid at its start and the closing lines.
+    let charged = |lines: &[InvoiceLine], plan: &str, product: Option<&str>, unit: &str| -> Result<Decimal, Error> {
+        let mut sum = Decimal::ZERO;
+        let of = |p: &str, pr: &str| p == plan && product.is_none_or(|x| x == pr);
+        if unit == currency {
+            for paid in m.paid.iter().filter(|x| of(&x.plan, &x.product)) {
+                sum = add(sum, round(paid.exact, currency)).map_err(|_| overflow_err())?;
+            }
+        }
+        for l in lines
+            .iter()
+            .filter(|l| of(&l.plan, &l.product) && l.kind != LineKind::Setup)
+        {
+            if l.currency.as_deref().unwrap_or(currency) == unit {
+                sum = add(sum, l.value).map_err(|_| overflow_err())?;
+            }
+        }
+        Ok(sum)
+    };
+    for plan in &plans {
+        for it in &plan.items {
+            let Some(minimum) = it.minimum_amount else { continue };
+            let Some(p) = book.product(&it.product) else { continue };
+            // A product two plans price is metered by one item only.
+            let metered_elsewhere =
+                p.kind == ProductType::Metered && !m.item_for(book, &p.id).is_some_and(|(_, i)| std::ptr::eq(i, it));
+            if p.kind == ProductType::OneTime || metered_elsewhere {
+                continue;
+            }
+            let unit = it.price_unit(currency).unwrap_or(currency);
+            let charge = charged(lines, &plan.id, Some(&p.id), unit)?;
+            if let Some(line) = minimum_line(m, book, plan, (&p.id, &p.name), unit, (minimum, f, charge), end)? {
+                lines.push(line);
+            }
+        }
+        if let Some(minimum) = plan.minimum_amount {
+            let charge = charged(lines, &plan.id, None, currency)?;
+            if let Some(line) = minimum_line(
+                m,
+                book,
+                plan,
+                (&plan.id, &plan.name),
+                currency,
+                (minimum, f, charge),
+                end,
+            )? {
+                lines.push(line);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A `minimum` line topping `charge` up to `minimum × f`, unless it reaches
+/// it (or the top-up rounds to zero).
+fn minimum_line(
+    m: &Meter,
+    book: &PriceBook,
+    plan: &Plan,
+    (product, name): (&str, &str),
+    unit: &str,
+    (minimum, f, charge): (Decimal, Decimal, Decimal),
+    end: Timestamp,
+) -> Result<Option<InvoiceLine>, Error> {
+    let target = mul(minimum, f).map_err(|_| overflow_err())?;
+    let exact = crate::money::checked_sub(target, charge).ok_or_else(overflow_err)?;
+    let scale = book.scale_of(unit).unwrap_or(2);
+    let value = book.doc().rounding.round(exact, scale);
+    if exact <= Decimal::ZERO || value <= Decimal::ZERO {
+        return Ok(None);
+    }
+    let mut description = format!("{name} minimum");
+    if f != Decimal::ONE {
+        description.push_str(&format!(" (prorated {})", fmt_qty(f.round_dp(6))));
+    }
+    Ok(Some(InvoiceLine {
+        plan: plan.id.clone(),
+        product: product.to_string(),
+        price_key: None,
+        kind: LineKind::Minimum,
+        description,
+        period: span(m.period.start, end),
+        quantity: "1".into(),
+        transactions: None,
+        included: None,
+        billable: None,
+        amount: fmt_money(value, scale),
+        currency: (unit != book.doc().currency).then(|| unit.to_string()),
+        tiers: None,
+        value,
+    }))
 }
 
 pub(super) fn invoice(

@@ -2,7 +2,7 @@
 //! allowance state and the forecast (docs/metering.md "Allowance state").
 //! Each works on a copy brought up to `at`; the meter itself never changes.
 
-use super::invoice::{invoice, span, usage_lines};
+use super::invoice::{invoice, minimum_lines, span, usage_lines};
 use super::{Invoice, Meter};
 use crate::error::Error;
 use crate::period::Timestamp;
@@ -115,6 +115,8 @@ impl Meter {
         let m = self.at(book, at)?;
         let mut lines = Vec::new();
         usage_lines(&m, book, at.min(m.period.end), &mut lines);
+        // The period's minimums against what it charged so far.
+        minimum_lines(&m, book, m.period.end, &mut lines)?;
         Ok(invoice(&m, book, at, span(m.period.start, m.period.end), lines))
     }
 

@@ -237,6 +237,11 @@ pub struct Plan {
     /// balance is low: `credits.low_balance` is recorded when it falls there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub low_balance: Option<Decimal>,
+    /// Spending minimum per period, in the book's currency: when the plan's
+    /// charges for a period (setup fees left out) are below it, a `minimum`
+    /// line tops them up; prorated in a partial period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_amount: Option<Decimal>,
 }
 
 /// How much an add-on raises a named limit.
@@ -326,6 +331,26 @@ pub struct PlanItem {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32))]
     pub alert_thresholds: Vec<Decimal>,
+    /// Spending minimum per period, in the currency of the item's price:
+    /// when the item's charge for a period is below it, a `minimum` line
+    /// tops it up; prorated in a partial period. Not on one-time products.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_amount: Option<Decimal>,
+}
+
+impl PlanItem {
+    /// The currency (or custom unit) of the item's prices, the one its
+    /// `minimum_amount` is in; `None` when keyed prices are in different ones.
+    pub fn price_unit<'a>(&'a self, book_currency: &'a str) -> Option<&'a str> {
+        let unit = |p: &'a Price| p.currency.as_deref().unwrap_or(book_currency);
+        let mut units = self
+            .price
+            .iter()
+            .chain(self.prices.iter().flat_map(|m| m.values()))
+            .map(unit);
+        let first = units.next().unwrap_or(book_currency);
+        units.all(|u| u == first).then_some(first)
+    }
 }
 
 /// Price model.

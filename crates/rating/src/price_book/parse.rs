@@ -260,6 +260,7 @@ fn read_plan(r: &mut Reader, v: &Value, path: &str) -> Option<Plan> {
     let overage_rate = o.opt_amount(r, "overage_rate");
     let spend_alert_thresholds = thresholds_field(r, &mut o, "spend_alert_thresholds");
     let low_balance = o.opt_amount(r, "low_balance");
+    let minimum_amount = o.opt_amount(r, "minimum_amount");
     let auto_top_up = o.opt("auto_top_up").and_then(|v| {
         let p = join(path, "auto_top_up");
         let mut ao = r.object(v, &p)?;
@@ -291,6 +292,7 @@ fn read_plan(r: &mut Reader, v: &Value, path: &str) -> Option<Plan> {
         auto_top_up,
         spend_alert_thresholds,
         low_balance,
+        minimum_amount,
     })
 }
 
@@ -406,6 +408,7 @@ fn read_item(r: &mut Reader, v: &Value, path: &str) -> Option<PlanItem> {
     let max_quantity = o.opt_amount(r, "max_quantity");
     let limit = o.opt_amount(r, "limit");
     let alert_thresholds = thresholds_field(r, &mut o, "alert_thresholds");
+    let minimum_amount = o.opt_amount(r, "minimum_amount");
     o.finish(r);
     Some(PlanItem {
         product: product?,
@@ -424,6 +427,7 @@ fn read_item(r: &mut Reader, v: &Value, path: &str) -> Option<PlanItem> {
         max_quantity,
         limit,
         alert_thresholds,
+        minimum_amount,
     })
 }
 

@@ -388,6 +388,29 @@ fn check_item(r: &mut Reader, doc: &PriceBookDoc, product: &Product, item: &Plan
         check_price_fit(r, doc, product, p, &join(&join(path, "prices"), k));
     }
     check_item_fields(r, product, item, path, has_seats);
+    check_item_minimum(r, doc, product, item, path);
+}
+
+/// A spending minimum is per period, in the one currency of the item's
+/// prices (docs/contract.md §3 "Minimums").
+fn check_item_minimum(r: &mut Reader, doc: &PriceBookDoc, product: &Product, item: &PlanItem, path: &str) {
+    if item.minimum_amount.is_none() {
+        return;
+    }
+    let p = join(path, "minimum_amount");
+    if product.kind == ProductType::OneTime {
+        r.err(
+            codes::FIELD_NOT_ALLOWED,
+            &p,
+            "a one-time product is charged once, not per period: it has no minimum",
+        );
+    } else if item.price_unit(&doc.currency).is_none() {
+        r.err(
+            codes::FIELD_NOT_ALLOWED,
+            &p,
+            "the item's prices are in different currencies: a minimum needs one",
+        );
+    }
 }
 
 /// An item has `price` or keyed `prices` as its product needs, and the
