@@ -148,6 +148,12 @@ export interface Plan {
    * balance is low: `credits.low_balance` is recorded when it falls there.
    */
   low_balance?: string | number | null;
+  /**
+   * Spending minimum per period, in the book's currency: when the plan's
+   * charges for a period (setup fees left out) are below it, a `minimum`
+   * line tops them up; prorated in a partial period.
+   */
+  minimum_amount?: string | number | null;
 }
 
 /** Pay `periods` periods ahead for `percent` off. */
@@ -186,6 +192,12 @@ export interface PlanItem {
    * period when usage reaches each.
    */
   alert_thresholds?: (string | number)[];
+  /**
+   * Spending minimum per period, in the currency of the item's price:
+   * when the item's charge for a period is below it, a `minimum` line
+   * tops it up; prorated in a partial period. Not on one-time products.
+   */
+  minimum_amount?: string | number | null;
 }
 
 /** A price: a model, its amounts, and options in other currencies. */
