@@ -3,7 +3,8 @@
 //!
 //! For random price books (every price model, keyed prices under each
 //! unmatched-key policy, allowances per period and per seat, add-ons with
-//! limits and unlocks, customer overrides, currency options) and random
+//! limits and unlocks, customer overrides, currency options, spending
+//! minimums on items and plans) and random
 //! usage, a quote of one period must equal the first period's invoice lines
 //! of a meter subscribed at the period start that records the same usage
 //! as events (setup lines left out); and the quote must fail exactly when
@@ -59,6 +60,8 @@ struct ItemSeed {
     /// A named limit on the base plan, the add-on, or both.
     named: (Option<u32>, Option<u32>),
     unlock: Option<Option<u32>>,
+    /// The item's spending minimum, in cents.
+    minimum: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +74,8 @@ struct Seed {
     override_on: Option<(usize, u8, PriceSeed)>,
     rounding: u8,
     usage: Vec<UsageSeed>,
+    /// Spending minimums in cents: the base plan, the add-on, the seats item.
+    minimums: (Option<u32>, Option<u32>, Option<u32>),
 }
 
 #[derive(Debug, Clone)]
@@ -113,9 +118,10 @@ fn item_seed() -> impl Strategy<Value = ItemSeed> {
             prop::option::weighted(0.1, 0u32..80),
         ),
         prop::option::weighted(0.25, prop::option::weighted(0.7, 0u32..40)),
+        prop::option::weighted(0.2, 0u32..20000),
     )
         .prop_map(
-            |(placement, price, key_prices, included, per_seat, limit, named, unlock)| ItemSeed {
+            |(placement, price, key_prices, included, per_seat, limit, named, unlock, minimum)| ItemSeed {
                 placement,
                 price,
                 key_prices,
@@ -124,6 +130,7 @@ fn item_seed() -> impl Strategy<Value = ItemSeed> {
                 limit,
                 named,
                 unlock,
+                minimum,
             },
         )
 }
@@ -155,9 +162,14 @@ fn seed() -> impl Strategy<Value = Seed> {
         prop::option::weighted(0.3, (0usize..METERED.len(), 0u8..4, price_seed())),
         0u8..4,
         prop::collection::vec(usage_seed(), METERED.len()),
+        (
+            prop::option::weighted(0.25, 0u32..50000),
+            prop::option::weighted(0.2, 0u32..2000),
+            prop::option::weighted(0.15, 0u32..5000),
+        ),
     )
         .prop_map(
-            |(items, policy, seats, min_seats, addon, override_on, rounding, usage)| Seed {
+            |(items, policy, seats, min_seats, addon, override_on, rounding, usage, minimums)| Seed {
                 items,
                 policy,
                 seats,
@@ -166,6 +178,7 @@ fn seed() -> impl Strategy<Value = Seed> {
                 override_on,
                 rounding,
                 usage,
+                minimums,
             },
         )
 }
@@ -263,6 +276,9 @@ fn book(seed: &Seed) -> Value {
     if let Some(min) = seed.min_seats {
         seats_item["min_quantity"] = json!(min.to_string());
     }
+    if let Some(m) = seed.minimums.2 {
+        seats_item["minimum_amount"] = s(dec(m, 2));
+    }
     let mut base_items = vec![
         json!({"product": "platform", "price": {"model": "flat", "amount": "10.00"}}),
         seats_item,
@@ -294,6 +310,10 @@ fn book(seed: &Seed) -> Value {
         }
         if let Some(q) = it.limit {
             item.insert("limit".into(), json!(q.to_string()));
+        }
+        // Under `eur` prices the minimum is still in USD, the quote's currency.
+        if let Some(m) = it.minimum {
+            item.insert("minimum_amount".into(), s(dec(m, 2)));
         }
         match it.placement {
             1 => base_items.push(Value::Object(item)),
@@ -330,6 +350,7 @@ fn book(seed: &Seed) -> Value {
         overrides.push(o);
     }
     let rounding = ["half_up", "half_even", "down", "up"][seed.rounding as usize];
+    let minimum = |m: Option<u32>| m.map_or(Value::Null, |c| s(dec(c, 2)));
     json!({
         "format": "price-book/v1",
         "id": "differential",
@@ -338,9 +359,10 @@ fn book(seed: &Seed) -> Value {
         "products": products,
         "plans": [
             {"id": "base", "name": "Base", "period": {"unit": "month", "length": 1},
-             "items": base_items, "limits": base_limits},
+             "items": base_items, "limits": base_limits, "minimum_amount": minimum(seed.minimums.0)},
             {"id": "extra", "name": "Extra", "addon": true, "period": {"unit": "month", "length": 1},
-             "items": addon_items, "limits": addon_limits, "unlocks": unlocks}
+             "items": addon_items, "limits": addon_limits, "unlocks": unlocks,
+             "minimum_amount": minimum(seed.minimums.1)}
         ],
         "overrides": overrides
     })
