@@ -16,7 +16,11 @@ fn t(s: &str) -> rating::period::Timestamp {
 /// Pro: platform 10.00 a month; API calls at 0.10 with a 30.00 minimum;
 /// the plan's minimum 100.00. Lite: no minimums. Proration by whole days.
 fn book() -> PriceBook {
-    PriceBook::from_value(&json!({
+    PriceBook::from_value(&book_json()).unwrap()
+}
+
+fn book_json() -> serde_json::Value {
+    json!({
         "format": "price-book/v1", "id": "minimums", "currency": "USD", "proration": "by_day",
         "products": [
             {"id": "platform", "name": "Platform", "type": "recurring"},
@@ -33,8 +37,7 @@ fn book() -> PriceBook {
                 {"product": "platform", "price": {"model": "flat", "amount": "5.00"}},
                 {"product": "api", "price": {"model": "per_unit", "unit_amount": "0.10"}}
             ]}]
-    }))
-    .unwrap()
+    })
 }
 
 fn subscribed(b: &PriceBook, start: &str, anchor: &str) -> Meter {
@@ -183,4 +186,34 @@ fn an_immediate_plan_change_prorates_the_old_plans_minimums() {
         closing[0].lines.iter().all(|l| l.kind != LineKind::Minimum),
         "{closing:#?}"
     );
+}
+
+#[test]
+fn late_usage_of_an_earlier_period_does_not_count_towards_the_next_minimum() {
+    let mut doc = book_json();
+    doc["late_event_grace"] = json!({"unit": "day", "length": 3});
+    let b = PriceBook::from_value(&doc).unwrap();
+    let mut m = subscribed(&b, "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z");
+    let late = json!({"specversion": "1.0", "id": "late", "source": "app", "type": "api",
+        "subject": "cus_1", "time": "2026-01-31T12:00:00Z", "data": {"quantity": "300"}});
+    let r = m.record(&b, &parse_event(&late).unwrap(), t("2026-02-02T00:00:00Z"));
+    assert_eq!(r.status, Status::Accepted);
+    m.advance_to(&b, t("2026-03-01T00:00:00Z")).unwrap();
+    let invoices = m.take_invoices();
+    let february = invoices.last().unwrap();
+    // January's late 30.00 is billed in February but belongs to January:
+    // February's API charge is 0.00 (minimum 30.00) and the plan's 10.00 +
+    // 0.00 + 30.00 = 40.00 (minimum 60.00).
+    let minimums: Vec<_> = lines(february)
+        .into_iter()
+        .filter(|l| l.1 == LineKind::Minimum)
+        .collect();
+    assert_eq!(
+        minimums,
+        vec![("api", LineKind::Minimum, "30.00"), ("pro", LineKind::Minimum, "60.00")]
+    );
+    assert!(february
+        .lines
+        .iter()
+        .any(|l| l.amount == "30.00" && l.period.start == "2026-01-01T00:00:00Z"));
 }

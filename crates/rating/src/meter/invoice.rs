@@ -191,6 +191,13 @@ pub(super) fn minimum_lines(
     };
     let currency = book.doc().currency.as_str();
     let round = |v: Decimal, unit: &str| book.doc().rounding.round(v, book.scale_of(unit).unwrap_or(2));
+    // A closing line counts unless it is a setup line, a credit pack bought,
+    // or late usage of an earlier period (its own `period` says so).
+    let counts = |l: &InvoiceLine| {
+        l.kind != LineKind::Setup
+            && !(l.kind == LineKind::Credit && book.credit_pack(&l.product).is_some())
+            && crate::period::parse_timestamp(&l.period.start).is_some_and(|s| s >= m.period.start)
+    };
     // What the segment charged a plan (and product) in `unit`, from the advance
     // lines paid at its start and the closing lines.
     let charged = |lines: &[InvoiceLine], plan: &str, product: Option<&str>, unit: &str| -> Result<Decimal, Error> {
@@ -201,10 +208,7 @@ pub(super) fn minimum_lines(
                 sum = add(sum, round(paid.exact, currency)).map_err(|_| overflow_err())?;
             }
         }
-        for l in lines
-            .iter()
-            .filter(|l| of(&l.plan, &l.product) && l.kind != LineKind::Setup)
-        {
+        for l in lines.iter().filter(|l| of(&l.plan, &l.product) && counts(l)) {
             if l.currency.as_deref().unwrap_or(currency) == unit {
                 sum = add(sum, l.value).map_err(|_| overflow_err())?;
             }
