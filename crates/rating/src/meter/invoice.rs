@@ -234,6 +234,7 @@ pub(super) fn usage_lines(m: &Meter, book: &PriceBook, end: Timestamp, out: &mut
                 }
                 _ => None,
             };
+            let conversion = product.unit_conversion.as_ref();
             let description = if keyed {
                 format!("{} {}", product.name, key)
             } else {
@@ -247,8 +248,8 @@ pub(super) fn usage_lines(m: &Meter, book: &PriceBook, end: Timestamp, out: &mut
                 description,
                 period: span(m.period.start, end),
                 quantity: fmt_qty(ks.quantity),
-                raw_quantity: ks.raw.map(fmt_qty),
-                unit: ks.raw.and(product.unit_conversion.as_ref()).and_then(|c| c.display_unit.clone()),
+                raw_quantity: conversion.map(|_| fmt_qty(ks.raw.unwrap_or(Decimal::ZERO))),
+                unit: conversion.and_then(|c| c.display_unit.clone()),
                 transactions: (product.aggregation() == Aggregation::Amount).then(|| ks.events.to_string()),
                 included: ps.has_allowance.then(|| fmt_qty(included)),
                 billable: ps.has_allowance.then(|| fmt_qty(ks.billable)),
