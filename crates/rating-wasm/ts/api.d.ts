@@ -170,8 +170,12 @@ export interface QuoteLine {
   kind: LineKind;
   /** For people. */
   description: string;
-  /** Quantity. */
+  /** Quantity (of a product with `unit_conversion`: the converted one). */
   quantity: Decimal;
+  /** Products with `unit_conversion`: the quantity before conversion. */
+  raw_quantity?: Decimal;
+  /** Products with `unit_conversion`: its `display_unit`, the unit of `quantity`. */
+  unit?: string;
   /** Transactions (amount-aggregated usage). */
   transactions?: Decimal;
   /** Part of the quantity covered by the allowance. */
@@ -469,8 +473,12 @@ export interface InvoiceLine {
   description: string;
   /** The period the line pays for. */
   period: Span;
-  /** Quantity. */
+  /** Quantity (of a product with `unit_conversion`: the converted one). */
   quantity: Decimal;
+  /** Products with `unit_conversion`: the quantity before conversion. */
+  raw_quantity?: Decimal;
+  /** Products with `unit_conversion`: its `display_unit`, the unit of `quantity`. */
+  unit?: string;
   /** Transactions (amount-aggregated usage). */
   transactions?: Decimal;
   /** Allowance applied. */

@@ -86,6 +86,11 @@ export interface Product {
   default_price_key?: string | null;
   /** Longer text. */
   description?: string | null;
+  /**
+   * Metered products: the aggregated quantity is divided and rounded
+   * before allowances, limits and tiers see it.
+   */
+  unit_conversion?: UnitConversion | null;
 }
 
 /** What a product is. */
@@ -99,6 +104,28 @@ export type KeyLabel = string | string[];
 
 /** What happens to an event whose price key the item does not price. */
 export type UnmatchedPolicy = "reject" | "use_default" | "drop";
+
+/**
+ * How a metered product's aggregated quantity becomes the quantity it is
+ * priced in (docs/contract.md §3 "Unit conversion"): divided by
+ * `divide_by`, then rounded with `round` to `precision` decimal places.
+ */
+export interface UnitConversion {
+  /** Raw units per priced unit (`"1000000"`: priced per million); above zero. */
+  divide_by: string | number;
+  /** How the quotient is rounded. Default `none`: kept as it is. */
+  round?: ConversionRound;
+  /**
+   * Decimal places the quotient is rounded to (0-12); required unless
+   * `round` is `none`, where it is not allowed.
+   */
+  precision?: number | null;
+  /** Name of the priced unit shown on lines (`"M tokens"`). */
+  display_unit?: string | null;
+}
+
+/** Rounding of a converted quantity. */
+export type ConversionRound = "up" | "down" | "half_up" | "none";
 
 /** A base plan or an add-on. */
 export interface Plan {

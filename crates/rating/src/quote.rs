@@ -235,8 +235,14 @@ pub struct Line<'a> {
     pub kind: LineKind,
     /// For people.
     pub description: Description<'a>,
-    /// Quantity.
+    /// Quantity (of a product with `unit_conversion`: the converted one).
     pub quantity: Qty,
+    /// Products with `unit_conversion`: the quantity before conversion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_quantity: Option<Qty>,
+    /// Products with `unit_conversion`: its `display_unit`, the unit of `quantity`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<&'a str>,
     /// Transactions (amount-aggregated usage).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transactions: Option<Qty>,
@@ -951,6 +957,8 @@ fn simple_line<'a>(
         kind,
         description,
         quantity: Qty(quantity),
+        raw_quantity: None,
+        unit: None,
         transactions: None,
         included: None,
         billable: None,
@@ -1013,6 +1021,8 @@ fn fixed_line<'a>(
         kind,
         description,
         quantity: Qty(qty),
+        raw_quantity: None,
+        unit: None,
         transactions: None,
         included: None,
         billable: None,
@@ -1108,7 +1118,7 @@ fn usage_lines<'a>(
     for (i, &(key, u)) in entries.iter().enumerate() {
         let included = match (&shares, allowance) {
             (Some(s), _) => Some(s.get(i).copied().unwrap_or(Decimal::ZERO)),
-            (None, Some(a)) => Some(usage_quantity(u).unwrap_or(Decimal::ZERO).min(a)),
+            (None, Some(a)) => Some(priced_quantity(m.product, u).unwrap_or(Decimal::ZERO).min(a)),
             (None, None) => None,
         };
         match usage_line(cx, m, (key, u), included, dropped) {
@@ -1160,7 +1170,8 @@ fn within_cap<'a>(cx: &mut Ctx<'a>, m: Metered<'a>, plans: &[&'a Plan], entries:
     let mut total = Decimal::ZERO;
     for (key, u) in entries {
         if priced(cx, m, *key) {
-            total = money::checked_add(total, usage_quantity(*u).unwrap_or(Decimal::MAX)).unwrap_or(Decimal::MAX);
+            let q = priced_quantity(m.product, *u).unwrap_or(Decimal::MAX);
+            total = money::checked_add(total, q).unwrap_or(Decimal::MAX);
         }
     }
     if total <= cap {
@@ -1188,7 +1199,7 @@ fn allowance_shares(cx: &Ctx, m: Metered, entries: &[Entry], mut allowance: Deci
         if !priced(cx, m, key) {
             continue;
         }
-        let share = usage_quantity(u).unwrap_or(Decimal::ZERO).min(allowance);
+        let share = priced_quantity(m.product, u).unwrap_or(Decimal::ZERO).min(allowance);
         allowance -= share;
         shares[i] = share;
     }
@@ -1257,10 +1268,14 @@ fn usage_line<'a>(
         cx.overflow(&path());
         Overflow
     };
-    let qty = usage_quantity(u).map_err(|_| overflow(cx))?;
-    let Some((price, source, remapped, amounts, unit)) = usage_price(cx, m, key, qty, dropped) else {
+    let raw = usage_quantity(u).map_err(|_| overflow(cx))?;
+    let Some((price, source, remapped, amounts, unit)) = usage_price(cx, m, key, raw, dropped) else {
         return Ok(None);
     };
+    let Some(qty) = m.product.priced_quantity(raw) else {
+        return Err(overflow(cx));
+    };
+    let conversion = m.product.unit_conversion.as_ref();
     let billable = money::checked_sub(qty, included.unwrap_or(Decimal::ZERO)).ok_or_else(|| overflow(cx))?;
     let charge = match u {
         Some(Usage::Transactions(tx)) => charge_transactions(price.model, amounts, tx, billable, true),
@@ -1297,6 +1312,8 @@ fn usage_line<'a>(
         kind: LineKind::Usage,
         description,
         quantity: Qty(qty),
+        raw_quantity: conversion.map(|_| Qty(raw)),
+        unit: conversion.and_then(|c| c.display_unit.as_deref()),
         transactions,
         included: included.map(Qty),
         billable: included.map(|_| Qty(billable)),
@@ -1355,6 +1372,13 @@ fn check_usage(
         }
         _ => {}
     }
+}
+
+/// The quantity of a usage entry that allowances, limits and tiers see:
+/// converted when the product has `unit_conversion` (docs/quote.md
+/// "Unit conversion").
+fn priced_quantity(product: &Product, u: Option<&Usage>) -> Result<Decimal, Overflow> {
+    product.priced_quantity(usage_quantity(u)?).ok_or(Overflow)
 }
 
 fn usage_quantity(u: Option<&Usage>) -> Result<Decimal, Overflow> {

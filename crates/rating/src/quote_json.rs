@@ -251,6 +251,8 @@ impl Writer {
         });
         self.field("description", &l.description.text());
         self.field("quantity", &fmt_qty(l.quantity.0));
+        self.opt("raw_quantity", l.raw_quantity.map(|q| fmt_qty(q.0)).as_deref());
+        self.opt("unit", l.unit);
         self.opt("transactions", l.transactions.map(|q| fmt_qty(q.0)).as_deref());
         self.opt("included", l.included.map(|q| fmt_qty(q.0)).as_deref());
         self.opt("billable", l.billable.map(|q| fmt_qty(q.0)).as_deref());

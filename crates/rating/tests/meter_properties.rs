@@ -11,7 +11,11 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 fn book() -> PriceBook {
-    PriceBook::from_value(&json!({
+    PriceBook::from_value(&book_json()).unwrap()
+}
+
+fn book_json() -> serde_json::Value {
+    json!({
         "format": "price-book/v1", "id": "p", "currency": "USD",
         "products": [
             {"id": "grad", "name": "Graduated", "type": "metered"},
@@ -28,8 +32,24 @@ fn book() -> PriceBook {
                 {"up_to": "20", "unit_amount": "0.125"}, {"up_to": null, "unit_amount": "0.045"}]}}},
             {"product": "peak", "included_quantity": "3", "price": {"model": "per_unit", "unit_amount": "2.345"}}
         ]}]
-    }))
-    .unwrap()
+    })
+}
+
+/// The same book with every product's units converted (each round mode;
+/// docs/metering.md "Unit conversion"): allowances and tiers then see the
+/// converted quantity.
+fn converted_book() -> PriceBook {
+    let mut v = book_json();
+    let conversions = [
+        json!({"divide_by": "10", "round": "up", "precision": 1}),
+        json!({"divide_by": "3"}),
+        json!({"divide_by": "2.5", "round": "half_up", "precision": 0}),
+        json!({"divide_by": "100", "round": "down", "precision": 2, "display_unit": "hundreds"}),
+    ];
+    for (p, c) in v["products"].as_array_mut().unwrap().iter_mut().zip(conversions) {
+        p["unit_conversion"] = c;
+    }
+    PriceBook::from_value(&v).unwrap()
 }
 
 /// Sum of receipt amounts per (product, price key).
@@ -40,8 +60,8 @@ fn events() -> impl Strategy<Value = Vec<(u8, u32, u32, u8)>> {
     prop::collection::vec((0u8..4, 0u32..50_000, 0u32..40_000, 0u8..2), 1..60)
 }
 
-fn run(evs: &[(u8, u32, u32, u8)], dup_every: usize) -> (LineSums, Vec<rating::meter::Invoice>) {
-    let b = book();
+fn run(evs: &[(u8, u32, u32, u8)], dup_every: usize, converted: bool) -> (LineSums, Vec<rating::meter::Invoice>) {
+    let b = if converted { converted_book() } else { book() };
     let start = parse_timestamp("2026-01-01T00:00:00Z").unwrap();
     let mut m = subscribe(
         &b,
@@ -82,22 +102,30 @@ proptest! {
 
     /// Rounding the sum of a line's per-event amounts gives the invoice line.
     #[test]
-    fn event_amounts_sum_to_the_invoice_line(evs in events()) {
-        let (sums, invoices) = run(&evs, 0);
+    fn event_amounts_sum_to_the_invoice_line(evs in events(), converted in any::<bool>()) {
+        let (sums, invoices) = run(&evs, 0, converted);
         let inv = &invoices[0];
+        let b = converted_book();
         for line in inv.lines.iter().filter(|l| l.kind == rating::quote::LineKind::Usage) {
             let sum = sums.get(&(line.product.clone(), line.price_key.clone())).copied().unwrap_or_default();
             let rounded = rating::money::Rounding::HalfUp.round(sum, 2);
             prop_assert_eq!(rating::money::fmt_money(rounded, 2), line.amount.clone(), "line {:?}", line);
+            // A converted line shows the raw aggregate and its conversion.
+            prop_assert_eq!(line.raw_quantity.is_some(), converted, "line {:?}", line);
+            if let Some(raw) = &line.raw_quantity {
+                let product = b.product(&line.product).unwrap();
+                let want = product.priced_quantity(Decimal::from_str(raw).unwrap()).unwrap();
+                prop_assert_eq!(Decimal::from_str(&line.quantity).unwrap(), want, "line {:?}", line);
+            }
         }
     }
 
     /// Duplicates mixed in change nothing, and shuffling events within the
     /// period gives the same invoice.
     #[test]
-    fn duplicates_and_order_do_not_change_the_invoice(evs in events(), seed in any::<u64>()) {
-        let (_, a) = run(&evs, 0);
-        let (_, b) = run(&evs, 3);
+    fn duplicates_and_order_do_not_change_the_invoice(evs in events(), seed in any::<u64>(), converted in any::<bool>()) {
+        let (_, a) = run(&evs, 0, converted);
+        let (_, b) = run(&evs, 3, converted);
         prop_assert_eq!(&a[0].lines, &b[0].lines);
         let mut shuffled = evs.clone();
         let n = shuffled.len();
@@ -106,7 +134,7 @@ proptest! {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             shuffled.swap(i, (x >> 33) as usize % (i + 1));
         }
-        let (_, c) = run(&shuffled, 0);
+        let (_, c) = run(&shuffled, 0, converted);
         prop_assert_eq!(&a[0].lines, &c[0].lines);
     }
 }
@@ -122,8 +150,8 @@ proptest! {
         Just("9999999999999999999999999999".to_string()),
         Just("0.0000000000000000000000000001".to_string()),
         "[0-9]{1,27}(\\.[0-9]{1,10})?",
-    ]), 1..20)) {
-        let b = book();
+    ]), 1..20), converted in any::<bool>()) {
+        let b = if converted { converted_book() } else { book() };
         let start = parse_timestamp("2026-01-01T00:00:00Z").unwrap();
         let mut m = subscribe(&b, &Subscription { customer: "c".into(), plan: "p".into(), start: Some(start), ..Default::default() }).unwrap();
         for (i, (p, q)) in qs.iter().enumerate() {

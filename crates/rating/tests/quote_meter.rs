@@ -4,7 +4,8 @@
 //! For random price books (every price model, keyed prices under each
 //! unmatched-key policy, allowances per period and per seat, add-ons with
 //! limits and unlocks, customer overrides, currency options, spending
-//! minimums on items and plans) and random
+//! minimums on items and plans, unit conversions of the aggregated
+//! quantity) and random
 //! usage, a quote of one period must equal the first period's invoice lines
 //! of a meter subscribed at the period start that records the same usage
 //! as events (setup lines left out); and the quote must fail exactly when
@@ -76,7 +77,14 @@ struct Seed {
     usage: Vec<UsageSeed>,
     /// Spending minimums in cents: the base plan, the add-on, the seats item.
     minimums: (Option<u32>, Option<u32>, Option<u32>),
+    /// Per metered product: a `unit_conversion` (divisor, round mode, precision).
+    conversions: Vec<Option<(u8, u8, u32)>>,
 }
+
+/// Divisors a generated `unit_conversion` divides by.
+const DIVISORS: [&str; 5] = ["1000", "3", "0.5", "100", "7"];
+/// Round modes of a generated `unit_conversion`.
+const ROUNDS: [&str; 4] = ["up", "down", "half_up", "none"];
 
 #[derive(Debug, Clone)]
 struct UsageSeed {
@@ -167,9 +175,13 @@ fn seed() -> impl Strategy<Value = Seed> {
             prop::option::weighted(0.2, 0u32..2000),
             prop::option::weighted(0.15, 0u32..5000),
         ),
+        prop::collection::vec(
+            prop::option::weighted(0.3, (0u8..DIVISORS.len() as u8, 0u8..4, 0u32..3)),
+            METERED.len(),
+        ),
     )
         .prop_map(
-            |(items, policy, seats, min_seats, addon, override_on, rounding, usage, minimums)| Seed {
+            |(items, policy, seats, min_seats, addon, override_on, rounding, usage, minimums, conversions)| Seed {
                 items,
                 policy,
                 seats,
@@ -179,6 +191,7 @@ fn seed() -> impl Strategy<Value = Seed> {
                 rounding,
                 usage,
                 minimums,
+                conversions,
             },
         )
 }
@@ -259,8 +272,17 @@ fn book(seed: &Seed) -> Value {
         json!({"id": "platform", "name": "Platform", "type": "recurring"}),
         json!({"id": "seats", "name": "Seats", "type": "seat"}),
     ];
-    for (id, agg) in METERED {
+    for (i, (id, agg)) in METERED.into_iter().enumerate() {
         let mut p = json!({"id": id, "name": id, "type": "metered", "aggregation": agg});
+        // Money (`amount`) is never converted.
+        if let (Some(&Some((d, r, precision))), true) = (seed.conversions.get(i), agg != "amount") {
+            let round = ROUNDS[r as usize];
+            let mut c = json!({"divide_by": DIVISORS[d as usize], "round": round, "display_unit": "k"});
+            if round != "none" {
+                c["precision"] = json!(precision);
+            }
+            p["unit_conversion"] = c;
+        }
         if agg == "unique_count" {
             p["property"] = json!("user");
         }

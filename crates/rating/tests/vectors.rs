@@ -299,6 +299,8 @@ fn outputs_keep_the_documented_key_order() {
         "kind",
         "description",
         "quantity",
+        "raw_quantity",
+        "unit",
         "transactions",
         "included",
         "billable",

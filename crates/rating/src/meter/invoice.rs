@@ -83,6 +83,8 @@ pub(super) fn money_line(
         description,
         period,
         quantity: fmt_qty(qty),
+        raw_quantity: None,
+        unit: None,
         transactions: None,
         included: None,
         billable: None,
@@ -279,6 +281,8 @@ fn minimum_line(
         description,
         period: span(m.period.start, end),
         quantity: "1".into(),
+        raw_quantity: None,
+        unit: None,
         transactions: None,
         included: None,
         billable: None,
@@ -356,6 +360,7 @@ pub(super) fn usage_lines(m: &Meter, book: &PriceBook, end: Timestamp, out: &mut
                 }
                 _ => None,
             };
+            let conversion = product.unit_conversion.as_ref();
             let description = if keyed {
                 format!("{} {}", product.name, key)
             } else {
@@ -369,6 +374,8 @@ pub(super) fn usage_lines(m: &Meter, book: &PriceBook, end: Timestamp, out: &mut
                 description,
                 period: span(m.period.start, end),
                 quantity: fmt_qty(ks.quantity),
+                raw_quantity: conversion.map(|_| fmt_qty(ks.raw.unwrap_or(Decimal::ZERO))),
+                unit: conversion.and_then(|c| c.display_unit.clone()),
                 transactions: (product.aggregation() == Aggregation::Amount).then(|| ks.events.to_string()),
                 included: ps.has_allowance.then(|| fmt_qty(included)),
                 billable: ps.has_allowance.then(|| fmt_qty(ks.billable)),
@@ -395,6 +402,8 @@ pub(super) fn pending_lines(m: &Meter, book: &PriceBook, out: &mut Vec<InvoiceLi
             description: p.description.clone(),
             period: span(p.start, p.end),
             quantity: fmt_qty(p.quantity),
+            raw_quantity: None,
+            unit: None,
             transactions: None,
             included: None,
             billable: None,
@@ -429,6 +438,8 @@ pub(super) fn pack_line(
         description: format!("{name}: {} credits", fmt_qty(credits)),
         period: span(start, end),
         quantity: "1".into(),
+        raw_quantity: None,
+        unit: None,
         transactions: None,
         included: None,
         billable: None,

@@ -151,7 +151,8 @@ impl Meter {
             cycle::add_late(self, target.item, product, &key, t, measure.quantity, amount, unit);
         } else {
             if target.product.aggregation() == Aggregation::Last {
-                self.alerts.note_reading(&target.product.id, &key, measure.quantity);
+                let reading = target.product.priced_quantity(measure.quantity).unwrap_or(Decimal::MAX);
+                self.alerts.note_reading(&target.product.id, &key, reading);
             }
             self.usage_alerts(book, target.product, target.item, t, Some(ev));
         }
@@ -573,6 +574,7 @@ struct Outcome {
 /// What `apply` changed on a line, to put it back when the event is refused.
 struct Undo {
     quantity: Decimal,
+    raw: Option<Decimal>,
     events: u64,
     last: Option<Box<(Timestamp, String)>>,
     billable: Decimal,
@@ -583,6 +585,7 @@ impl Undo {
     fn of(ks: &KeyState, agg: Aggregation) -> Undo {
         Undo {
             quantity: ks.quantity,
+            raw: ks.raw,
             events: ks.events,
             last: if agg == Aggregation::Last {
                 ks.last.clone()
@@ -603,13 +606,14 @@ impl Undo {
             let had_unique = ks
                 .uniques
                 .as_ref()
-                .is_some_and(|u| u.len() as u64 == Self::count(self.quantity));
+                .is_some_and(|u| u.len() as u64 == Self::count(self.raw.unwrap_or(self.quantity)));
             if let (Some(u), Some(set)) = (&m.unique, ks.uniques.as_mut()) {
                 if !had_unique {
                     set.remove(u);
                 }
             }
             ks.quantity = self.quantity;
+            ks.raw = self.raw;
             ks.events = self.events;
             if self.last.is_some() {
                 ks.last = self.last;
@@ -684,6 +688,25 @@ fn measure(product: &Product, ev: &UsageEvent) -> Result<Measure, Problem> {
 }
 
 fn apply(ks: &mut KeyState, product: &Product, ev: &UsageEvent, t: Timestamp, m: &Measure) -> Result<(), Overflow> {
+    let Some(conversion) = &product.unit_conversion else {
+        return aggregate(ks, product, ev, t, m);
+    };
+    // Aggregation runs on the raw quantity; the line's quantity is its
+    // conversion (docs/metering.md "Unit conversion").
+    let converted = ks.quantity;
+    ks.quantity = ks.raw.unwrap_or(Decimal::ZERO);
+    let aggregated = aggregate(ks, product, ev, t, m);
+    let raw = ks.quantity;
+    ks.raw = Some(raw);
+    ks.quantity = converted;
+    aggregated?;
+    ks.quantity = conversion.apply(raw).ok_or(Overflow)?;
+    Ok(())
+}
+
+/// Adds the event's measure to the line's (raw) quantity under the
+/// product's aggregation.
+fn aggregate(ks: &mut KeyState, product: &Product, ev: &UsageEvent, t: Timestamp, m: &Measure) -> Result<(), Overflow> {
     ks.events += 1;
     match product.aggregation() {
         Aggregation::Sum | Aggregation::Count | Aggregation::Amount => ks.quantity = add(ks.quantity, m.quantity)?,

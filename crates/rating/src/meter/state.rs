@@ -364,8 +364,14 @@ pub struct InvoiceLine {
     pub description: String,
     /// The period the line pays for.
     pub period: Span,
-    /// Quantity.
+    /// Quantity (of a product with `unit_conversion`: the converted one).
     pub quantity: String,
+    /// Products with `unit_conversion`: the quantity before conversion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_quantity: Option<String>,
+    /// Products with `unit_conversion`: its `display_unit`, the unit of `quantity`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
     /// Transactions (amount-aggregated usage).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transactions: Option<String>,

@@ -17,8 +17,14 @@ use std::collections::BTreeSet;
 /// Aggregated usage of one (product, price key) in a period.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct KeyState {
-    /// Aggregated quantity (for `amount` products: the total amount).
+    /// Aggregated quantity (for `amount` products: the total amount); of
+    /// a product with `unit_conversion`, the converted `raw` (what
+    /// allowances, limits and tiers see: docs/metering.md "Unit conversion").
     pub quantity: Decimal,
+    /// Products with `unit_conversion`: the aggregated quantity before
+    /// conversion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<Decimal>,
     /// Number of events (transactions for `amount` products).
     pub events: u64,
     /// `last`: time and id of the latest event (boxed: only `last`

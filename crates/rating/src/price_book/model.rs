@@ -165,9 +165,83 @@ pub struct Product {
     /// Longer text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Metered products: the aggregated quantity is divided and rounded
+    /// before allowances, limits and tiers see it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_conversion: Option<UnitConversion>,
+}
+
+/// How a metered product's aggregated quantity becomes the quantity it is
+/// priced in (docs/contract.md §3 "Unit conversion"): divided by
+/// `divide_by`, then rounded with `round` to `precision` decimal places.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(transform = super::schema::unit_conversion_rules)]
+pub struct UnitConversion {
+    /// Raw units per priced unit (`"1000000"`: priced per million); above zero.
+    pub divide_by: Decimal,
+    /// How the quotient is rounded. Default `none`: kept as it is.
+    #[serde(default, skip_serializing_if = "ConversionRound::is_none")]
+    pub round: ConversionRound,
+    /// Decimal places the quotient is rounded to (0-12); required unless
+    /// `round` is `none`, where it is not allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 12))]
+    pub precision: Option<u32>,
+    /// Name of the priced unit shown on lines (`"M tokens"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_unit: Option<String>,
+}
+
+/// Rounding of a converted quantity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversionRound {
+    /// Any remainder rounds up (away from zero).
+    Up,
+    /// Toward zero (truncate).
+    Down,
+    /// Half away from zero.
+    HalfUp,
+    /// Not rounded: the quotient as it is (exact when the division ends;
+    /// else to the decimal's 28 significant digits). The default.
+    #[default]
+    None,
+}
+
+impl ConversionRound {
+    /// Whether this is `none`.
+    pub fn is_none(&self) -> bool {
+        *self == ConversionRound::None
+    }
+}
+
+impl UnitConversion {
+    /// The converted quantity of `raw`; `None` on overflow.
+    pub fn apply(&self, raw: Decimal) -> Option<Decimal> {
+        let q = crate::money::checked_div(raw, self.divide_by)?;
+        let scale = self.precision.unwrap_or(0);
+        let rounded = match self.round {
+            ConversionRound::None => return Some(q.normalize()),
+            ConversionRound::Up => crate::money::Rounding::Up.round(q, scale),
+            ConversionRound::Down => crate::money::Rounding::Down.round(q, scale),
+            ConversionRound::HalfUp => crate::money::Rounding::HalfUp.round(q, scale),
+        };
+        Some(rounded.normalize())
+    }
 }
 
 impl Product {
+    /// The quantity allowances, limits and tiers see for an aggregated
+    /// `raw` quantity: converted when the product has `unit_conversion`
+    /// (docs/contract.md §3 "Unit conversion"). `None` on overflow.
+    pub fn priced_quantity(&self, raw: Decimal) -> Option<Decimal> {
+        match &self.unit_conversion {
+            None => Some(raw),
+            Some(c) => c.apply(raw),
+        }
+    }
+
     /// The effective aggregation (metered products).
     pub fn aggregation(&self) -> Aggregation {
         self.aggregation.unwrap_or_default()

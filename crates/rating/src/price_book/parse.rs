@@ -151,6 +151,9 @@ fn read_product(r: &mut Reader, v: &Value, path: &str) -> Option<Product> {
     });
     let default_price_key = o.opt_string(r, "default_price_key");
     let description = o.opt_string(r, "description");
+    let unit_conversion = o
+        .opt("unit_conversion")
+        .map(|v| read_unit_conversion(r, v, &join(path, "unit_conversion")));
     o.finish(r);
     Some(Product {
         id: id?,
@@ -163,6 +166,67 @@ fn read_product(r: &mut Reader, v: &Value, path: &str) -> Option<Product> {
         unmatched_price_key_policy: policy,
         default_price_key,
         description,
+        unit_conversion: match unit_conversion {
+            Some(c) => Some(c?),
+            None => None,
+        },
+    })
+}
+
+/// A metered product's `unit_conversion` (docs/contract.md §3 "Unit
+/// conversion"): `divide_by` above zero; `round` one of `up`, `down`,
+/// `half_up`, `none` (default `none`); `precision` 0-12, required with a
+/// rounding `round` and not allowed with `none`; optional `display_unit`.
+fn read_unit_conversion(r: &mut Reader, v: &Value, path: &str) -> Option<UnitConversion> {
+    let mut o = r.object(v, path)?;
+    let divide_by = o.req(r, "divide_by").and_then(|v| {
+        let p = join(path, "divide_by");
+        let d = r.amount(v, &p)?;
+        if d.is_zero() {
+            r.err(codes::INVALID_VALUE, &p, "must be greater than zero");
+            return None;
+        }
+        Some(d)
+    });
+    let round = match o.opt("round") {
+        Some(v) => r.choice(v, &join(path, "round"), conversion_round, "up, down, half_up, none"),
+        None => Some(ConversionRound::None),
+    };
+    let precision_path = join(path, "precision");
+    let precision = o.opt("precision").map(|v| r.integer(v, &precision_path, 0, 12));
+    let display_unit = o.opt_string(r, "display_unit");
+    o.finish(r);
+    let round = round?;
+    let precision = match (round, precision) {
+        (_, Some(None)) => return None,
+        (ConversionRound::None, Some(Some(_))) => {
+            let msg = "precision applies to a rounding round (up, down, half_up), not none";
+            r.err(codes::FIELD_NOT_ALLOWED, &precision_path, msg);
+            return None;
+        }
+        (ConversionRound::None, None) => None,
+        (_, Some(Some(p))) => Some(p),
+        (_, None) => {
+            let msg = "precision (decimal places, 0-12) is required when round is up, down or half_up";
+            r.err(codes::MISSING_FIELD, &precision_path, msg);
+            return None;
+        }
+    };
+    Some(UnitConversion {
+        divide_by: divide_by?,
+        round,
+        precision,
+        display_unit,
+    })
+}
+
+fn conversion_round(s: &str) -> Option<ConversionRound> {
+    Some(match s {
+        "up" => ConversionRound::Up,
+        "down" => ConversionRound::Down,
+        "half_up" => ConversionRound::HalfUp,
+        "none" => ConversionRound::None,
+        _ => return None,
     })
 }
 

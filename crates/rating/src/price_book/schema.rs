@@ -175,3 +175,22 @@ fn model_rule(model: PriceModel) -> Value {
         "then": then,
     })
 }
+
+/// On `UnitConversion`: a rounding `round` (`up`, `down`, `half_up`)
+/// needs `precision`; without one (`none`, the default) `precision` may
+/// only be null (the engine reads null as absent).
+pub(crate) fn unit_conversion_rules(schema: &mut schemars::Schema) {
+    let rounding = json!({"type": "string", "enum": ["up", "down", "half_up"]});
+    schema.insert(
+        "if".into(),
+        json!({"type": "object", "properties": {"round": rounding}, "required": ["round"]}),
+    );
+    schema.insert(
+        "then".into(),
+        json!({"type": "object", "required": ["precision"], "properties": {"precision": {"not": {"type": "null"}}}}),
+    );
+    schema.insert(
+        "else".into(),
+        json!({"type": "object", "properties": {"precision": {"type": "null"}}}),
+    );
+}

@@ -278,6 +278,7 @@ fn check_product(r: &mut Reader, p: &Product, path: &str) {
             ("aggregation", p.aggregation.is_some()),
             ("price_key_label", p.price_key_label.is_some()),
             ("property", p.property.is_some()),
+            ("unit_conversion", p.unit_conversion.is_some()),
         ] {
             if present {
                 r.err(
@@ -287,6 +288,13 @@ fn check_product(r: &mut Reader, p: &Product, path: &str) {
                 );
             }
         }
+    }
+    if metered && p.unit_conversion.is_some() && p.aggregation() == Aggregation::Amount {
+        r.err(
+            codes::FIELD_NOT_ALLOWED,
+            &join(path, "unit_conversion"),
+            "unit_conversion does not apply to aggregation \"amount\" (money is not converted)",
+        );
     }
     if p.aggregation() == Aggregation::UniqueCount && p.property.is_none() && metered {
         r.err(
