@@ -839,6 +839,27 @@ impl Meter {
             self.transition_at_period_end = Some(plan.to_string());
             return Ok(());
         }
+        // Usage so far, credits and minimums under the old plan.
+        let mut lines = Vec::new();
+        let (left, full_end) = self.end_segment(book, at, plan, &mut lines)?;
+        plan_changed(self, at, plan);
+        self.default_seats(book);
+        // The rest of the period on the new plan, on the same invoice.
+        self.start_segment(book, at, full_end, &left, lines)
+    }
+
+    /// Ends the open period's segment at `at` under `book` (a plan change
+    /// or a version migration at once): its usage so far, the unused part
+    /// of what was paid in advance credited (`to` names where it goes) and
+    /// its minimums, into `lines`; its usage is kept for late events.
+    /// Answers what is left of its allowances and the full period's end.
+    fn end_segment(
+        &mut self,
+        book: &PriceBook,
+        at: Timestamp,
+        to: &str,
+        lines: &mut Vec<InvoiceLine>,
+    ) -> Result<(IndexMap<String, Decimal>, Timestamp), Error> {
         let full_end = full_end(self, book);
         let mode = book.doc().proration;
         let paid_f = factor(
@@ -849,19 +870,16 @@ impl Meter {
             full_end,
         );
         let unused = factor(mode, at, self.period.end, self.period.full_start, full_end);
-        let mut lines = Vec::new();
-        // Usage so far, under the old plan.
-        usage_lines(self, book, at, &mut lines);
+        usage_lines(self, book, at, lines);
         self.pending.clear();
         if mode != Proration::None && !paid_f.is_zero() {
             let share = crate::money::checked_div(unused, paid_f)
                 .unwrap_or(Decimal::ZERO)
                 .min(Decimal::ONE);
-            self.unused_credits(book, plan, share, at, &mut lines)?;
+            self.unused_credits(book, to, share, at, lines)?;
         }
-        // The old plan's minimums, for the part of the period it ran.
-        minimum_lines(self, book, at, &mut lines)?;
-        // What is left of the old allowance carries over.
+        // The minimums, for the part of the period the segment ran.
+        minimum_lines(self, book, at, lines)?;
         let left = self.allowance_left();
         let old_products = std::mem::take(&mut self.products);
         if book.doc().late_event_grace.is_some() {
@@ -871,9 +889,20 @@ impl Meter {
                 products: old_products,
             });
         }
-        plan_changed(self, at, plan);
-        self.default_seats(book);
-        // The rest of the period on the new plan.
+        Ok((left, full_end))
+    }
+
+    /// Opens the rest of the period from `at` under `book`: allowances
+    /// pro rata plus what was `left`, advance charges pro rata, added to
+    /// `lines` and issued as one invoice.
+    fn start_segment(
+        &mut self,
+        book: &PriceBook,
+        at: Timestamp,
+        full_end: Timestamp,
+        left: &IndexMap<String, Decimal>,
+        mut lines: Vec<InvoiceLine>,
+    ) -> Result<(), Error> {
         let (end, full_start) = (self.period.end, self.period.full_start);
         self.period = OpenPeriod {
             start: at,
@@ -881,9 +910,8 @@ impl Meter {
             full_start,
             trial: false,
         };
-        let f_new = factor(mode, at, end, full_start, full_end);
-        let products = self.switched_products(book, f_new, &left)?;
-        self.products = products;
+        let f_new = factor(book.doc().proration, at, end, full_start, full_end);
+        self.products = self.switched_products(book, f_new, left)?;
         // A new segment: its usage, allowance and alerts start afresh.
         self.alerts.new_period();
         advance_lines(self, book, &mut lines)?;
@@ -916,52 +944,13 @@ impl Meter {
         if self.period.trial || old.hash() == new.hash() {
             return Ok(false);
         }
-        let full_end = full_end(self, old);
-        let mode = old.doc().proration;
-        let paid_f = factor(
-            mode,
-            self.period.start,
-            self.period.end,
-            self.period.full_start,
-            full_end,
-        );
-        let unused = factor(mode, at, self.period.end, self.period.full_start, full_end);
+        // Two invoices, so that each names the version that priced it.
         let mut lines = Vec::new();
-        usage_lines(self, old, at, &mut lines);
-        self.pending.clear();
-        if mode != Proration::None && !paid_f.is_zero() {
-            let share = unused.checked_div(paid_f).unwrap_or(Decimal::ZERO).min(Decimal::ONE);
-            let to = format!("{}, price book {}", self.plan, new.hash());
-            self.unused_credits(old, &to, share, at, &mut lines)?;
-        }
-        minimum_lines(self, old, at, &mut lines)?;
-        let left = self.allowance_left();
-        let old_products = std::mem::take(&mut self.products);
-        if old.doc().late_event_grace.is_some() {
-            self.closed.push_back(Closed {
-                start: self.period.start,
-                end: at,
-                products: old_products,
-            });
-        }
+        let to = format!("{}, price book {}", self.plan, new.hash());
+        let (left, full_end) = self.end_segment(old, at, &to, &mut lines)?;
         let inv = invoice(self, old, at, span(self.period.start, at), lines);
         self.issue(inv);
-        // The rest of the period under the new version.
-        let (end, full_start) = (self.period.end, self.period.full_start);
-        self.period = OpenPeriod {
-            start: at,
-            end,
-            full_start,
-            trial: false,
-        };
-        let f_new = factor(new.doc().proration, at, end, full_start, full_end);
-        self.products = self.switched_products(new, f_new, &left)?;
-        self.alerts.new_period();
-        let mut lines = Vec::new();
-        advance_lines(self, new, &mut lines)?;
-        let inv = invoice(self, new, at, span(at, end), lines);
-        self.issue(inv);
-        self.spend_alerts(new, at, None);
+        self.start_segment(new, at, full_end, &left, Vec::new())?;
         Ok(true)
     }
 }
