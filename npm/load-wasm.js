@@ -39,3 +39,23 @@ function decodeBase64(text) {
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
 }
+
+/**
+ * The `init` of a browser entry: instantiates the glue once (again after a
+ * failure); without an argument with `source()`, what `wasmSource` finds;
+ * with one (`{ module_or_path }`: a URL, a Response, bytes or a compiled
+ * `WebAssembly.Module`), with that.
+ * @param {(input: unknown) => Promise<unknown>} initGlue wasm-bindgen's init
+ * @param {() => Promise<Response | Uint8Array>} source the package's own .wasm
+ */
+export function initOnce(initGlue, source) {
+  let loading;
+  return function init(input) {
+    if (input !== undefined) return initGlue(input);
+    loading ??= initGlue({ module_or_path: source() }).catch((e) => {
+      loading = undefined;
+      throw e;
+    });
+    return loading;
+  };
+}

@@ -2,11 +2,9 @@
 // (pkg-quote: PriceBook with parse, quote and compare, no meter) with an
 // init() that finds its .wasm under every bundler (load-wasm.js).
 import initGlue from "./pkg-quote/rating_quote.js";
-import { wasmSource } from "./load-wasm.js";
+import { initOnce, wasmSource } from "./load-wasm.js";
 
 export * from "./pkg-quote/rating_quote.js";
-
-let loading;
 
 /**
  * Instantiates the engine; resolves once it is ready (at once after the
@@ -14,18 +12,10 @@ let loading;
  * `init({ module_or_path })` takes a URL, a Response, bytes or a
  * compiled `WebAssembly.Module` instead.
  */
-export default function init(input) {
-  if (input !== undefined) return initGlue(input);
-  if (loading) return loading;
-  loading = initGlue({
-    module_or_path: wasmSource(new URL("./pkg-quote/rating_quote_bg.wasm", import.meta.url), () =>
-      import("./pkg-quote/rating_quote_inline.js"),
-    ),
-  }).catch((e) => {
-    loading = undefined;
-    throw e;
-  });
-  return loading;
-}
+const init = initOnce(initGlue, () =>
+  // Literal paths, so that bundlers emit the .wasm and the inlined copy.
+  wasmSource(new URL("./pkg-quote/rating_quote_bg.wasm", import.meta.url), () => import("./pkg-quote/rating_quote_inline.js")),
+);
 
+export default init;
 export { init };
